@@ -1,0 +1,891 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmx-lite AMD SVM backend.
+ *
+ * Per CPU: EFER.SVME and a host save area only while VMs exist (see
+ * vmxl_hw_get()), plus an ASID allocator. Per vCPU: one VMCB. Guest
+ * memory is mapped through nested page tables (mmu.c) built on demand.
+ *
+ * Optional SVM features (NRIP save, decode assists, flush-by-ASID, VMCB
+ * clean bits) are used when present and never required: QEMU's emulated
+ * SVM offers none of them, so instruction lengths come from decoding and
+ * TLB flushes from ASID recycling.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": svm: " fmt
+
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+#include <asm/debugreg.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
+#include <asm/msr.h>
+#include <asm/processor.h>
+#include <asm/svm.h>
+#include <asm/trapnr.h>
+
+#include "vmxl.h"
+
+/* CPUID Fn8000_000A EDX: SVM feature identification */
+#define SVM_CPUID_NP		BIT(0)
+#define SVM_CPUID_NRIPS		BIT(3)
+#define SVM_CPUID_VMCBCLEAN	BIT(5)
+#define SVM_CPUID_FLUSHBYASID	BIT(6)
+#define SVM_CPUID_DECODEASSISTS	BIT(7)
+#define SVM_CPUID_PAUSEFILTER	BIT(10)
+#define SVM_CPUID_VGIF		BIT(16)
+
+/* Nested page fault error code (EXITINFO1) */
+#define NPF_WRITE		BIT_ULL(1)
+#define NPF_FETCH		BIT_ULL(4)
+#define NPF_IN_GUEST_WALK	BIT_ULL(33)
+
+#define IOPM_SIZE		(3 * PAGE_SIZE)
+#define MSRPM_SIZE		(2 * PAGE_SIZE)
+
+asmlinkage void vmxl_svm_enter(unsigned long vmcb_pa,
+			       unsigned long host_save_pa, u64 *regs);
+
+struct svm_cpu {
+	void *hsave;		/* VM_HSAVE_PA: VMRUN's host state */
+	void *host_save;	/* VMSAVE/VMLOAD of host FS/GS/TR/... */
+	u32 max_asid;
+	u32 next_asid;
+	u64 asid_gen;		/* bumped whenever ASIDs are recycled */
+};
+
+struct svm_vcpu {
+	struct vmcb *vmcb;
+	unsigned long vmcb_pa;
+	u64 asid_gen;		/* generation of vmcb->control.asid */
+};
+
+static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
+/* Intercept every port and every MSR: one shared, read-only copy. */
+static void *svm_iopm;
+static void *svm_msrpm;
+
+static int svm_probe(struct vmxl_caps *caps)
+{
+	static const struct {
+		u32 cpuid;
+		u64 feat;
+	} map[] = {
+		{ SVM_CPUID_NP, VMXL_FEAT_NPT },
+		{ SVM_CPUID_NRIPS, VMXL_FEAT_NRIP_SAVE },
+		{ SVM_CPUID_VMCBCLEAN, VMXL_FEAT_VMCB_CLEAN },
+		{ SVM_CPUID_FLUSHBYASID, VMXL_FEAT_FLUSH_BY_ASID },
+		{ SVM_CPUID_DECODEASSISTS, VMXL_FEAT_DECODE_ASSISTS },
+		{ SVM_CPUID_PAUSEFILTER, VMXL_FEAT_PAUSE_FILTER },
+		{ SVM_CPUID_VGIF, VMXL_FEAT_VGIF },
+	};
+	u32 eax, ebx, ecx, edx;
+	unsigned int i;
+	u64 vm_cr;
+
+	if (boot_cpu_data.x86_vendor != X86_VENDOR_AMD &&
+	    boot_cpu_data.x86_vendor != X86_VENDOR_HYGON)
+		return -ENODEV;
+	if (cpuid_eax(0x80000000) < 0x8000000a ||
+	    !(cpuid_ecx(0x80000001) & BIT(2)))	/* CPUID Fn8000_0001 ECX.SVM */
+		return -ENODEV;
+
+	if (rdmsrl_safe(MSR_VM_CR, &vm_cr) ||
+	    (vm_cr & SVM_VM_CR_SVM_DIS_MASK)) {
+		caps->backend_status = VMXL_STATUS_DISABLED_BY_FIRMWARE;
+		return -EPERM;
+	}
+
+	cpuid(0x8000000a, &eax, &ebx, &ecx, &edx);
+	caps->svm_revision = eax & 0xff;
+	caps->nr_asids = ebx;
+	for (i = 0; i < ARRAY_SIZE(map); i++)
+		if (edx & map[i].cpuid)
+			caps->features |= map[i].feat;
+
+	if (!(caps->features & VMXL_FEAT_NPT)) {
+		caps->backend_status = VMXL_STATUS_NO_NESTED_PAGING;
+		return -EOPNOTSUPP;
+	}
+	/* ASID 0 is the host's: a guest needs at least one more. */
+	if (caps->nr_asids < 2) {
+		caps->backend_status = VMXL_STATUS_UNSUPPORTED;
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static void svm_fini(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct svm_cpu *sd = per_cpu_ptr(&svm_cpu, cpu);
+
+		free_page((unsigned long)sd->hsave);
+		free_page((unsigned long)sd->host_save);
+		sd->hsave = NULL;
+		sd->host_save = NULL;
+	}
+	free_pages((unsigned long)svm_iopm, get_order(IOPM_SIZE));
+	free_pages((unsigned long)svm_msrpm, get_order(MSRPM_SIZE));
+	svm_iopm = NULL;
+	svm_msrpm = NULL;
+}
+
+static int svm_init(void)
+{
+	int cpu;
+
+	svm_iopm = (void *)__get_free_pages(GFP_KERNEL, get_order(IOPM_SIZE));
+	svm_msrpm = (void *)__get_free_pages(GFP_KERNEL,
+					     get_order(MSRPM_SIZE));
+	if (!svm_iopm || !svm_msrpm)
+		goto nomem;
+	memset(svm_iopm, 0xff, IOPM_SIZE);
+	memset(svm_msrpm, 0xff, MSRPM_SIZE);
+
+	for_each_possible_cpu(cpu) {
+		struct svm_cpu *sd = per_cpu_ptr(&svm_cpu, cpu);
+
+		sd->hsave = (void *)get_zeroed_page(GFP_KERNEL);
+		sd->host_save = (void *)get_zeroed_page(GFP_KERNEL);
+		if (!sd->hsave || !sd->host_save)
+			goto nomem;
+		sd->max_asid = vmxl_caps.nr_asids - 1;
+	}
+	return 0;
+nomem:
+	svm_fini();
+	return -ENOMEM;
+}
+
+static int svm_cpu_enable(void)
+{
+	struct svm_cpu *sd = this_cpu_ptr(&svm_cpu);
+	u64 efer;
+
+	rdmsrl(MSR_EFER, efer);
+	if (efer & EFER_SVME)
+		return -EBUSY;	/* another hypervisor got here first */
+	wrmsrl(MSR_VM_HSAVE_PA, __pa(sd->hsave));
+	wrmsrl(MSR_EFER, efer | EFER_SVME);
+	/* Whoever used ASIDs before us left TLB entries: flush on first use. */
+	sd->next_asid = sd->max_asid + 1;
+	sd->asid_gen++;
+	return 0;
+}
+
+static void svm_cpu_disable(void)
+{
+	u64 efer;
+
+	rdmsrl(MSR_EFER, efer);
+	wrmsrl(MSR_EFER, efer & ~EFER_SVME);
+	wrmsrl(MSR_VM_HSAVE_PA, 0);
+}
+
+/* ---- VMCB helpers ---- */
+
+static inline struct svm_vcpu *to_svm(struct vmxl_vcpu *vcpu)
+{
+	return vcpu->backend_data;
+}
+
+static void set_intercept(struct vmcb *vmcb, int bit)
+{
+	__set_bit(bit, (unsigned long *)vmcb->control.intercepts);
+}
+
+static void clr_intercept(struct vmcb *vmcb, int bit)
+{
+	__clear_bit(bit, (unsigned long *)vmcb->control.intercepts);
+}
+
+static void seg_to_vmcb(struct vmcb_seg *v, const struct vmxl_segment *s)
+{
+	v->selector = s->selector;
+	v->base = s->base;
+	v->limit = s->limit;
+	v->attrib = s->unusable ? 0 :
+		(s->type & SVM_SELECTOR_TYPE_MASK) |
+		s->s << SVM_SELECTOR_S_SHIFT |
+		s->dpl << SVM_SELECTOR_DPL_SHIFT |
+		s->present << SVM_SELECTOR_P_SHIFT |
+		s->avl << SVM_SELECTOR_AVL_SHIFT |
+		s->l << SVM_SELECTOR_L_SHIFT |
+		s->db << SVM_SELECTOR_DB_SHIFT |
+		s->g << SVM_SELECTOR_G_SHIFT;
+}
+
+static void seg_from_vmcb(struct vmxl_segment *s, const struct vmcb_seg *v)
+{
+	u16 a = v->attrib;
+
+	s->selector = v->selector;
+	s->base = v->base;
+	s->limit = v->limit;
+	s->type = a & SVM_SELECTOR_TYPE_MASK;
+	s->s = !!(a & SVM_SELECTOR_S_MASK);
+	s->dpl = (a & SVM_SELECTOR_DPL_MASK) >> SVM_SELECTOR_DPL_SHIFT;
+	s->present = !!(a & SVM_SELECTOR_P_MASK);
+	s->avl = !!(a & SVM_SELECTOR_AVL_MASK);
+	s->l = !!(a & SVM_SELECTOR_L_MASK);
+	s->db = !!(a & SVM_SELECTOR_DB_MASK);
+	s->g = !!(a & SVM_SELECTOR_G_MASK);
+	s->unusable = !s->present;
+}
+
+static void svm_get_sregs(struct vmxl_vcpu *vcpu, struct vmxl_sregs *s)
+{
+	struct vmcb_save_area *sa = &to_svm(vcpu)->vmcb->save;
+
+	seg_from_vmcb(&s->cs, &sa->cs);
+	seg_from_vmcb(&s->ds, &sa->ds);
+	seg_from_vmcb(&s->es, &sa->es);
+	seg_from_vmcb(&s->fs, &sa->fs);
+	seg_from_vmcb(&s->gs, &sa->gs);
+	seg_from_vmcb(&s->ss, &sa->ss);
+	seg_from_vmcb(&s->tr, &sa->tr);
+	seg_from_vmcb(&s->ldt, &sa->ldtr);
+	/* TR is never unusable on x86, and SVM keeps no "present" for it. */
+	s->tr.unusable = 0;
+	s->gdt.base = sa->gdtr.base;
+	s->gdt.limit = sa->gdtr.limit;
+	s->idt.base = sa->idtr.base;
+	s->idt.limit = sa->idtr.limit;
+	s->cr0 = sa->cr0;
+	s->cr2 = sa->cr2;
+	s->cr3 = sa->cr3;
+	s->cr4 = sa->cr4;
+	s->cr8 = to_svm(vcpu)->vmcb->control.int_ctl & V_TPR_MASK;
+	s->efer = sa->efer & ~EFER_SVME;	/* the guest never sees SVME */
+}
+
+static int svm_set_sregs(struct vmxl_vcpu *vcpu, const struct vmxl_sregs *s)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+	struct vmcb_save_area *sa = &sv->vmcb->save;
+
+	seg_to_vmcb(&sa->cs, &s->cs);
+	seg_to_vmcb(&sa->ds, &s->ds);
+	seg_to_vmcb(&sa->es, &s->es);
+	seg_to_vmcb(&sa->fs, &s->fs);
+	seg_to_vmcb(&sa->gs, &s->gs);
+	seg_to_vmcb(&sa->ss, &s->ss);
+	seg_to_vmcb(&sa->tr, &s->tr);
+	seg_to_vmcb(&sa->ldtr, &s->ldt);
+	sa->gdtr.base = s->gdt.base;
+	sa->gdtr.limit = s->gdt.limit;
+	sa->idtr.base = s->idt.base;
+	sa->idtr.limit = s->idt.limit;
+	sa->cpl = s->cs.dpl;
+	sa->cr0 = s->cr0;
+	sa->cr2 = s->cr2;
+	sa->cr3 = s->cr3;
+	sa->cr4 = s->cr4;
+	sa->efer = s->efer | EFER_SVME;
+	sv->vmcb->control.int_ctl = (sv->vmcb->control.int_ctl & ~V_TPR_MASK) |
+				    (s->cr8 & V_TPR_MASK);
+	/* New paging state from outside: start from a clean TLB. */
+	sv->asid_gen = 0;
+	return 0;
+}
+
+static bool is_canonical(u64 va)
+{
+	return ((s64)va << 16 >> 16) == (s64)va;
+}
+
+static bool pat_valid(u64 pat)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = pat >> (8 * i);
+
+		if (t > 7 || t == 2 || t == 3)
+			return false;
+	}
+	return true;
+}
+
+static int svm_get_msr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	struct vmcb_save_area *sa = &vmcb->save;
+
+	switch (index) {
+	case MSR_EFER:
+		*data = sa->efer & ~EFER_SVME;
+		return 0;
+	case MSR_IA32_CR_PAT:
+		*data = sa->g_pat;
+		return 0;
+	case MSR_IA32_TSC:
+		*data = rdtsc() + vmcb->control.tsc_offset;
+		return 0;
+	case MSR_IA32_SYSENTER_CS:
+		*data = sa->sysenter_cs;
+		return 0;
+	case MSR_IA32_SYSENTER_ESP:
+		*data = sa->sysenter_esp;
+		return 0;
+	case MSR_IA32_SYSENTER_EIP:
+		*data = sa->sysenter_eip;
+		return 0;
+	case MSR_STAR:
+		*data = sa->star;
+		return 0;
+	case MSR_LSTAR:
+		*data = sa->lstar;
+		return 0;
+	case MSR_CSTAR:
+		*data = sa->cstar;
+		return 0;
+	case MSR_SYSCALL_MASK:
+		*data = sa->sfmask;
+		return 0;
+	case MSR_FS_BASE:
+		*data = sa->fs.base;
+		return 0;
+	case MSR_GS_BASE:
+		*data = sa->gs.base;
+		return 0;
+	case MSR_KERNEL_GS_BASE:
+		*data = sa->kernel_gs_base;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int svm_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	struct vmcb_save_area *sa = &vmcb->save;
+
+	switch (index) {
+	case MSR_EFER:
+		if (data & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
+			return -EINVAL;
+		/* LME cannot change while paging is on; LMA is read-only. */
+		if ((sa->cr0 & X86_CR0_PG) &&
+		    ((data ^ sa->efer) & EFER_LME))
+			return -EINVAL;
+		sa->efer = (data & ~(u64)EFER_LMA) | (sa->efer & EFER_LMA) |
+			   EFER_SVME;
+		return 0;
+	case MSR_IA32_CR_PAT:
+		if (!pat_valid(data))
+			return -EINVAL;
+		sa->g_pat = data;
+		return 0;
+	case MSR_IA32_TSC:
+		vmcb->control.tsc_offset = data - rdtsc();
+		return 0;
+	case MSR_IA32_SYSENTER_CS:
+		sa->sysenter_cs = data & 0xffff;
+		return 0;
+	case MSR_STAR:
+		sa->star = data;
+		return 0;
+	case MSR_SYSCALL_MASK:
+		sa->sfmask = data & 0xffffffff;
+		return 0;
+	}
+	/* The rest hold addresses: non-canonical ones fault. */
+	if (!is_canonical(data))
+		return -EINVAL;
+	switch (index) {
+	case MSR_IA32_SYSENTER_ESP:
+		sa->sysenter_esp = data;
+		return 0;
+	case MSR_IA32_SYSENTER_EIP:
+		sa->sysenter_eip = data;
+		return 0;
+	case MSR_LSTAR:
+		sa->lstar = data;
+		return 0;
+	case MSR_CSTAR:
+		sa->cstar = data;
+		return 0;
+	case MSR_FS_BASE:
+		sa->fs.base = data;
+		return 0;
+	case MSR_GS_BASE:
+		sa->gs.base = data;
+		return 0;
+	case MSR_KERNEL_GS_BASE:
+		sa->kernel_gs_base = data;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static bool svm_interruptible(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+
+	return (vcpu->rflags & X86_EFLAGS_IF) &&
+	       !(vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK) &&
+	       !(vmcb->control.event_inj & SVM_EVTINJ_VALID);
+}
+
+static int svm_vcpu_create(struct vmxl_vcpu *vcpu)
+{
+	static const int intercepts[] = {
+		INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_SMI,
+		INTERCEPT_CPUID, INTERCEPT_HLT, INTERCEPT_INVLPGA,
+		INTERCEPT_IOIO_PROT, INTERCEPT_MSR_PROT, INTERCEPT_SHUTDOWN,
+		INTERCEPT_VMRUN, INTERCEPT_VMMCALL, INTERCEPT_VMLOAD,
+		INTERCEPT_VMSAVE, INTERCEPT_STGI, INTERCEPT_CLGI,
+		INTERCEPT_SKINIT, INTERCEPT_RDTSCP, INTERCEPT_MONITOR,
+		INTERCEPT_MWAIT, INTERCEPT_XSETBV, INTERCEPT_RDPRU,
+	};
+	struct svm_vcpu *sv;
+	struct vmcb *vmcb;
+	unsigned int i;
+
+	sv = kzalloc(sizeof(*sv), GFP_KERNEL_ACCOUNT);
+	if (!sv)
+		return -ENOMEM;
+	sv->vmcb = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!sv->vmcb) {
+		kfree(sv);
+		return -ENOMEM;
+	}
+	sv->vmcb_pa = __pa(sv->vmcb);
+	vcpu->backend_data = sv;
+
+	vmcb = sv->vmcb;
+	for (i = 0; i < ARRAY_SIZE(intercepts); i++)
+		set_intercept(vmcb, intercepts[i]);
+	vmcb->control.iopm_base_pa = __pa(svm_iopm);
+	vmcb->control.msrpm_base_pa = __pa(svm_msrpm);
+	/* Guest RFLAGS.IF gates only virtual interrupts; host ones exit. */
+	vmcb->control.int_ctl = V_INTR_MASKING_MASK;
+	vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	vmcb->control.nested_cr3 = vcpu->vm->mmu.root_pa;
+	vmcb->save.g_pat = 0x0007040600070406ULL;	/* the reset PAT */
+	vmcb->save.dr6 = 0xffff0ff0;
+	vmcb->save.dr7 = 0x400;
+	vmcb->save.efer = EFER_SVME;
+	return 0;
+}
+
+static void svm_vcpu_destroy(struct vmxl_vcpu *vcpu)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+
+	free_page((unsigned long)sv->vmcb);
+	kfree(sv);
+	vcpu->backend_data = NULL;
+}
+
+/* ---- guest view for the shared decoder ---- */
+
+static int svm_read_gpa(void *opaque, u64 gpa, void *buf, unsigned int len)
+{
+	return vmxl_read_gpa(opaque, gpa, buf, len);
+}
+
+static void svm_walk_ctx(struct vmxl_vcpu *vcpu, struct vmxl_walk_ctx *w)
+{
+	struct vmcb_save_area *sa = &to_svm(vcpu)->vmcb->save;
+
+	w->cr0 = sa->cr0;
+	w->cr3 = sa->cr3;
+	w->cr4 = sa->cr4;
+	w->efer = sa->efer;
+	w->read_gpa = svm_read_gpa;
+	w->opaque = vcpu->vm;
+}
+
+static enum vmxl_cpu_mode svm_cpu_mode(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb_save_area *sa = &to_svm(vcpu)->vmcb->save;
+
+	if (!(sa->cr0 & X86_CR0_PE) || (vcpu->rflags & X86_EFLAGS_VM))
+		return VMXL_MODE_REAL;
+	if ((sa->efer & EFER_LMA) && (sa->cs.attrib & SVM_SELECTOR_L_MASK))
+		return VMXL_MODE_LONG64;
+	return (sa->cs.attrib & SVM_SELECTOR_DB_MASK) ? VMXL_MODE_PROT32 :
+							VMXL_MODE_PROT16;
+}
+
+/*
+ * Length of the legacy/REX prefixes of the instruction at RIP, and its
+ * segment override (-1 for none). Without NRIP save and decode assists
+ * this is how an intercepted instruction is skipped.
+ */
+static unsigned int svm_prefixes(struct vmxl_vcpu *vcpu, int *seg)
+{
+	static const u8 seg_prefix[] = { 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65 };
+	static const int seg_reg[] = { 0, 1, 2, 3, 4, 5 }; /* ES CS SS DS FS GS */
+	struct vmcb_save_area *sa = &to_svm(vcpu)->vmcb->save;
+	bool long64 = svm_cpu_mode(vcpu) == VMXL_MODE_LONG64;
+	struct vmxl_walk_ctx w;
+	unsigned int n = 0, i, j;
+	u8 b[16];
+
+	*seg = -1;
+	svm_walk_ctx(vcpu, &w);
+	vmxl_fetch_insn(&w, sa->cs.base + vcpu->rip, b, &n);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < ARRAY_SIZE(seg_prefix); j++)
+			if (b[i] == seg_prefix[j])
+				*seg = seg_reg[j];
+		if (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf0 ||
+		    b[i] == 0xf2 || b[i] == 0xf3 ||
+		    memchr(seg_prefix, b[i], sizeof(seg_prefix)))
+			continue;
+		if (long64 && (b[i] & 0xf0) == 0x40)
+			continue;
+		break;
+	}
+	return i;
+}
+
+/* Step over the intercepted instruction whose opcode is @len bytes. */
+static void svm_skip(struct vmxl_vcpu *vcpu, unsigned int len)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	int seg;
+
+	if (vmxl_caps.features & VMXL_FEAT_NRIP_SAVE)
+		vcpu->rip = vmcb->control.next_rip;
+	else
+		vcpu->rip += svm_prefixes(vcpu, &seg) + len;
+	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+}
+
+static void svm_inject_exception(struct vmxl_vcpu *vcpu, u8 vec, bool has_err,
+				 u32 err)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+
+	vmcb->control.event_inj = vec | SVM_EVTINJ_TYPE_EXEPT |
+				  SVM_EVTINJ_VALID |
+				  (has_err ? SVM_EVTINJ_VALID_ERR : 0);
+	vmcb->control.event_inj_err = err;
+}
+
+/* ---- exit handlers ---- */
+
+static enum vmxl_exit_action svm_handle_msr(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	u32 index = vcpu->regs[1];
+	u64 data;
+
+	if (vmcb->control.exit_info_1) {
+		data = (vcpu->regs[2] << 32) | (u32)vcpu->regs[0];
+		if (vmxl_emulate_wrmsr(vcpu, index, data)) {
+			svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
+			return VMXL_EXIT_RESUME;
+		}
+	} else {
+		if (vmxl_emulate_rdmsr(vcpu, index, &data)) {
+			svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
+			return VMXL_EXIT_RESUME;
+		}
+		vcpu->regs[0] = (u32)data;
+		vcpu->regs[2] = data >> 32;
+	}
+	svm_skip(vcpu, 2);
+	return VMXL_EXIT_RESUME;
+}
+
+static enum vmxl_exit_action svm_handle_io(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	u64 info = vmcb->control.exit_info_1;
+	struct vmxl_io_info io = {
+		.port = info >> 16,
+		.in = info & SVM_IOIO_TYPE_MASK,
+		.string = !!(info & SVM_IOIO_STR_MASK),
+		.rep = !!(info & SVM_IOIO_REP_MASK),
+		/* the IOIO intercept always saves the next RIP here */
+		.next_rip = vmcb->control.exit_info_2,
+	};
+	struct vmcb_seg *segs[] = {
+		&vmcb->save.es, &vmcb->save.cs, &vmcb->save.ss,
+		&vmcb->save.ds, &vmcb->save.fs, &vmcb->save.gs,
+	};
+	int seg = -1;
+
+	io.size = (info & BIT(4)) ? 1 : (info & BIT(5)) ? 2 : 4;
+	io.addr_size = (info & BIT(7)) ? 2 : (info & BIT(8)) ? 4 : 8;
+	if (io.string) {
+		svm_walk_ctx(vcpu, &io.walk);
+		if (io.in) {
+			io.seg_base = vmcb->save.es.base;	/* no override */
+		} else {
+			svm_prefixes(vcpu, &seg);
+			io.seg_base = segs[seg < 0 ? 3 : seg]->base;
+		}
+		/* Long mode ignores the bases of ES, DS, SS (and CS). */
+		if (svm_cpu_mode(vcpu) == VMXL_MODE_LONG64 &&
+		    (io.in || seg < 4))
+			io.seg_base = 0;
+	}
+	return vmxl_io_exit(vcpu, &io);
+}
+
+static enum vmxl_exit_action svm_handle_npf(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	u64 err = vmcb->control.exit_info_1;
+	u64 gpa = vmcb->control.exit_info_2;
+	bool write = err & NPF_WRITE;
+	struct vmxl_walk_ctx w;
+
+	if (vmxl_gpa_is_ram(vcpu->vm, gpa, write)) {
+		if (vmxl_handle_ram_fault(vcpu, gpa, write))
+			return vmxl_internal_error(vcpu,
+					VMXL_INTERNAL_UNEXPECTED_EXIT,
+					SVM_EXIT_NPF, gpa);
+		return VMXL_EXIT_RESUME;
+	}
+	/* Page tables or code outside RAM: nothing a device model can do. */
+	if (err & (NPF_IN_GUEST_WALK | NPF_FETCH))
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   gpa, err);
+	svm_walk_ctx(vcpu, &w);
+	return vmxl_mmio_exit(vcpu, &w, vmcb->save.cs.base + vcpu->rip,
+			      svm_cpu_mode(vcpu), gpa);
+}
+
+static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	struct vmxl_run *run = vcpu->run;
+	u64 code = vmcb->control.exit_code |
+		   (u64)vmcb->control.exit_code_hi << 32;
+
+	switch (code) {
+	case SVM_EXIT_INTR:
+	case SVM_EXIT_NMI:
+	case SVM_EXIT_SMI:
+		return VMXL_EXIT_RESUME;	/* the host took it on STGI */
+	case SVM_EXIT_CPUID:
+		vmxl_emulate_cpuid(vcpu);
+		svm_skip(vcpu, 2);
+		return VMXL_EXIT_RESUME;
+	case SVM_EXIT_MSR:
+		return svm_handle_msr(vcpu);
+	case SVM_EXIT_IOIO:
+		return svm_handle_io(vcpu);
+	case SVM_EXIT_NPF:
+		return svm_handle_npf(vcpu);
+	case SVM_EXIT_HLT:
+		svm_skip(vcpu, 1);
+		run->exit_reason = VMXL_EXIT_HLT;
+		return VMXL_EXIT_USER;
+	case SVM_EXIT_VMMCALL:
+		svm_skip(vcpu, 3);
+		memset(&run->hypercall, 0, sizeof(run->hypercall));
+		run->exit_reason = VMXL_EXIT_HYPERCALL;
+		run->hypercall.nr = vcpu->regs[0];
+		run->hypercall.args[0] = vcpu->regs[3];
+		run->hypercall.args[1] = vcpu->regs[1];
+		run->hypercall.args[2] = vcpu->regs[2];
+		run->hypercall.args[3] = vcpu->regs[6];
+		run->hypercall.args[4] = vcpu->regs[7];
+		run->hypercall.ret = vcpu->regs[0];
+		vcpu->pending = VMXL_PENDING_HYPERCALL;
+		return VMXL_EXIT_USER;
+	case SVM_EXIT_SHUTDOWN:
+		run->exit_reason = VMXL_EXIT_SHUTDOWN;
+		return VMXL_EXIT_USER;
+	case SVM_EXIT_VINTR:
+		vmcb->control.int_ctl &= ~V_IRQ_INJECTION_BITS_MASK;
+		clr_intercept(vmcb, INTERCEPT_VINTR);
+		if (!vcpu->run->request_interrupt_window)
+			return VMXL_EXIT_RESUME;
+		run->exit_reason = VMXL_EXIT_IRQ_WINDOW_OPEN;
+		return VMXL_EXIT_USER;
+	case SVM_EXIT_IRET:
+		/* The guest's NMI handler is returning: NMIs open again. */
+		vcpu->nmi_masked = false;
+		clr_intercept(vmcb, INTERCEPT_IRET);
+		return VMXL_EXIT_RESUME;
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
+	case SVM_EXIT_STGI:
+	case SVM_EXIT_CLGI:
+	case SVM_EXIT_SKINIT:
+	case SVM_EXIT_INVLPGA:
+	case SVM_EXIT_RDTSCP:
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+	case SVM_EXIT_XSETBV:
+	case SVM_EXIT_RDPRU:
+		/* Not offered in CPUID: behave like a CPU without them. */
+		svm_inject_exception(vcpu, X86_TRAP_UD, false, 0);
+		return VMXL_EXIT_RESUME;
+	case SVM_EXIT_ERR:
+		memset(&run->fail_entry, 0, sizeof(run->fail_entry));
+		run->exit_reason = VMXL_EXIT_FAIL_ENTRY;
+		run->fail_entry.hardware_reason = code;
+		run->fail_entry.cpu = vcpu->cpu;
+		return VMXL_EXIT_USER;
+	}
+	return vmxl_internal_error(vcpu, VMXL_INTERNAL_UNEXPECTED_EXIT, code,
+				   vmcb->control.exit_info_1);
+}
+
+/* ---- entry ---- */
+
+static void svm_prepare_events(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+
+	if (vmcb->control.event_inj & SVM_EVTINJ_VALID) {
+		/* re-delivering what the last exit interrupted */
+	} else if (vcpu->nmi_pending && !vcpu->nmi_masked) {
+		vmcb->control.event_inj = X86_TRAP_NMI | SVM_EVTINJ_TYPE_NMI |
+					  SVM_EVTINJ_VALID;
+		vcpu->nmi_pending = false;
+		vcpu->nmi_masked = true;
+		set_intercept(vmcb, INTERCEPT_IRET);
+	} else if (vcpu->irq_pending >= 0 && svm_interruptible(vcpu)) {
+		vmcb->control.event_inj = vcpu->irq_pending |
+					  SVM_EVTINJ_TYPE_INTR |
+					  SVM_EVTINJ_VALID;
+		vcpu->irq_pending = -1;
+	}
+
+	/* An interrupt window: a virtual interrupt that exits when taken. */
+	if (vcpu->run->request_interrupt_window && !svm_interruptible(vcpu)) {
+		vmcb->control.int_ctl |= V_IRQ_MASK | V_IGN_TPR_MASK |
+					 (0xf << V_INTR_PRIO_SHIFT);
+		set_intercept(vmcb, INTERCEPT_VINTR);
+	}
+}
+
+static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+	struct vmcb *vmcb = sv->vmcb;
+	bool xsave = boot_cpu_has(X86_FEATURE_OSXSAVE);
+	u64 tlb_gen = atomic64_read(&vcpu->vm->tlb_gen);
+	u64 host_xcr0 = 0;
+	struct svm_cpu *sd;
+	unsigned long dr;
+	int cpu;
+
+	vmcb->save.rax = vcpu->regs[0];
+	vmcb->save.rsp = vcpu->regs[4];
+	vmcb->save.rip = vcpu->rip;
+	vmcb->save.rflags = vcpu->rflags;
+	svm_prepare_events(vcpu);
+
+	kernel_fpu_begin();		/* also disables preemption */
+	cpu = smp_processor_id();
+	sd = this_cpu_ptr(&svm_cpu);
+	/*
+	 * A fresh ASID is a clean TLB: take one after moving CPU, after the
+	 * CPU recycled ASIDs, or when the nested tables changed.
+	 */
+	if (vcpu->cpu != cpu || sv->asid_gen != sd->asid_gen ||
+	    vcpu->tlb_gen != tlb_gen) {
+		if (sd->next_asid > sd->max_asid) {
+			sd->asid_gen++;
+			sd->next_asid = 1;
+			vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
+		}
+		vmcb->control.asid = sd->next_asid++;
+		sv->asid_gen = sd->asid_gen;
+		vcpu->tlb_gen = tlb_gen;
+		WRITE_ONCE(vcpu->cpu, cpu);
+	}
+	vmcb->control.clean = 0;	/* we track no VMCB field changes */
+
+	/*
+	 * The guest gets x87/SSE state only (CPUID hides XSAVE), so XCR0
+	 * is narrowed for it: AVX and later registers stay unreachable.
+	 */
+	asm volatile("fxrstor64 %0" : : "m" (*(u8 (*)[512])vcpu->fxsave));
+	if (xsave) {
+		host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+		if (host_xcr0 != (XFEATURE_MASK_FP | XFEATURE_MASK_SSE))
+			xsetbv(XCR_XFEATURE_ENABLED_MASK,
+			       XFEATURE_MASK_FP | XFEATURE_MASK_SSE);
+	}
+	/* DR0-3 are not in the VMCB: the guest's live in hardware. */
+	set_debugreg(vcpu->db[0], 0);
+	set_debugreg(vcpu->db[1], 1);
+	set_debugreg(vcpu->db[2], 2);
+	set_debugreg(vcpu->db[3], 3);
+
+	atomic_set(&vcpu->mode, VMXL_IN_GUEST);
+	smp_mb__after_atomic();
+	local_irq_disable();
+	asm volatile("clgi" ::: "memory");
+	/* GIF=0 holds interrupts; with IF=1 they exit the guest. */
+	local_irq_enable();
+	vmxl_svm_enter(sv->vmcb_pa, __pa(sd->host_save), vcpu->regs);
+	local_irq_disable();
+	asm volatile("stgi" ::: "memory");
+	local_irq_enable();
+	atomic_set(&vcpu->mode, VMXL_OUTSIDE_GUEST);
+
+	get_debugreg(dr, 0);
+	vcpu->db[0] = dr;
+	get_debugreg(dr, 1);
+	vcpu->db[1] = dr;
+	get_debugreg(dr, 2);
+	vcpu->db[2] = dr;
+	get_debugreg(dr, 3);
+	vcpu->db[3] = dr;
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+	if (xsave && host_xcr0 != (XFEATURE_MASK_FP | XFEATURE_MASK_SSE))
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
+	asm volatile("fxsave64 %0" : "=m" (*(u8 (*)[512])vcpu->fxsave));
+	kernel_fpu_end();
+
+	vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	vcpu->regs[0] = vmcb->save.rax;
+	vcpu->regs[4] = vmcb->save.rsp;
+	vcpu->rip = vmcb->save.rip;
+	vcpu->rflags = vmcb->save.rflags;
+
+	/* An event whose delivery the exit interrupted goes in again. */
+	vmcb->control.event_inj = 0;
+	if (vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID) {
+		vmcb->control.event_inj = vmcb->control.exit_int_info;
+		vmcb->control.event_inj_err = vmcb->control.exit_int_info_err;
+	}
+	return svm_handle_exit(vcpu);
+}
+
+/* NPT entries are x86 page-table entries; walks are user accesses. */
+static const struct vmxl_mmu_fmt svm_mmu_fmt = {
+	.table		= _PAGE_PRESENT | _PAGE_RW | _PAGE_USER,
+	.leaf_rw	= _PAGE_PRESENT | _PAGE_RW | _PAGE_USER,
+	.leaf_ro	= _PAGE_PRESENT | _PAGE_USER,
+	.present_mask	= _PAGE_PRESENT,
+};
+
+const struct vmxl_backend vmxl_svm_backend = {
+	.name		= "svm",
+	.id		= VMXL_BACKEND_SVM,
+	.mmu_fmt	= &svm_mmu_fmt,
+	.probe		= svm_probe,
+	.init		= svm_init,
+	.fini		= svm_fini,
+	.cpu_enable	= svm_cpu_enable,
+	.cpu_disable	= svm_cpu_disable,
+	.vcpu_create	= svm_vcpu_create,
+	.vcpu_destroy	= svm_vcpu_destroy,
+	.vcpu_run	= svm_vcpu_run,
+	.get_sregs	= svm_get_sregs,
+	.set_sregs	= svm_set_sregs,
+	.get_msr	= svm_get_msr,
+	.set_msr	= svm_set_msr,
+	.interruptible	= svm_interruptible,
+};

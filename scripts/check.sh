@@ -1,0 +1,48 @@
+#!/bin/bash
+# The body of `make check`: host unit tests, then every lane in $LANES.
+# Prints per-suite counts and, as its last line, the totals in the form
+# "N passed, N failed, N skipped". Exits non-zero on any failure.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+lanes=${LANES:-svm}
+pass=0 fail=0 skip=0
+
+add() { # add PASS FAIL SKIP
+	pass=$((pass + $1)) fail=$((fail + $2)) skip=$((skip + $3))
+}
+
+echo "== host unit tests (ASan + UBSan)"
+for t in "$top"/build/unit/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	log=$top/build/unit/$name.log
+	"$t" >"$log" 2>&1
+	rc=$?
+	read -r p f s < <("$top/scripts/tap-count.sh" <"$log")
+	# A sanitizer abort or crash can end a program before TAP says so.
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "unit  $name exited with status $rc"
+	fi
+	printf 'unit  %-28s pass %-4d fail %-4d skip %d\n' "$name" "$p" "$f" "$s"
+	[ "$f" -eq 0 ] || { grep -E '^not ok|# ' "$log" | tail -n 40; echo "full log: $log"; }
+	add "$p" "$f" "$s"
+done
+
+for lane in $lanes; do
+	echo "== lane $lane"
+	counts=$top/build/lane-$lane/counts
+	rm -f "$counts"
+	"$top/scripts/lane.sh" "$lane"
+	if [ -s "$counts" ]; then
+		read -r p f s <"$counts"
+		add "$p" "$f" "$s"
+	else
+		echo "lane $lane: no results (see build/lane-$lane/console.log)"
+		add 0 1 0
+	fi
+done
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,96 @@
+#!/bin/bash
+# Install everything vmx-lite needs on Debian 12 and fill the download cache.
+# Idempotent: each step checks first, so a second run does no work.
+#
+# Cache layout (all under .cache/, git-ignored):
+#   kernel/<ABI>/      the test kernel image and its modules (dpkg -x)
+#   kselftest/         kselftest_harness.h, kselftest.h from linux-source
+#   kernel-tools/      checkpatch.pl and its data files from linux-source
+#   abi                the ABI string, e.g. 6.1.0-56-amd64
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=$top/.cache
+mkdir -p "$cache"
+
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps.sh: installing packages needs root (run: sudo $0)" >&2
+		exit 1
+	fi
+}
+
+# Build and test dependencies. Recommends are skipped: QEMU would pull a GUI.
+pkgs=(
+	build-essential linux-headers-amd64 kmod cpio xz-utils
+	qemu-system-x86 busybox-static bash bats
+	libnl-3-dev libnl-genl-3-dev zlib1g-dev pkg-config
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	need_root
+	echo "deps.sh: installing ${missing[*]}"
+	apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The ABI moves with Debian security updates: derive it from the meta
+# package rather than pinning a number.
+abi=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 |
+	grep -o 'linux-headers-[0-9][^ ,]*-amd64' | head -n1 |
+	sed 's/^linux-headers-//')
+if [ -z "$abi" ] || [ ! -d "/usr/src/linux-headers-$abi" ]; then
+	echo "deps.sh: cannot derive the kernel ABI from linux-headers-amd64" >&2
+	exit 1
+fi
+echo "$abi" >"$cache/abi.tmp" && mv "$cache/abi.tmp" "$cache/abi"
+
+fetch() { # fetch PACKAGE: download a .deb into $cache/debs, print its path
+	local deb
+	mkdir -p "$cache/debs"
+	deb=$(ls "$cache/debs/$1"_*.deb 2>/dev/null | head -n1 || true)
+	if [ -z "$deb" ]; then
+		(cd "$cache/debs" && apt-get download -q "$1" >/dev/null 2>&1) || {
+			echo "deps.sh: apt-get download $1 failed" >&2
+			exit 1
+		}
+		deb=$(ls "$cache/debs/$1"_*.deb | head -n1)
+	fi
+	echo "$deb"
+}
+
+kdir=$cache/kernel/$abi
+if [ ! -f "$kdir/boot/vmlinuz-$abi" ]; then
+	deb=$(fetch "linux-image-$abi-unsigned")
+	rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp"
+	dpkg -x "$deb" "$kdir.tmp"
+	rm -rf "$kdir" && mv "$kdir.tmp" "$kdir"
+	rm -f "$deb"
+fi
+
+if [ ! -f "$cache/kselftest/kselftest_harness.h" ] ||
+   [ ! -f "$cache/kernel-tools/scripts/checkpatch.pl" ]; then
+	deb=$(fetch linux-source-6.1)
+	tmp=$cache/src.tmp
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	src=linux-source-6.1
+	dpkg-deb --fsys-tarfile "$deb" |
+		tar -xO ./usr/src/linux-source-6.1.tar.xz |
+		tar -xJ -C "$tmp" \
+			$src/tools/testing/selftests/kselftest_harness.h \
+			$src/tools/testing/selftests/kselftest.h \
+			$src/scripts/checkpatch.pl \
+			$src/scripts/spelling.txt \
+			$src/scripts/const_structs.checkpatch
+	rm -rf "$cache/kselftest" "$cache/kernel-tools"
+	mkdir -p "$cache/kselftest" "$cache/kernel-tools/scripts"
+	mv "$tmp/$src"/tools/testing/selftests/kselftest*.h "$cache/kselftest/"
+	mv "$tmp/$src"/scripts/* "$cache/kernel-tools/scripts/"
+	rm -rf "$tmp" "$deb"
+fi

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+/* Module files of the test kernel and vmx_lite.ko; see guest-init.sh. */
+static const char *module_dir(void)
+{
+	const char *dir = getenv("VMXL_MODDIR");
+
+	return dir ? dir : "/lib/modules/vmxl";
+}
+
+static void module_file_name(const char *name, char *buf, size_t len)
+{
+	size_t i;
+
+	/* Module "kvm_amd" lives in kvm-amd.ko. */
+	snprintf(buf, len, "%s/%s.ko", module_dir(), name);
+	for (i = strlen(module_dir()) + 1; buf[i]; i++)
+		if (buf[i] == '_' && strcmp(name, "vmx_lite"))
+			buf[i] = '-';
+}
+
+bool test_module_loaded(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/%s/initstate", name);
+	return access(path, F_OK) == 0;
+}
+
+int test_module_load(const char *name, const char *params)
+{
+	char path[256];
+	int fd, ret;
+
+	if (test_module_loaded(name))
+		return 0;
+	module_file_name(name, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params ? params : "", 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+int test_module_unload(const char *name)
+{
+	if (!test_module_loaded(name))
+		return 0;
+	if (syscall(SYS_delete_module, name, O_NONBLOCK))
+		return -errno;
+	return 0;
+}
+
+bool test_cpuinfo_has(const char *flag)
+{
+	char *line = NULL, *tok, *save;
+	bool found = false;
+	size_t cap = 0;
+	FILE *f;
+
+	f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "flags", 5) && strncmp(line, "vmx flags", 9))
+			continue;
+		tok = strchr(line, ':');
+		if (!tok)
+			continue;
+		for (tok = strtok_r(tok + 1, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save))
+			if (!strcmp(tok, flag))
+				found = true;
+		if (!strncmp(line, "vmx flags", 9))
+			break;	/* first CPU's lines are enough */
+	}
+	free(line);
+	fclose(f);
+	return found;
+}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vmx-lite: the one contract between the vmx_lite kernel module and
+ * userspace.
+ *
+ * File descriptors follow KVM's model:
+ *
+ *   open("/dev/vmx-lite")          system fd: capabilities, VM creation
+ *     ioctl(VMXL_CREATE_VM)    ->  VM fd: memory slots, vCPU creation
+ *       ioctl(VMXL_CREATE_VCPU) -> vCPU fd: run, register state, mmap of
+ *                                   struct vmxl_run
+ *
+ * A VM lives until its VM fd and every vCPU fd are closed.
+ *
+ * Rules every ioctl follows:
+ *  - every "reserved" field and every unknown flag bit must be zero on
+ *    input (EINVAL otherwise) and reads back as zero;
+ *  - a bad user pointer gives EFAULT, an unknown ioctl ENOTTY, an ioctl
+ *    on the wrong kind of fd ENOTTY;
+ *  - no kernel address is ever written to userspace.
+ */
+#ifndef _UAPI_LINUX_VMX_LITE_H
+#define _UAPI_LINUX_VMX_LITE_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define VMXL_API_VERSION	1
+#define VMXL_IOCTL_TYPE		0xB6
+
+/* ------------------------------------------------------------------ */
+/* System fd (/dev/vmx-lite)                                          */
+/* ------------------------------------------------------------------ */
+
+/* Returns VMXL_API_VERSION. */
+#define VMXL_GET_API_VERSION	_IO(VMXL_IOCTL_TYPE, 0x00)
+
+enum vmxl_backend_id {
+	VMXL_BACKEND_NONE = 0,	/* no usable VMX/SVM: VM creation gives ENODEV */
+	VMXL_BACKEND_SVM = 1,
+	VMXL_BACKEND_VMX = 2,
+};
+
+/* struct vmxl_caps.features */
+#define VMXL_FEAT_NPT			(1ULL << 0)  /* SVM nested paging */
+#define VMXL_FEAT_NRIP_SAVE		(1ULL << 1)  /* SVM next-RIP on exit */
+#define VMXL_FEAT_DECODE_ASSISTS	(1ULL << 2)
+#define VMXL_FEAT_FLUSH_BY_ASID		(1ULL << 3)
+#define VMXL_FEAT_VMCB_CLEAN		(1ULL << 4)
+#define VMXL_FEAT_VGIF			(1ULL << 5)
+#define VMXL_FEAT_PAUSE_FILTER		(1ULL << 6)
+#define VMXL_FEAT_EPT			(1ULL << 16)
+#define VMXL_FEAT_VPID			(1ULL << 17)
+#define VMXL_FEAT_UNRESTRICTED_GUEST	(1ULL << 18)
+#define VMXL_FEAT_EPT_AD		(1ULL << 19) /* EPT accessed/dirty */
+#define VMXL_FEAT_PML			(1ULL << 20) /* page-modification log */
+#define VMXL_FEAT_PREEMPTION_TIMER	(1ULL << 21)
+
+/* struct vmxl_caps.backend_status: why backend is what it is */
+enum vmxl_backend_status {
+	VMXL_STATUS_OK = 0,
+	VMXL_STATUS_NO_CPU_SUPPORT = 1,	/* CPUID lacks SVM / VMX */
+	VMXL_STATUS_DISABLED_BY_FIRMWARE = 2, /* VM_CR.SVMDIS, FEATURE_CONTROL */
+	VMXL_STATUS_NO_NESTED_PAGING = 3, /* SVM without NPT, VMX without EPT */
+	VMXL_STATUS_UNSUPPORTED = 4,	/* other missing requirement */
+};
+
+/*
+ * VMXL_GET_CAPS: what the module detected from CPUID and the capability
+ * MSRs at load time, plus its limits.
+ */
+struct vmxl_caps {
+	__u32 flags;		/* in: must be 0 */
+	__u32 backend;		/* enum vmxl_backend_id */
+	__u32 backend_status;	/* enum vmxl_backend_status */
+	__u32 api_version;	/* VMXL_API_VERSION */
+	__u64 features;		/* VMXL_FEAT_* */
+	__u32 nr_asids;		/* SVM: ASIDs (CPUID 0x8000000A EBX) */
+	__u32 svm_revision;	/* SVM: CPUID 0x8000000A EAX[7:0] */
+	__u64 vmx_basic;	/* VMX: IA32_VMX_BASIC */
+	__u64 vmx_ept_vpid_cap;	/* VMX: IA32_VMX_EPT_VPID_CAP */
+	__u32 max_vms;		/* module parameter limits */
+	__u32 max_vcpus;	/* per VM */
+	__u32 max_slots;	/* per VM */
+	__u32 run_mmap_size;	/* bytes to mmap from a vCPU fd */
+	__u64 max_mem_bytes;	/* per VM */
+	__u64 reserved[8];
+};
+
+#define VMXL_GET_CAPS		_IOWR(VMXL_IOCTL_TYPE, 0x01, struct vmxl_caps)
+
+/* arg: VM creation flags, must be 0. Returns a new VM fd. */
+#define VMXL_CREATE_VM		_IO(VMXL_IOCTL_TYPE, 0x02)
+
+/* ------------------------------------------------------------------ */
+/* CPUID table (system fd: default table; vCPU fd: the guest's)       */
+/* ------------------------------------------------------------------ */
+
+/* The entry applies only when ECX == index. */
+#define VMXL_CPUID_FLAG_INDEXED	(1U << 0)
+
+struct vmxl_cpuid_entry {
+	__u32 function;
+	__u32 index;
+	__u32 flags;		/* VMXL_CPUID_FLAG_* */
+	__u32 eax;
+	__u32 ebx;
+	__u32 ecx;
+	__u32 edx;
+	__u32 reserved;
+};
+
+#define VMXL_MAX_CPUID_ENTRIES	256
+
+struct vmxl_cpuid {
+	__u32 nent;		/* in/out: entries in the user array */
+	__u32 flags;		/* must be 0 */
+	__u64 entries;		/* user pointer to struct vmxl_cpuid_entry[] */
+};
+
+/*
+ * VMXL_GET_DEFAULT_CPUID (system fd): the table a new vCPU starts with:
+ * the host's leaves with virtualization and unsupported features hidden.
+ * E2BIG (and nent set to the size needed) when nent is too small.
+ */
+#define VMXL_GET_DEFAULT_CPUID	_IOWR(VMXL_IOCTL_TYPE, 0x03, struct vmxl_cpuid)
+
+/* ------------------------------------------------------------------ */
+/* VM fd                                                              */
+/* ------------------------------------------------------------------ */
+
+/* arg: vCPU id (0 .. max_vcpus-1). Returns a new vCPU fd. */
+#define VMXL_CREATE_VCPU	_IO(VMXL_IOCTL_TYPE, 0x10)
+
+/* struct vmxl_memory_region.flags */
+#define VMXL_MEM_READONLY	(1U << 0) /* guest writes exit as MMIO */
+#define VMXL_MEM_LOG_DIRTY	(1U << 1) /* dirty logging (not yet: EOPNOTSUPP) */
+
+/*
+ * VMXL_SET_MEMORY_REGION: create, replace or (memory_size == 0) delete
+ * slot 'slot'. guest_phys_addr, memory_size and userspace_addr are page
+ * aligned; slots never overlap (EEXIST). The pages are pinned for the life
+ * of the slot and charged to RLIMIT_MEMLOCK (ENOMEM past it).
+ */
+struct vmxl_memory_region {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__u64 userspace_addr;
+	__u64 reserved[2];
+};
+
+#define VMXL_SET_MEMORY_REGION	_IOW(VMXL_IOCTL_TYPE, 0x11, struct vmxl_memory_region)
+
+/* ------------------------------------------------------------------ */
+/* vCPU fd                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Registers in x86 encoding order, so index n is GPR n of ModRM/REX. */
+struct vmxl_regs {
+	__u64 rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi;
+	__u64 r8, r9, r10, r11, r12, r13, r14, r15;
+	__u64 rip, rflags;
+};
+
+struct vmxl_segment {
+	__u64 base;
+	__u32 limit;		/* in bytes - 1, granularity already applied */
+	__u16 selector;
+	__u8 type;		/* descriptor type field, 4 bits */
+	__u8 present, dpl, db, s, l, g, avl;
+	__u8 unusable;		/* VMX "unusable": a null selector loaded */
+	__u8 reserved;
+};
+
+struct vmxl_dtable {
+	__u64 base;
+	__u16 limit;
+	__u16 reserved[3];
+};
+
+struct vmxl_sregs {
+	struct vmxl_segment cs, ds, es, fs, gs, ss;
+	struct vmxl_segment tr, ldt;
+	struct vmxl_dtable gdt, idt;
+	__u64 cr0, cr2, cr3, cr4, cr8;
+	__u64 efer;
+	__u64 apic_base;
+	__u64 reserved[4];
+};
+
+struct vmxl_msr_entry {
+	__u32 index;
+	__u32 reserved;
+	__u64 data;
+};
+
+#define VMXL_MAX_MSR_ENTRIES	256
+
+/*
+ * VMXL_GET_MSRS / VMXL_SET_MSRS: process entries in order, stop at the
+ * first MSR the module does not own or value it refuses; return the
+ * number processed (docs/uapi.md lists the MSRs).
+ */
+struct vmxl_msrs {
+	__u32 nmsrs;
+	__u32 flags;		/* must be 0 */
+	__u64 entries;		/* user pointer to struct vmxl_msr_entry[] */
+};
+
+/* The legacy FXSAVE image: x87, MMX, SSE state. */
+struct vmxl_fpu {
+	__u8 fxsave[512];
+};
+
+struct vmxl_interrupt {
+	__u32 vector;		/* 32..255 */
+	__u32 flags;		/* must be 0 */
+};
+
+#define VMXL_RUN		_IO(VMXL_IOCTL_TYPE, 0x20)
+#define VMXL_GET_REGS		_IOR(VMXL_IOCTL_TYPE, 0x21, struct vmxl_regs)
+#define VMXL_SET_REGS		_IOW(VMXL_IOCTL_TYPE, 0x22, struct vmxl_regs)
+#define VMXL_GET_SREGS		_IOR(VMXL_IOCTL_TYPE, 0x23, struct vmxl_sregs)
+#define VMXL_SET_SREGS		_IOW(VMXL_IOCTL_TYPE, 0x24, struct vmxl_sregs)
+#define VMXL_GET_MSRS		_IOW(VMXL_IOCTL_TYPE, 0x25, struct vmxl_msrs)
+#define VMXL_SET_MSRS		_IOW(VMXL_IOCTL_TYPE, 0x26, struct vmxl_msrs)
+#define VMXL_GET_FPU		_IOR(VMXL_IOCTL_TYPE, 0x27, struct vmxl_fpu)
+#define VMXL_SET_FPU		_IOW(VMXL_IOCTL_TYPE, 0x28, struct vmxl_fpu)
+#define VMXL_SET_CPUID		_IOW(VMXL_IOCTL_TYPE, 0x29, struct vmxl_cpuid)
+#define VMXL_GET_CPUID		_IOWR(VMXL_IOCTL_TYPE, 0x2a, struct vmxl_cpuid)
+/* EAGAIN while the guest cannot take it (IF=0, interrupt shadow, busy) */
+#define VMXL_INTERRUPT		_IOW(VMXL_IOCTL_TYPE, 0x2b, struct vmxl_interrupt)
+/* EAGAIN while an NMI is already pending */
+#define VMXL_NMI		_IO(VMXL_IOCTL_TYPE, 0x2c)
+
+/* ------------------------------------------------------------------ */
+/* The run page: mmap(NULL, caps.run_mmap_size, ..., vcpu_fd, 0)       */
+/* ------------------------------------------------------------------ */
+
+enum vmxl_exit_reason {
+	VMXL_EXIT_NONE = 0,
+	VMXL_EXIT_IO = 1,		/* port I/O: run->io */
+	VMXL_EXIT_MMIO = 2,		/* access with no RAM behind it: run->mmio */
+	VMXL_EXIT_HLT = 3,
+	VMXL_EXIT_HYPERCALL = 4,	/* VMMCALL / VMCALL: run->hypercall */
+	VMXL_EXIT_SHUTDOWN = 5,		/* triple fault */
+	VMXL_EXIT_FAIL_ENTRY = 6,	/* hardware refused the guest state */
+	VMXL_EXIT_INTERNAL_ERROR = 7,	/* the module cannot go on: run->internal */
+	VMXL_EXIT_INTR = 8,		/* signal or immediate_exit; RUN gives EINTR */
+	VMXL_EXIT_IRQ_WINDOW_OPEN = 9,	/* guest can take an interrupt now */
+};
+
+#define VMXL_IO_IN		0
+#define VMXL_IO_OUT		1
+
+/* struct vmxl_run.internal.suberror */
+enum vmxl_internal_error {
+	VMXL_INTERNAL_EMULATION = 1,	/* instruction the module cannot emulate */
+	VMXL_INTERNAL_UNEXPECTED_EXIT = 2, /* hardware exit code in data[0] */
+	VMXL_INTERNAL_GUEST_WALK = 3,	/* guest page tables unreadable */
+};
+
+struct vmxl_run {
+	/* in: set by userspace before VMXL_RUN */
+	__u8 request_interrupt_window;	/* exit once the guest can take one */
+	__u8 immediate_exit;		/* return EINTR before entering */
+	__u8 reserved0[6];
+
+	/* out: set by the module */
+	__u32 exit_reason;		/* enum vmxl_exit_reason */
+	__u8 ready_for_interrupt_injection;
+	__u8 if_flag;			/* guest RFLAGS.IF */
+	__u8 reserved1[2];
+	__u64 exit_count;		/* exits of this vCPU so far */
+
+	union {
+		/*
+		 * VMXL_EXIT_IO: one element of 'size' bytes. For OUT, data
+		 * holds the value; for IN, userspace writes data before the
+		 * next RUN. String (INS/OUTS) and REP forms exit once per
+		 * element with 'string'/'rep' set; the module moves the
+		 * element to/from guest memory and updates RSI/RDI/RCX.
+		 */
+		struct {
+			__u16 port;
+			__u8 direction;		/* VMXL_IO_IN / VMXL_IO_OUT */
+			__u8 size;		/* 1, 2, 4 */
+			__u8 string;
+			__u8 rep;
+			__u8 reserved[2];
+			__u8 data[8];
+		} io;
+		/*
+		 * VMXL_EXIT_MMIO: the module decoded the instruction. For a
+		 * read, userspace writes data before the next RUN.
+		 */
+		struct {
+			__u64 phys_addr;
+			__u8 data[8];
+			__u32 len;		/* 1, 2, 4, 8 */
+			__u8 is_write;
+			__u8 reserved[3];
+		} mmio;
+		/* VMXL_EXIT_HYPERCALL: RAX on return is 'ret'. */
+		struct {
+			__u64 nr;		/* guest RAX */
+			__u64 args[5];		/* RBX, RCX, RDX, RSI, RDI */
+			__u64 ret;		/* in: set by userspace */
+		} hypercall;
+		/* VMXL_EXIT_FAIL_ENTRY */
+		struct {
+			__u64 hardware_reason;	/* VMCB exit code / VM-instruction error */
+			__u32 cpu;
+			__u32 reserved;
+		} fail_entry;
+		/* VMXL_EXIT_INTERNAL_ERROR */
+		struct {
+			__u32 suberror;		/* enum vmxl_internal_error */
+			__u32 ninsn;		/* valid bytes in insn */
+			__u8 insn[16];
+			__u64 data[4];
+		} internal;
+		__u8 pad[256];
+	};
+	__u64 reserved2[16];
+};
+
+#endif /* _UAPI_LINUX_VMX_LITE_H */
