@@ -842,7 +842,7 @@ static void regs_to_user(struct vmxl_vcpu *vcpu, struct vmxl_regs *r)
 	r->rflags = vcpu->rflags;
 }
 
-#define RFLAGS_RESERVED	(~0x3f7fd5ULL)	/* must-be-zero bits; bit 1 is 1 */
+#define RFLAGS_RESERVED	(~0x3f7fd7ULL)	/* must-be-zero bits (bit 1 is always 1) */
 
 static int regs_from_user(struct vmxl_vcpu *vcpu, const struct vmxl_regs *r)
 {
@@ -1008,6 +1008,9 @@ static int vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 
 	if (vma->vm_pgoff || vma_pages(vma) != 1)
 		return -EINVAL;
+	/* The run page is data; nobody gets to execute it. */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
 	vma->vm_flags &= ~VM_MAYEXEC;
 	return vm_insert_page(vma, vma->vm_start, virt_to_page(vcpu->run));

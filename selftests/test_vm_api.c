@@ -216,6 +216,7 @@ TEST_F(api, run_page_mmap)
 	EXPECT_EQ(MAP_FAILED, p);
 	p = mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_SHARED, vcpu, 0);
 	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EPERM, errno);
 	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	munmap(p, PAGE);
