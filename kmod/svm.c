@@ -251,6 +251,12 @@ static void svm_get_sregs(struct vmxl_vcpu *vcpu, struct vmxl_sregs *s)
 	seg_from_vmcb(&s->ldt, &sa->ldtr);
 	/* TR is never unusable on x86, and SVM keeps no "present" for it. */
 	s->tr.unusable = 0;
+	/*
+	 * A loaded TSS is always busy, but the VMCB may keep the type LTR
+	 * read from the descriptor (seen under QEMU; KVM patches it too).
+	 */
+	if (s->tr.present)
+		s->tr.type |= 2;
 	s->gdt.base = sa->gdtr.base;
 	s->gdt.limit = sa->gdtr.limit;
 	s->idt.base = sa->idtr.base;
