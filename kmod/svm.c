@@ -566,10 +566,17 @@ static void svm_skip(struct vmxl_vcpu *vcpu, unsigned int len)
 	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 }
 
+/*
+ * Raise a fault (#GP, #UD: the only exceptions the module synthesizes).
+ * Faults push RFLAGS with RF set, so that returning to the faulting
+ * instruction does not trip an instruction breakpoint a second time.
+ */
 static void svm_inject_exception(struct vmxl_vcpu *vcpu, u8 vec, bool has_err,
 				 u32 err)
 {
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+
+	vcpu->rflags |= X86_EFLAGS_RF;
 
 	vmcb->control.event_inj = vec | SVM_EVTINJ_TYPE_EXEPT |
 				  SVM_EVTINJ_VALID |

@@ -28,10 +28,10 @@ extern const char __executable_start[], _end[];
 #define PTE_ADDR	0x000ffffffffff000ULL
 
 #define TABLES_GPA	0x10000ULL
-#define TABLES_END	0x200000ULL
-#define STACKS_GPA	0x200000ULL
-#define STACK_SIZE	0x10000ULL
-#define IMAGE_GPA	0x400000ULL
+#define TABLES_END	GVM_STACKS_GPA
+#define STACKS_GPA	GVM_STACKS_GPA
+#define STACK_SIZE	GVM_STACK_SIZE
+#define IMAGE_GPA	GVM_IMAGE_GPA
 
 #define GDT_CODE64	0x08
 #define GDT_DATA	0x10
@@ -668,6 +668,22 @@ int gvm_run(struct gvm *vm, int cpu, struct gvm_exit *e)
 		}
 	}
 	return 0;
+}
+
+int gvm_settle(struct gvm *vm, int cpu)
+{
+	int ret;
+
+	if (vm->kind == GVM_KVM)
+		((struct kvm_run *)vm->run[cpu])->immediate_exit = 1;
+	else
+		((struct vmxl_run *)vm->run[cpu])->immediate_exit = 1;
+	ret = kind_ioctl(vm, cpu, VMXL_RUN, KVM_RUN, NULL);
+	if (vm->kind == GVM_KVM)
+		((struct kvm_run *)vm->run[cpu])->immediate_exit = 0;
+	else
+		((struct vmxl_run *)vm->run[cpu])->immediate_exit = 0;
+	return ret == -EINTR ? 0 : ret ? ret : -EPROTO;
 }
 
 void gvm_complete_read(struct gvm *vm, int cpu, uint64_t data)

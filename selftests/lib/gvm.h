@@ -24,7 +24,10 @@
 
 #define GVM_MEM_SIZE	(16u << 20)
 #define GVM_MAX_VCPUS	4
-#define GVM_CODE16_GPA	0x8000	/* where gvm_load_real() puts code */
+#define GVM_CODE16_GPA	0x8000	/* where gvm_enter_real_mode() puts code */
+#define GVM_STACKS_GPA	0x200000
+#define GVM_STACK_SIZE	0x10000
+#define GVM_IMAGE_GPA	0x400000
 
 enum gvm_kind { GVM_VMXL, GVM_KVM };
 
@@ -98,6 +101,13 @@ int gvm_enter_real_mode(struct gvm *vm, int cpu, const void *code,
  * -errno from the RUN ioctl.
  */
 int gvm_run(struct gvm *vm, int cpu, struct gvm_exit *exit);
+
+/*
+ * Finish what the last exit left pending (an IN's data, a skipped OUT)
+ * without running guest code: RUN with immediate_exit. KVM's registers
+ * are only final after this; vmx-lite's already are.
+ */
+int gvm_settle(struct gvm *vm, int cpu);
 
 /* Data for the IN or MMIO read of the last exit, used by the next run. */
 void gvm_complete_read(struct gvm *vm, int cpu, uint64_t data);
