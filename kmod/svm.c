@@ -835,7 +835,12 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	set_debugreg(vcpu->db[3], 3);
 
 	atomic_set(&vcpu->mode, VMXL_IN_GUEST);
-	smp_mb__after_atomic();
+	/*
+	 * Publish IN_GUEST before entering, for vm_kick_all(). A kicker that
+	 * still reads OUTSIDE skips the IPI; this entry then ends at the
+	 * next host interrupt, which vm_stop_guests() accepts.
+	 */
+	smp_mb();
 	local_irq_disable();
 	asm volatile("clgi" ::: "memory");
 	/* GIF=0 holds interrupts; with IF=1 they exit the guest. */

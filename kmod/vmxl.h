@@ -81,9 +81,9 @@ struct vmxl_slot {
 struct vmxl_vm {
 	struct kref ref;	/* VM fd + one per vCPU fd */
 	u32 id;
-	struct mutex lock;
-	struct rw_semaphore run_sem;
-	struct mutex mmu_lock;
+	struct mutex lock;		/* slots[], vcpus[], nr_vcpus */
+	struct rw_semaphore run_sem;	/* read: vCPUs in RUN; write: slot change */
+	struct mutex mmu_lock;		/* the nested page tables */
 
 	struct vmxl_slot **slots;	/* max_slots entries, NULL = free */
 	struct vmxl_vcpu **vcpus;	/* max_vcpus entries */
@@ -116,7 +116,7 @@ enum vmxl_pending {
 struct vmxl_vcpu {
 	struct vmxl_vm *vm;
 	u32 id;
-	struct mutex mutex;
+	struct mutex mutex;		/* every vCPU ioctl; all state below */
 	struct vmxl_run *run;		/* the mmap'd page */
 	int cpu;			/* last physical CPU, -1 = none */
 	atomic_t mode;			/* enum vmxl_vcpu_mode */
