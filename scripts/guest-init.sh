@@ -1,0 +1,81 @@
+#!/bin/bash
+# /init of the test lanes' initramfs (see mkinitramfs.sh and lane.sh).
+#
+# Runs every kselftest program in /tests and every bats file in
+# /tests/bats, and writes the results to the second serial port:
+#   @@SUITE <name> <kselftest|bats>   then its TAP output
+#   @@END <name> rc=<exit status>
+#   @@DMESG                           then the kernel log since the tests began
+#   @@DONE
+# Kernel command line: vmxl.filter=<text>[,<text>...] runs only suites
+# whose name contains one of them, vmxl.timeout=<s> bounds each suite (default 180),
+# vmxl.shell=1 gives a shell on the console instead.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+
+filter= timeout=180 shell=
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	vmxl.filter=*) filter=${arg#vmxl.filter=} ;;
+	vmxl.timeout=*) timeout=${arg#vmxl.timeout=} ;;
+	vmxl.shell=1) shell=1 ;;
+	esac
+done
+
+if [ -n "$shell" ]; then
+	echo "vmx-lite test guest: tests in /tests, modules in /lib/modules/vmxl"
+	setsid cttyhack bash -l
+	poweroff -f
+fi
+
+out=/dev/ttyS1
+stty -F $out raw -echo 2>/dev/null
+# From here on only what the tests cause counts (the boot log may hold
+# warnings of its own, e.g. under Bochs).
+dmesg -c >/dev/null
+
+wanted() { # name
+	local f
+	[ -n "$filter" ] || return 0
+	for f in ${filter//,/ }; do
+		[[ $1 == *"$f"* ]] && return 0
+	done
+	return 1
+}
+
+run_suite() { # name kind command...
+	local name=$1 kind=$2 rc
+	shift 2
+	echo "@@SUITE $name $kind" >$out
+	timeout -s KILL "$timeout" "$@" 2>&1 | tee -a $out
+	rc=${PIPESTATUS[0]}
+	echo "@@END $name rc=$rc" >$out
+}
+
+cd /tests
+for t in /tests/test_*; do
+	name=$(basename "$t")
+	wanted "$name" || continue
+	run_suite "$name" kselftest "$t"
+done
+for t in /tests/bats/*.bats; do
+	name=$(basename "$t" .bats)
+	wanted "$name" || continue
+	run_suite "$name" bats bats --tap "$t"
+done
+
+for m in vmx_lite kvm_amd kvm_intel kvm ccp irqbypass; do
+	[ -d /sys/module/$m ] && rmmod $m 2>/dev/null
+done
+{
+	echo "@@DMESG"
+	dmesg
+	echo "@@DONE"
+} >$out
+sync
+sleep 1		# let the serial port drain
+poweroff -f

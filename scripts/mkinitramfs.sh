@@ -1,0 +1,58 @@
+#!/bin/bash
+# Build the initramfs a test lane boots: busybox, bash and bats with the
+# shared libraries they need, the test programs, vmx_lite.ko and the test
+# kernel's modules that tests load (KVM as the reference hypervisor).
+#
+#   scripts/mkinitramfs.sh OUT.cpio.gz
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$1
+abi=$(cat "$top/.cache/abi")
+kmods=$top/.cache/kernel/$abi/lib/modules/$abi/kernel
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/lib,usr/libexec,etc,proc,sys,dev,tmp,root}
+mkdir -p "$root/lib/modules/vmxl" "$root/tests/bats"
+
+cp /bin/busybox "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+# bash and bats replace the busybox applets of the same name.
+cp /bin/bash "$root/bin/bash"
+ln -sf bash "$root/bin/sh.bash"
+cp /usr/bin/bats "$root/usr/bin/bats"
+cp -r /usr/lib/bats-core "$root/usr/lib/"
+cp -r /usr/libexec/bats-core "$root/usr/libexec/"
+ln -sf /bin/env "$root/usr/bin/env"
+
+# Test programs, bats files, modules.
+cp "$top"/selftests/out/test_* "$root/tests/"
+cp "$top"/selftests/bats/* "$root/tests/bats/"
+if [ -f "$top/vmx_lite.ko" ]; then
+	cp "$top/vmx_lite.ko" "$root/lib/modules/vmxl/"
+else
+	echo "mkinitramfs: warning: $top/vmx_lite.ko not built" >&2
+fi
+for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko \
+	 arch/x86/kvm/kvm-intel.ko drivers/crypto/ccp/ccp.ko \
+	 virt/lib/irqbypass.ko; do
+	cp "$kmods/$m" "$root/lib/modules/vmxl/"
+done
+
+# Shared libraries of every dynamic binary, with the loader.
+for bin in "$root/bin/bash" "$root"/tests/test_*; do
+	ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true
+done | sort -u | while read -r lib; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+
+cp "$top/scripts/guest-init.sh" "$root/init"
+chmod +x "$root/init"
+echo "root:x:0:0:root:/root:/bin/bash" >"$root/etc/passwd"
+echo "root:x:0:" >"$root/etc/group"
+
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
