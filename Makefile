@@ -24,9 +24,9 @@ endif
 LANES ?= svm
 export LANES
 
-.PHONY: all module selftests unit check deps clean
+.PHONY: all module userspace selftests unit check deps clean
 
-all: $(CACHE)/abi module selftests
+all: $(CACHE)/abi module userspace selftests
 
 # Run the dependency script whenever the cache it fills is missing.
 $(CACHE)/abi:
@@ -38,6 +38,9 @@ deps:
 module: $(CACHE)/abi
 	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
 
+userspace:
+	$(MAKE) -C $(TOP)/userspace
+
 selftests: $(CACHE)/abi
 	$(MAKE) -C $(TOP)/selftests
 
@@ -48,10 +51,11 @@ unit: $(CACHE)/abi
 # against its headers here, whatever KDIR says.
 check: deps
 	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)
-	$(MAKE) -f $(TOP)/Makefile selftests unit
+	$(MAKE) -f $(TOP)/Makefile userspace selftests unit
 	$(TOP)/scripts/check.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean
 	$(MAKE) -C $(TOP)/selftests clean
+	$(MAKE) -C $(TOP)/userspace clean
 	rm -rf $(TOP)/build

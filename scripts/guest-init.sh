@@ -16,6 +16,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
+ln -s /proc/self/fd /dev/fd	# bash process substitution (bats)
 
 filter= timeout=180 shell=
 for arg in $(cat /proc/cmdline); do

@@ -269,17 +269,21 @@ struct vcpu_thread {
 	struct gvm *vm;
 	int cpu;
 	int syncs;
-	int failed;
+	int failed;		/* the -errno of RUN, or 1 for a wrong exit */
+	struct gvm_exit last;
 };
 
 static void *vcpu_loop(void *arg)
 {
 	struct vcpu_thread *t = arg;
 	struct gvm_exit e;
+	int ret;
 
 	for (;;) {
-		if (gvm_run(t->vm, t->cpu, &e) || e.reason != GVM_EXIT_UCALL) {
-			t->failed = 1;
+		ret = gvm_run(t->vm, t->cpu, &e);
+		t->last = e;
+		if (ret || e.reason != GVM_EXIT_UCALL) {
+			t->failed = ret ? ret : 1;
 			break;
 		}
 		if (e.uc.cmd == UCALL_DONE)
@@ -301,7 +305,7 @@ TEST_F(lm, two_vcpus_in_parallel)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		t[i] = (struct vcpu_thread){ &self->vm, i, 0, 0 };
+		t[i] = (struct vcpu_thread){ .vm = &self->vm, .cpu = i };
 		ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, i, guest_sync_loop,
 						 300 + 100 * i, 0));
 	}
@@ -310,7 +314,11 @@ TEST_F(lm, two_vcpus_in_parallel)
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	for (i = 0; i < 2; i++) {
-		EXPECT_EQ(0, t[i].failed);
+		char b[320];
+
+		EXPECT_EQ(0, t[i].failed)
+			TH_LOG("vCPU %d: %s", i,
+			       gvm_exit_str(&t[i].last, b, sizeof(b)));
 		EXPECT_EQ(300 + 100 * i, t[i].syncs);
 	}
 }
