@@ -195,6 +195,32 @@ GUEST(g_mmio,
 	"mov $0x12345678, %esi\n mov %esi, (0x50)\n"
 	"hlt\n");
 
+/* ADD to device memory is beyond the decoder: report it, never guess. */
+GUEST(g_mmio_add,
+	"mov $0x1000, %bx\n mov %bx, %ds\n"
+	"addb %al, (0x10)\n hlt\n");
+
+TEST_F(rm, mmio_undecodable_internal_error)
+{
+	struct rvm *vm = &self->vm;
+	struct vmxl_regs regs;
+
+	load_guest(vm, g_mmio_add);
+	ASSERT_EQ(0, rvm_run(vm));
+	ASSERT_EQ(VMXL_EXIT_INTERNAL_ERROR, vm->run->exit_reason);
+	EXPECT_EQ(VMXL_INTERNAL_EMULATION, vm->run->internal.suberror);
+	ASSERT_LE(4, vm->run->internal.ninsn);
+	/* 00 06 10 00: addb %al, (0x10) */
+	EXPECT_EQ(0x00, vm->run->internal.insn[0]);
+	EXPECT_EQ(0x06, vm->run->internal.insn[1]);
+	EXPECT_EQ(0x10, vm->run->internal.insn[2]);
+	EXPECT_EQ(0x00, vm->run->internal.insn[3]);
+	EXPECT_EQ(0x10010, vm->run->internal.data[0]);	/* the GPA */
+	/* Nothing was executed past it. */
+	ASSERT_EQ(0, rvm_regs(vm, &regs));
+	EXPECT_EQ(CODE_GPA + 5, regs.rip);
+}
+
 TEST_F(rm, mmio_decoded)
 {
 	struct rvm *vm = &self->vm;
