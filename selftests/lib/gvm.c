@@ -672,17 +672,14 @@ int gvm_run(struct gvm *vm, int cpu, struct gvm_exit *e)
 
 int gvm_settle(struct gvm *vm, int cpu)
 {
+	__u8 *immediate_exit = vm->kind == GVM_KVM ?
+		&((struct kvm_run *)vm->run[cpu])->immediate_exit :
+		&((struct vmxl_run *)vm->run[cpu])->immediate_exit;
 	int ret;
 
-	if (vm->kind == GVM_KVM)
-		((struct kvm_run *)vm->run[cpu])->immediate_exit = 1;
-	else
-		((struct vmxl_run *)vm->run[cpu])->immediate_exit = 1;
+	*immediate_exit = 1;
 	ret = kind_ioctl(vm, cpu, VMXL_RUN, KVM_RUN, NULL);
-	if (vm->kind == GVM_KVM)
-		((struct kvm_run *)vm->run[cpu])->immediate_exit = 0;
-	else
-		((struct vmxl_run *)vm->run[cpu])->immediate_exit = 0;
+	*immediate_exit = 0;
 	return ret == -EINTR ? 0 : ret ? ret : -EPROTO;
 }
 
