@@ -18,8 +18,6 @@
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <asm/debugreg.h>
-#include <asm/fpu/api.h>
-#include <asm/fpu/xcr.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
 #include <asm/svm.h>
@@ -520,37 +518,15 @@ static enum vmxl_cpu_mode svm_cpu_mode(struct vmxl_vcpu *vcpu)
 							VMXL_MODE_PROT16;
 }
 
-/*
- * Length of the legacy/REX prefixes of the instruction at RIP, and its
- * segment override (-1 for none). Without NRIP save and decode assists
- * this is how an intercepted instruction is skipped.
- */
+/* Prefix bytes and segment override of the instruction at RIP. */
 static unsigned int svm_prefixes(struct vmxl_vcpu *vcpu, int *seg)
 {
-	static const u8 seg_prefix[] = { 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65 };
-	static const int seg_reg[] = { 0, 1, 2, 3, 4, 5 }; /* ES CS SS DS FS GS */
 	struct vmcb_save_area *sa = &to_svm(vcpu)->vmcb->save;
-	bool long64 = svm_cpu_mode(vcpu) == VMXL_MODE_LONG64;
 	struct vmxl_walk_ctx w;
-	unsigned int n = 0, i, j;
-	u8 b[16];
 
-	*seg = -1;
 	svm_walk_ctx(vcpu, &w);
-	vmxl_fetch_insn(&w, sa->cs.base + vcpu->rip, b, &n);
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < ARRAY_SIZE(seg_prefix); j++)
-			if (b[i] == seg_prefix[j])
-				*seg = seg_reg[j];
-		if (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf0 ||
-		    b[i] == 0xf2 || b[i] == 0xf3 ||
-		    memchr(seg_prefix, b[i], sizeof(seg_prefix)))
-			continue;
-		if (long64 && (b[i] & 0xf0) == 0x40)
-			continue;
-		break;
-	}
-	return i;
+	return vmxl_insn_prefixes(&w, sa->cs.base + vcpu->rip,
+				  svm_cpu_mode(vcpu) == VMXL_MODE_LONG64, seg);
 }
 
 /* Step over the intercepted instruction whose opcode is @len bytes. */
@@ -588,25 +564,10 @@ static void svm_inject_exception(struct vmxl_vcpu *vcpu, u8 vec, bool has_err,
 
 static enum vmxl_exit_action svm_handle_msr(struct vmxl_vcpu *vcpu)
 {
-	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
-	u32 index = vcpu->regs[1];
-	u64 data;
-
-	if (vmcb->control.exit_info_1) {
-		data = (vcpu->regs[2] << 32) | (u32)vcpu->regs[0];
-		if (vmxl_emulate_wrmsr(vcpu, index, data)) {
-			svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
-			return VMXL_EXIT_RESUME;
-		}
-	} else {
-		if (vmxl_emulate_rdmsr(vcpu, index, &data)) {
-			svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
-			return VMXL_EXIT_RESUME;
-		}
-		vcpu->regs[0] = (u32)data;
-		vcpu->regs[2] = data >> 32;
-	}
-	svm_skip(vcpu, 2);
+	if (vmxl_msr_exit(vcpu, to_svm(vcpu)->vmcb->control.exit_info_1))
+		svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
+	else
+		svm_skip(vcpu, 2);
 	return VMXL_EXIT_RESUME;
 }
 
@@ -698,17 +659,7 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 		return VMXL_EXIT_USER;
 	case SVM_EXIT_VMMCALL:
 		svm_skip(vcpu, 3);
-		memset(&run->hypercall, 0, sizeof(run->hypercall));
-		run->exit_reason = VMXL_EXIT_HYPERCALL;
-		run->hypercall.nr = vcpu->regs[0];
-		run->hypercall.args[0] = vcpu->regs[3];
-		run->hypercall.args[1] = vcpu->regs[1];
-		run->hypercall.args[2] = vcpu->regs[2];
-		run->hypercall.args[3] = vcpu->regs[6];
-		run->hypercall.args[4] = vcpu->regs[7];
-		run->hypercall.ret = vcpu->regs[0];
-		vcpu->pending = VMXL_PENDING_HYPERCALL;
-		return VMXL_EXIT_USER;
+		return vmxl_hypercall_exit(vcpu);
 	case SVM_EXIT_SHUTDOWN:
 		run->exit_reason = VMXL_EXIT_SHUTDOWN;
 		return VMXL_EXIT_USER;
@@ -783,9 +734,8 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 {
 	struct svm_vcpu *sv = to_svm(vcpu);
 	struct vmcb *vmcb = sv->vmcb;
-	bool xsave = boot_cpu_has(X86_FEATURE_OSXSAVE);
 	u64 tlb_gen = atomic64_read(&vcpu->vm->tlb_gen);
-	u64 host_xcr0 = 0;
+	u64 host_xcr0;
 	struct svm_cpu *sd;
 	unsigned long dr;
 	int cpu;
@@ -796,7 +746,7 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	vmcb->save.rflags = vcpu->rflags;
 	svm_prepare_events(vcpu);
 
-	kernel_fpu_begin();		/* also disables preemption */
+	host_xcr0 = vmxl_load_guest_fpu(vcpu);	/* preemption off */
 	cpu = smp_processor_id();
 	sd = this_cpu_ptr(&svm_cpu);
 	/*
@@ -817,17 +767,6 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	}
 	vmcb->control.clean = 0;	/* we track no VMCB field changes */
 
-	/*
-	 * The guest gets x87/SSE state only (CPUID hides XSAVE), so XCR0
-	 * is narrowed for it: AVX and later registers stay unreachable.
-	 */
-	asm volatile("fxrstor64 %0" : : "m" (*(u8 (*)[512])vcpu->fxsave));
-	if (xsave) {
-		host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
-		if (host_xcr0 != (XFEATURE_MASK_FP | XFEATURE_MASK_SSE))
-			xsetbv(XCR_XFEATURE_ENABLED_MASK,
-			       XFEATURE_MASK_FP | XFEATURE_MASK_SSE);
-	}
 	/* DR0-3 are not in the VMCB: the guest's live in hardware. */
 	set_debugreg(vcpu->db[0], 0);
 	set_debugreg(vcpu->db[1], 1);
@@ -861,10 +800,7 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	vcpu->db[3] = dr;
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
-	if (xsave && host_xcr0 != (XFEATURE_MASK_FP | XFEATURE_MASK_SSE))
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
-	asm volatile("fxsave64 %0" : "=m" (*(u8 (*)[512])vcpu->fxsave));
-	kernel_fpu_end();
+	vmxl_put_guest_fpu(vcpu, host_xcr0);
 
 	vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	vcpu->regs[0] = vmcb->save.rax;

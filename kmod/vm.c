@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
 #include <asm/msr-index.h>
 #include <asm/processor.h>
 
@@ -661,6 +662,99 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 		vcpu->pending_next_rip = vcpu->rip + insn.len;
 	}
 	return VMXL_EXIT_USER;
+}
+
+/* VMMCALL / VMCALL, already stepped over: hand it to userspace. */
+enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu)
+{
+	struct vmxl_run *run = vcpu->run;
+
+	memset(&run->hypercall, 0, sizeof(run->hypercall));
+	run->exit_reason = VMXL_EXIT_HYPERCALL;
+	run->hypercall.nr = vcpu->regs[0];
+	run->hypercall.args[0] = vcpu->regs[3];
+	run->hypercall.args[1] = vcpu->regs[1];
+	run->hypercall.args[2] = vcpu->regs[2];
+	run->hypercall.args[3] = vcpu->regs[6];
+	run->hypercall.args[4] = vcpu->regs[7];
+	run->hypercall.ret = vcpu->regs[0];
+	vcpu->pending = VMXL_PENDING_HYPERCALL;
+	return VMXL_EXIT_USER;
+}
+
+/* RDMSR / WRMSR with ECX, EDX:EAX. Nonzero: the backend injects #GP. */
+int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write)
+{
+	u32 index = vcpu->regs[1];
+	u64 data;
+
+	if (write) {
+		data = (vcpu->regs[2] << 32) | (u32)vcpu->regs[0];
+		return vmxl_emulate_wrmsr(vcpu, index, data);
+	}
+	if (vmxl_emulate_rdmsr(vcpu, index, &data))
+		return -EINVAL;
+	vcpu->regs[0] = (u32)data;
+	vcpu->regs[2] = data >> 32;
+	return 0;
+}
+
+/*
+ * Length of the legacy/REX prefixes of the instruction at @linear_rip,
+ * and its segment override (-1 for none, else 0-5: ES CS SS DS FS GS).
+ * For backends without a hardware-decoded length or segment.
+ */
+unsigned int vmxl_insn_prefixes(const struct vmxl_walk_ctx *w, u64 linear_rip,
+				bool long64, int *seg)
+{
+	static const u8 seg_prefix[] = { 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65 };
+	unsigned int n = 0, i, j;
+	u8 b[16];
+
+	*seg = -1;
+	vmxl_fetch_insn(w, linear_rip, b, &n);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < ARRAY_SIZE(seg_prefix); j++)
+			if (b[i] == seg_prefix[j])
+				*seg = j;
+		if (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf0 ||
+		    b[i] == 0xf2 || b[i] == 0xf3 ||
+		    memchr(seg_prefix, b[i], sizeof(seg_prefix)))
+			continue;
+		if (long64 && (b[i] & 0xf0) == 0x40)
+			continue;
+		break;
+	}
+	return i;
+}
+
+/*
+ * Guest FPU in, host FPU out; preemption stays off until
+ * vmxl_put_guest_fpu(). The guest gets x87/SSE state only (CPUID hides
+ * XSAVE), so XCR0 is narrowed for it: AVX and later registers stay
+ * unreachable. Returns the host XCR0 to hand back.
+ */
+u64 vmxl_load_guest_fpu(struct vmxl_vcpu *vcpu)
+{
+	u64 host_xcr0 = 0;
+
+	kernel_fpu_begin();
+	asm volatile("fxrstor64 %0" : : "m" (*(u8 (*)[512])vcpu->fxsave));
+	if (boot_cpu_has(X86_FEATURE_OSXSAVE)) {
+		host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+		if (host_xcr0 != (XFEATURE_MASK_FP | XFEATURE_MASK_SSE))
+			xsetbv(XCR_XFEATURE_ENABLED_MASK,
+			       XFEATURE_MASK_FP | XFEATURE_MASK_SSE);
+	}
+	return host_xcr0;
+}
+
+void vmxl_put_guest_fpu(struct vmxl_vcpu *vcpu, u64 host_xcr0)
+{
+	if (host_xcr0 && host_xcr0 != (XFEATURE_MASK_FP | XFEATURE_MASK_SSE))
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
+	asm volatile("fxsave64 %0" : "=m" (*(u8 (*)[512])vcpu->fxsave));
+	kernel_fpu_end();
 }
 
 static u64 addr_mask(u8 addr_size)

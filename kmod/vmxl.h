@@ -247,6 +247,13 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 				     u64 gpa);
 enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 				   const struct vmxl_io_info *io);
+enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu);
+int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write);
+unsigned int vmxl_insn_prefixes(const struct vmxl_walk_ctx *w, u64 linear_rip,
+				bool long64, int *seg);
+/* Around a guest entry: guest x87/SSE in, XCR0 narrowed, preemption off. */
+u64 vmxl_load_guest_fpu(struct vmxl_vcpu *vcpu);
+void vmxl_put_guest_fpu(struct vmxl_vcpu *vcpu, u64 host_xcr0);
 enum vmxl_exit_action vmxl_internal_error(struct vmxl_vcpu *vcpu, u32 sub,
 					  u64 data0, u64 data1);
 
