@@ -583,4 +583,98 @@ TEST_F(rm, two_vcpus_at_once)
 	close(t[1].fd);
 }
 
+/* Spins until the byte at GPA 0x10000 reads 0x5a, then reports. */
+GUEST(g_wait_5a,
+	"mov $0x1000, %bx\n mov %bx, %ds\n"
+	"1: cmpb $0x5a, (0x0)\n jne 1b\n"
+	"out %al, $0x15\n hlt\n");
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* A signal that ends RUN in @th, with nothing restarted. */
+static void catch_usr1(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/*
+ * Slot 1 is replaced while the vCPU spins on it in another thread: the
+ * module must kick it out, rebuild its nested tables and flush its TLB,
+ * so that the guest sees the new memory without ever leaving RUN.
+ */
+TEST_F(rm, slot_replaced_while_vcpu_runs)
+{
+	struct vmxl_memory_region mr = {
+		.slot = 1, .guest_phys_addr = 0x10000, .memory_size = 0x1000,
+	};
+	struct rvm *vm = &self->vm;
+	struct vcpu_thread t = { .fd = vm->vcpu_fd, .run = vm->run };
+	uint8_t *a, *b;
+	pthread_t th;
+	int i;
+
+	a = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	b = a + 0x1000;
+	b[0] = 0x5a;
+	mr.userspace_addr = (uintptr_t)a;
+	ASSERT_EQ(0, ioctl(vm->vm_fd, VMXL_SET_MEMORY_REGION, &mr));
+	load_guest(vm, g_wait_5a);
+	catch_usr1();
+	ASSERT_EQ(0, pthread_create(&th, NULL, vcpu_thread_fn, &t));
+	/* Let it spin through many exits-free iterations on slot "a". */
+	usleep(300000);
+	mr.userspace_addr = (uintptr_t)b;
+	ASSERT_EQ(0, ioctl(vm->vm_fd, VMXL_SET_MEMORY_REGION, &mr));
+	/* The guest must now leave by itself; a signal ends a hang. */
+	for (i = 0; i < 100 && t.run->exit_reason != VMXL_EXIT_IO; i++)
+		usleep(100000);
+	if (t.run->exit_reason != VMXL_EXIT_IO)
+		pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, t.ret);
+	EXPECT_EQ(VMXL_EXIT_IO, t.run->exit_reason);
+	EXPECT_EQ(0x15, t.run->io.port);
+	EXPECT_EQ(0, a[0]);
+	munmap(a, 0x2000);
+}
+
+/*
+ * The VM fd goes away while a vCPU is inside RUN: the VM lives on until
+ * the last vCPU fd closes, then everything is freed.
+ */
+TEST_F(rm, vm_fd_closed_while_vcpu_runs)
+{
+	struct rvm *vm = &self->vm;
+	struct vcpu_thread t = { .fd = vm->vcpu_fd, .run = vm->run };
+	pthread_t th;
+
+	ASSERT_EQ(1, vmxl_objects("vms"));
+	load_guest(vm, g_spin);
+	catch_usr1();
+	ASSERT_EQ(0, pthread_create(&th, NULL, vcpu_thread_fn, &t));
+	usleep(200000);
+	close(vm->vm_fd);
+	vm->vm_fd = -1;
+	close(vm->sys_fd);
+	vm->sys_fd = -1;
+	usleep(100000);
+	EXPECT_EQ(1, vmxl_objects("vms"));
+	pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EINTR, t.ret);
+	EXPECT_EQ(VMXL_EXIT_INTR, t.run->exit_reason);
+	rvm_destroy(vm);		/* the vCPU fd and run page: the last refs */
+	EXPECT_EQ(0, vmxl_objects("vms"));
+	EXPECT_EQ(0, vmxl_objects("vcpus"));
+	EXPECT_EQ(0, vmxl_objects("pinned_pages"));
+	EXPECT_EQ(0, vmxl_objects("table_pages"));
+}
+
 TEST_HARNESS_MAIN
