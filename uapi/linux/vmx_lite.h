@@ -260,6 +260,8 @@ enum vmxl_internal_error {
 	VMXL_INTERNAL_EMULATION = 1,	/* instruction the module cannot emulate */
 	VMXL_INTERNAL_UNEXPECTED_EXIT = 2, /* hardware exit code in data[0] */
 	VMXL_INTERNAL_GUEST_WALK = 3,	/* guest page tables unreadable */
+	VMXL_INTERNAL_ENTRY_FAILED = 4,	/* VMLAUNCH/VMRESUME failed: data[0] =
+					 * VM-instruction error */
 };
 
 struct vmxl_run {
@@ -309,11 +311,17 @@ struct vmxl_run {
 			__u64 args[5];		/* RBX, RCX, RDX, RSI, RDI */
 			__u64 ret;		/* in: set by userspace */
 		} hypercall;
-		/* VMXL_EXIT_FAIL_ENTRY */
+		/*
+		 * VMXL_EXIT_FAIL_ENTRY: the guest state failed the entry
+		 * checks. SVM: hardware_reason is the VMCB exit code
+		 * (VMEXIT_INVALID). VMX: the exit reason, bit 31 set, and
+		 * detail the exit qualification.
+		 */
 		struct {
-			__u64 hardware_reason;	/* VMCB exit code / VM-instruction error */
+			__u64 hardware_reason;
 			__u32 cpu;
 			__u32 reserved;
+			__u64 detail;
 		} fail_entry;
 		/* VMXL_EXIT_INTERNAL_ERROR */
 		struct {
