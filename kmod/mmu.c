@@ -83,6 +83,21 @@ int vmxl_mmu_map(struct vmxl_mmu *mmu, u64 gpa, u64 pfn, bool writable)
 	return 0;
 }
 
+void vmxl_mmu_protect(struct vmxl_mmu *mmu, u64 gpa)
+{
+	u64 *table = mmu->root, *leaf;
+	int level;
+
+	for (level = 3; level > 0 && table; level--)
+		table = mmu_next(mmu, &table[(gpa >> (12 + 9 * level)) & 511],
+				 false);
+	if (!table)
+		return;
+	leaf = &table[(gpa >> 12) & 511];
+	if (*leaf & mmu->fmt->present_mask)
+		WRITE_ONCE(*leaf, (*leaf & PT_ADDR_MASK) | mmu->fmt->leaf_ro);
+}
+
 /* Free the subtree under @table (a table at @level, 3 = PDPT). */
 static void mmu_free_level(struct vmxl_mmu *mmu, u64 *table, int level)
 {

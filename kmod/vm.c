@@ -45,7 +45,13 @@ static void slot_free(struct vmxl_vm *vm, struct vmxl_slot *slot)
 	atomic_long_sub(slot->npages, &vmxl_nr_pinned);
 	account_locked_vm(vm->mm, slot->npages, false);
 	kvfree(slot->pages);
+	kvfree(slot->dirty);
 	kfree(slot);
+}
+
+static unsigned long *dirty_bitmap_alloc(unsigned long npages)
+{
+	return kvcalloc(BITS_TO_LONGS(npages), sizeof(long), GFP_KERNEL_ACCOUNT);
 }
 
 static struct vmxl_slot *slot_create(struct vmxl_vm *vm,
@@ -67,7 +73,12 @@ static struct vmxl_slot *slot_create(struct vmxl_vm *vm,
 	slot->npages = mr->memory_size >> PAGE_SHIFT;
 	slot->pages = kvmalloc_array(slot->npages, sizeof(*slot->pages),
 				     GFP_KERNEL_ACCOUNT);
-	if (!slot->pages) {
+	if (slot->flags & VMXL_MEM_LOG_DIRTY)
+		slot->dirty = dirty_bitmap_alloc(slot->npages);
+	if (!slot->pages ||
+	    ((slot->flags & VMXL_MEM_LOG_DIRTY) && !slot->dirty)) {
+		kvfree(slot->pages);
+		kvfree(slot->dirty);
 		kfree(slot);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -88,6 +99,7 @@ static struct vmxl_slot *slot_create(struct vmxl_vm *vm,
 			unpin_user_pages(slot->pages, done);
 			account_locked_vm(vm->mm, slot->npages, false);
 			kvfree(slot->pages);
+			kvfree(slot->dirty);
 			kfree(slot);
 			return ERR_PTR(ret ? ret : -EFAULT);
 		}
@@ -141,12 +153,50 @@ static void vm_stop_guests(struct vmxl_vm *vm)
 	down_write(&vm->run_sem);
 }
 
+/* Every vCPU out of the guest and back: mappings of the past are gone. */
+static void vm_flush_guests(struct vmxl_vm *vm)
+{
+	atomic64_inc(&vm->tlb_gen);
+}
+
+/*
+ * Dirty logging on or off for a live slot, without re-pinning it. On: every
+ * page starts clean and unmapped, so the first write to each faults and is
+ * logged. Off: mappings stay; read-only ones turn writable on their next
+ * write fault. Caller holds vm->lock.
+ */
+static int slot_set_logging(struct vmxl_vm *vm, struct vmxl_slot *slot,
+			    bool on)
+{
+	unsigned long *bm = NULL, *old;
+
+	if (on) {
+		bm = dirty_bitmap_alloc(slot->npages);
+		if (!bm)
+			return -ENOMEM;
+	}
+	vm_stop_guests(vm);
+	old = slot->dirty;
+	slot->dirty = bm;
+	slot->flags ^= VMXL_MEM_LOG_DIRTY;
+	if (on) {
+		mutex_lock(&vm->mmu_lock);
+		vmxl_mmu_zap_all(&vm->mmu);
+		mutex_unlock(&vm->mmu_lock);
+		vm_flush_guests(vm);
+	}
+	up_write(&vm->run_sem);
+	kvfree(old);
+	return 0;
+}
+
 static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 {
 	struct vmxl_memory_region mr;
 	struct vmxl_slot *old, *new = NULL;
 	unsigned int i;
 	u64 end, mem;
+	int ret;
 
 	if (copy_from_user(&mr, argp, sizeof(mr)))
 		return -EFAULT;
@@ -154,8 +204,6 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 		return -EINVAL;
 	if (mr.flags & ~(VMXL_MEM_READONLY | VMXL_MEM_LOG_DIRTY))
 		return -EINVAL;
-	if (mr.flags & VMXL_MEM_LOG_DIRTY)
-		return -EOPNOTSUPP;
 	if (mr.slot >= vmxl_caps.max_slots)
 		return -EINVAL;
 	if (!PAGE_ALIGNED(mr.guest_phys_addr) ||
@@ -174,6 +222,13 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 
 	mutex_lock(&vm->lock);
 	old = vm->slots[mr.slot];
+	if (old && old->gpa == mr.guest_phys_addr && old->size == mr.memory_size &&
+	    old->uaddr == mr.userspace_addr &&
+	    (old->flags ^ mr.flags) == VMXL_MEM_LOG_DIRTY) {
+		ret = slot_set_logging(vm, old, mr.flags & VMXL_MEM_LOG_DIRTY);
+		mutex_unlock(&vm->lock);
+		return ret;
+	}
 	mem = vm->mem_bytes - (old ? old->size : 0);
 	if (mr.memory_size) {
 		for (i = 0; i < vmxl_caps.max_slots; i++) {
@@ -215,6 +270,81 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 	return 0;
 }
 
+/* Clear @bits (bit i: page @first + i) and write-protect those pages. */
+static void dirty_clear(struct vmxl_vm *vm, struct vmxl_slot *slot, u64 first,
+			const unsigned long *bits, u64 n)
+{
+	unsigned long i;
+
+	/* With no vCPU in the guest, no stale writable TLB entry survives. */
+	vm_stop_guests(vm);
+	mutex_lock(&vm->mmu_lock);
+	for_each_set_bit(i, bits, n)
+		if (test_and_clear_bit(first + i, slot->dirty))
+			vmxl_mmu_protect(&vm->mmu,
+					 slot->gpa + ((first + i) << PAGE_SHIFT));
+	mutex_unlock(&vm->mmu_lock);
+	vm_flush_guests(vm);
+	up_write(&vm->run_sem);
+}
+
+static long vm_dirty_log(struct vmxl_vm *vm, void __user *argp, bool get)
+{
+	struct vmxl_dirty_log d;
+	struct vmxl_slot *slot;
+	unsigned long *bits;
+	u64 n, bytes;
+	long ret = 0;
+
+	if (copy_from_user(&d, argp, sizeof(d)))
+		return -EFAULT;
+	if (d.reserved[0] || d.reserved[1] ||
+	    (d.flags & ~(get ? VMXL_DIRTY_LOG_CLEAR : 0)) ||
+	    (get && (d.first_page || d.num_pages)) ||
+	    (!get && (d.first_page % 64)))
+		return -EINVAL;
+	if (d.slot >= vmxl_caps.max_slots)
+		return -EINVAL;
+
+	mutex_lock(&vm->lock);
+	slot = vm->slots[d.slot];
+	ret = -ENOENT;
+	if (!slot)
+		goto out;
+	ret = -EINVAL;
+	if (!slot->dirty)
+		goto out;
+	if (get) {
+		d.num_pages = slot->npages;
+	} else if (d.first_page >= slot->npages ||
+		   d.num_pages > slot->npages - d.first_page) {
+		goto out;
+	}
+	n = d.num_pages;
+	bytes = DIV_ROUND_UP(n, 64) * 8;
+	ret = -ENOMEM;
+	bits = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
+	if (!bits)
+		goto out;
+	ret = 0;
+	if (get) {
+		bitmap_copy(bits, slot->dirty, n);
+		if (copy_to_user(u64_to_user_ptr(d.bitmap), bits, bytes))
+			ret = -EFAULT;
+		else if (d.flags & VMXL_DIRTY_LOG_CLEAR)
+			dirty_clear(vm, slot, 0, bits, n);
+	} else {
+		if (copy_from_user(bits, u64_to_user_ptr(d.bitmap), bytes))
+			ret = -EFAULT;
+		else
+			dirty_clear(vm, slot, d.first_page, bits, n);
+	}
+	kvfree(bits);
+out:
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
 bool vmxl_gpa_is_ram(struct vmxl_vm *vm, u64 gpa, bool write)
 {
 	struct vmxl_slot *slot = slot_find(vm, gpa);
@@ -227,15 +357,26 @@ int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write)
 {
 	struct vmxl_vm *vm = vcpu->vm;
 	struct vmxl_slot *slot = slot_find(vm, gpa);
+	unsigned long idx;
 	struct page *page;
+	bool writable;
 	int ret;
 
 	if (!slot || (write && (slot->flags & VMXL_MEM_READONLY)))
 		return -ENOENT;
-	page = slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT];
+	idx = (gpa - slot->gpa) >> PAGE_SHIFT;
+	page = slot->pages[idx];
+	writable = !(slot->flags & VMXL_MEM_READONLY);
+	/* Logging: map for reading until the first write, which is logged. */
+	if (slot->dirty) {
+		if (write)
+			set_bit(idx, slot->dirty);
+		else
+			writable = false;
+	}
 	mutex_lock(&vm->mmu_lock);
 	ret = vmxl_mmu_map(&vm->mmu, gpa & PAGE_MASK, page_to_pfn(page),
-			   !(slot->flags & VMXL_MEM_READONLY));
+			   writable);
 	mutex_unlock(&vm->mmu_lock);
 	return ret;
 }
@@ -248,16 +389,21 @@ static int gpa_copy(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len,
 		struct vmxl_slot *slot = slot_find(vm, gpa);
 		unsigned int off = offset_in_page(gpa);
 		unsigned int n = min_t(unsigned int, len, PAGE_SIZE - off);
+		unsigned long idx;
 		struct page *page;
 		void *va;
 
 		if (!slot || (write && (slot->flags & VMXL_MEM_READONLY)))
 			return -EFAULT;
-		page = slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT];
+		idx = (gpa - slot->gpa) >> PAGE_SHIFT;
+		page = slot->pages[idx];
 		va = kmap_local_page(page);
 		if (write) {
 			memcpy(va + off, buf, n);
 			set_page_dirty_lock(page);
+			/* The module's writes count like the guest's own. */
+			if (slot->dirty)
+				set_bit(idx, slot->dirty);
 		} else {
 			memcpy(buf, va + off, n);
 		}
@@ -1272,6 +1418,10 @@ static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vm_create_vcpu(vm, arg);
 	case VMXL_SET_MEMORY_REGION:
 		return vm_set_memory_region(vm, (void __user *)arg);
+	case VMXL_GET_DIRTY_LOG:
+		return vm_dirty_log(vm, (void __user *)arg, true);
+	case VMXL_CLEAR_DIRTY_LOG:
+		return vm_dirty_log(vm, (void __user *)arg, false);
 	}
 	return -ENOTTY;
 }

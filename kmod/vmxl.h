@@ -53,6 +53,8 @@ void vmxl_mmu_destroy(struct vmxl_mmu *mmu);
 int vmxl_mmu_map(struct vmxl_mmu *mmu, u64 gpa, u64 pfn, bool writable);
 /* Drop every mapping (tables freed, root kept zeroed). */
 void vmxl_mmu_zap_all(struct vmxl_mmu *mmu);
+/* Make the mapping of @gpa, if any, read-only; caller holds mmu_lock. */
+void vmxl_mmu_protect(struct vmxl_mmu *mmu, u64 gpa);
 
 /* ---- VMs and vCPUs (vm.c) ---- */
 
@@ -64,6 +66,11 @@ struct vmxl_slot {
 	unsigned long uaddr;
 	unsigned long npages;
 	struct page **pages;		/* pinned, FOLL_LONGTERM */
+	/*
+	 * VMXL_MEM_LOG_DIRTY: a bit per page, set with atomic bitops by
+	 * whoever writes; cleared with vm->run_sem held for write.
+	 */
+	unsigned long *dirty;
 };
 
 /*

@@ -134,7 +134,7 @@ struct vmxl_cpuid {
 
 /* struct vmxl_memory_region.flags */
 #define VMXL_MEM_READONLY	(1U << 0) /* guest writes exit as MMIO */
-#define VMXL_MEM_LOG_DIRTY	(1U << 1) /* dirty logging (not yet: EOPNOTSUPP) */
+#define VMXL_MEM_LOG_DIRTY	(1U << 1) /* track writes: VMXL_*_DIRTY_LOG */
 
 /*
  * VMXL_SET_MEMORY_REGION: create, replace or (memory_size == 0) delete
@@ -152,6 +152,41 @@ struct vmxl_memory_region {
 };
 
 #define VMXL_SET_MEMORY_REGION	_IOW(VMXL_IOCTL_TYPE, 0x11, struct vmxl_memory_region)
+
+/*
+ * Dirty logging of a slot with VMXL_MEM_LOG_DIRTY. Setting the flag on a
+ * live slot (same address, size and memory) starts logging with every
+ * page clean; clearing it stops. A page is dirty once the guest, or the
+ * module on the guest's behalf (string IN, ...), wrote to it since its
+ * bit was last cleared.
+ *
+ * VMXL_GET_DIRTY_LOG copies the slot's bitmap (bit n = page n of the
+ * slot, in 64-bit words) to 'bitmap' and leaves it as it is, unless flags
+ * has VMXL_DIRTY_LOG_CLEAR. first_page and num_pages must be 0.
+ *
+ * VMXL_CLEAR_DIRTY_LOG clears the pages whose bits are set in 'bitmap'
+ * (bit i = page first_page + i) and write-protects them again; when it
+ * returns, any later write sets the bit again. first_page is a multiple
+ * of 64; the range lies within the slot. A snapshot that reads the pages
+ * between GET and CLEAR therefore never loses a write, even when it
+ * fails half-way and GETs again.
+ *
+ * Errors: ENOENT no such slot; EINVAL slot not logging, bad range,
+ * unknown flags or reserved bits; EFAULT bad bitmap pointer.
+ */
+#define VMXL_DIRTY_LOG_CLEAR	(1U << 0)	/* GET: clear what was copied */
+
+struct vmxl_dirty_log {
+	__u32 slot;
+	__u32 flags;
+	__u64 first_page;
+	__u64 num_pages;
+	__u64 bitmap;		/* user pointer to __u64 words */
+	__u64 reserved[2];
+};
+
+#define VMXL_GET_DIRTY_LOG	_IOW(VMXL_IOCTL_TYPE, 0x12, struct vmxl_dirty_log)
+#define VMXL_CLEAR_DIRTY_LOG	_IOW(VMXL_IOCTL_TYPE, 0x13, struct vmxl_dirty_log)
 
 /* ------------------------------------------------------------------ */
 /* vCPU fd                                                            */
