@@ -270,6 +270,30 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 	return 0;
 }
 
+/*
+ * Page @idx of logged @slot was written through @vcpu (NULL: by no vCPU):
+ * set its bit and, when it was clean, queue it on the vCPU's dirty ring.
+ * The ring cannot overflow: RUN stops entering the guest well before.
+ */
+static void mark_dirty(struct vmxl_vcpu *vcpu, struct vmxl_slot *slot,
+		       unsigned long idx)
+{
+	struct vmxl_dirty_entry *e;
+	u32 size;
+
+	if (test_and_set_bit(idx, slot->dirty) || !vcpu || !vcpu->ring)
+		return;
+	size = vcpu->vm->dirty_ring_size;
+	if (vcpu->ring_tail - vcpu->ring_reset >= size)
+		return;		/* full: the bitmap still has it */
+	e = &vcpu->ring[vcpu->ring_tail & (size - 1)];
+	e->slot = slot->id;
+	e->offset = idx;
+	/* Userspace may read the entry as soon as it sees the flag. */
+	smp_store_release(&e->flags, VMXL_DIRTY_ENTRY_DIRTY);
+	vcpu->ring_tail++;
+}
+
 /* Clear @bits (bit i: page @first + i) and write-protect those pages. */
 static void dirty_clear(struct vmxl_vm *vm, struct vmxl_slot *slot, u64 first,
 			const unsigned long *bits, u64 n)
@@ -345,6 +369,101 @@ out:
 	return ret;
 }
 
+static struct vmxl_dirty_entry *ring_alloc(u32 size)
+{
+	return vmalloc_user(array_size(size, sizeof(struct vmxl_dirty_entry)));
+}
+
+/* Every vCPU, now and later, gets a ring of @size entries. */
+static long vm_enable_dirty_ring(struct vmxl_vm *vm, unsigned long size)
+{
+	struct vmxl_dirty_entry **rings;
+	unsigned int i;
+	long ret = 0;
+
+	if (size < VMXL_DIRTY_RING_MIN || size > VMXL_DIRTY_RING_MAX ||
+	    !is_power_of_2(size))
+		return -EINVAL;
+	rings = kcalloc(vmxl_caps.max_vcpus, sizeof(*rings), GFP_KERNEL);
+	if (!rings)
+		return -ENOMEM;
+	mutex_lock(&vm->lock);
+	if (vm->dirty_ring_size) {
+		ret = -EBUSY;
+		goto out;
+	}
+	for (i = 0; i < vmxl_caps.max_vcpus; i++) {
+		if (!vm->vcpus[i])
+			continue;
+		rings[i] = ring_alloc(size);
+		if (!rings[i]) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	/* Running vCPUs must not see a half-installed ring. */
+	vm_stop_guests(vm);
+	for (i = 0; i < vmxl_caps.max_vcpus; i++) {
+		if (!vm->vcpus[i])
+			continue;
+		vm->vcpus[i]->ring = rings[i];
+		rings[i] = NULL;
+	}
+	vm->dirty_ring_size = size;
+	up_write(&vm->run_sem);
+out:
+	mutex_unlock(&vm->lock);
+	for (i = 0; i < vmxl_caps.max_vcpus; i++)
+		vfree(rings[i]);
+	kfree(rings);
+	return ret;
+}
+
+/* Re-protect what userspace harvested (RESET entries, in ring order). */
+static long vm_reset_dirty_rings(struct vmxl_vm *vm)
+{
+	struct vmxl_vcpu *vcpu;
+	struct vmxl_slot *slot;
+	struct vmxl_dirty_entry *e;
+	unsigned int i;
+	long n = 0;
+	u32 size;
+
+	mutex_lock(&vm->lock);
+	size = vm->dirty_ring_size;
+	if (!size) {
+		mutex_unlock(&vm->lock);
+		return -EINVAL;
+	}
+	vm_stop_guests(vm);
+	mutex_lock(&vm->mmu_lock);
+	for (i = 0; i < vmxl_caps.max_vcpus; i++) {
+		vcpu = vm->vcpus[i];
+		if (!vcpu || !vcpu->ring)
+			continue;
+		while (vcpu->ring_reset != vcpu->ring_tail) {
+			e = &vcpu->ring[vcpu->ring_reset & (size - 1)];
+			if (READ_ONCE(e->flags) != VMXL_DIRTY_ENTRY_RESET)
+				break;
+			/* The slot may have gone or changed since. */
+			slot = e->slot < vmxl_caps.max_slots ?
+			       vm->slots[e->slot] : NULL;
+			if (slot && slot->dirty && e->offset < slot->npages &&
+			    test_and_clear_bit(e->offset, slot->dirty))
+				vmxl_mmu_protect(&vm->mmu, slot->gpa +
+						 (e->offset << PAGE_SHIFT));
+			WRITE_ONCE(e->flags, 0);
+			vcpu->ring_reset++;
+			n++;
+		}
+	}
+	mutex_unlock(&vm->mmu_lock);
+	vm_flush_guests(vm);
+	up_write(&vm->run_sem);
+	mutex_unlock(&vm->lock);
+	return n;
+}
+
 bool vmxl_gpa_is_ram(struct vmxl_vm *vm, u64 gpa, bool write)
 {
 	struct vmxl_slot *slot = slot_find(vm, gpa);
@@ -370,7 +489,7 @@ int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write)
 	/* Logging: map for reading until the first write, which is logged. */
 	if (slot->dirty) {
 		if (write)
-			set_bit(idx, slot->dirty);
+			mark_dirty(vcpu, slot, idx);
 		else
 			writable = false;
 	}
@@ -382,8 +501,8 @@ int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write)
 }
 
 /* Copy guest-physical memory; caller holds run_sem or vm->lock. */
-static int gpa_copy(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len,
-		    bool write)
+static int gpa_copy(struct vmxl_vm *vm, struct vmxl_vcpu *vcpu, u64 gpa,
+		    void *buf, unsigned int len, bool write)
 {
 	while (len) {
 		struct vmxl_slot *slot = slot_find(vm, gpa);
@@ -403,7 +522,7 @@ static int gpa_copy(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len,
 			set_page_dirty_lock(page);
 			/* The module's writes count like the guest's own. */
 			if (slot->dirty)
-				set_bit(idx, slot->dirty);
+				mark_dirty(vcpu, slot, idx);
 		} else {
 			memcpy(buf, va + off, n);
 		}
@@ -417,13 +536,13 @@ static int gpa_copy(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len,
 
 int vmxl_read_gpa(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len)
 {
-	return gpa_copy(vm, gpa, buf, len, false);
+	return gpa_copy(vm, NULL, gpa, buf, len, false);
 }
 
-int vmxl_write_gpa(struct vmxl_vm *vm, u64 gpa, const void *buf,
+int vmxl_write_gpa(struct vmxl_vcpu *vcpu, u64 gpa, const void *buf,
 		   unsigned int len)
 {
-	return gpa_copy(vm, gpa, (void *)buf, len, true);
+	return gpa_copy(vcpu->vm, vcpu, gpa, (void *)buf, len, true);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1007,7 +1126,7 @@ static int vcpu_complete_pending(struct vmxl_vcpu *vcpu)
 			break;
 		}
 		down_read(&vcpu->vm->run_sem);
-		ret = vmxl_write_gpa(vcpu->vm, vcpu->pending_str.gpa,
+		ret = vmxl_write_gpa(vcpu, vcpu->pending_str.gpa,
 				     run->io.data, run->io.size);
 		up_read(&vcpu->vm->run_sem);
 		string_step(vcpu, 7, run->io.size, vcpu->pending_str.addr_size);
@@ -1050,6 +1169,12 @@ static long vcpu_run(struct vmxl_vcpu *vcpu)
 		if (run->immediate_exit || signal_pending(current)) {
 			run->exit_reason = VMXL_EXIT_INTR;
 			ret = -EINTR;
+			break;
+		}
+		/* One exit dirties at most a few pages: keep that much room. */
+		if (vcpu->ring && vcpu->ring_tail - vcpu->ring_reset >
+		    vcpu->vm->dirty_ring_size - 8) {
+			run->exit_reason = VMXL_EXIT_DIRTY_RING_FULL;
 			break;
 		}
 		if (run->request_interrupt_window && vcpu->irq_pending < 0 &&
@@ -1246,11 +1371,27 @@ static int vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 {
 	struct vmxl_vcpu *vcpu = filp->private_data;
 
-	if (vma->vm_pgoff || vma_pages(vma) != 1)
-		return -EINVAL;
-	/* The run page is data; nobody gets to execute it. */
+	unsigned long ring_pages;
+
+	/* The run page and the ring are data; nobody gets to execute them. */
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
+	if (vma->vm_pgoff == VMXL_DIRTY_RING_OFFSET) {
+		/* vcpu->ring is set once and lives as long as the fd */
+		struct vmxl_dirty_entry *ring = READ_ONCE(vcpu->ring);
+
+		if (!ring)
+			return -EINVAL;
+		ring_pages = PAGE_ALIGN(vcpu->vm->dirty_ring_size *
+					sizeof(*ring)) >> PAGE_SHIFT;
+		if (vma_pages(vma) != ring_pages)
+			return -EINVAL;
+		vma->vm_flags &= ~VM_MAYEXEC;
+		vma->vm_pgoff = 0;
+		return remap_vmalloc_range(vma, ring, 0);
+	}
+	if (vma->vm_pgoff || vma_pages(vma) != 1)
+		return -EINVAL;
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
 	vma->vm_flags &= ~VM_MAYEXEC;
 	return vm_insert_page(vma, vma->vm_start, virt_to_page(vcpu->run));
@@ -1263,6 +1404,7 @@ static void vcpu_free(struct vmxl_vcpu *vcpu)
 	if (vcpu->backend_data)
 		vmxl_backend->vcpu_destroy(vcpu);
 	kvfree(vcpu->cpuid);
+	vfree(vcpu->ring);
 	free_page((unsigned long)vcpu->run);
 	kfree(vcpu);
 	atomic_dec(&vmxl_nr_vcpus);
@@ -1362,6 +1504,14 @@ static long vm_create_vcpu(struct vmxl_vm *vm, unsigned long id)
 		ret = -EEXIST;
 		goto fail;
 	}
+	if (vm->dirty_ring_size) {
+		vcpu->ring = ring_alloc(vm->dirty_ring_size);
+		if (!vcpu->ring) {
+			mutex_unlock(&vm->lock);
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
 	kref_get(&vm->ref);
 	fd = anon_inode_getfd("vmx-lite-vcpu", &vcpu_fops, vcpu,
 			      O_RDWR | O_CLOEXEC);
@@ -1422,6 +1572,12 @@ static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vm_dirty_log(vm, (void __user *)arg, true);
 	case VMXL_CLEAR_DIRTY_LOG:
 		return vm_dirty_log(vm, (void __user *)arg, false);
+	case VMXL_ENABLE_DIRTY_RING:
+		return vm_enable_dirty_ring(vm, arg);
+	case VMXL_RESET_DIRTY_RINGS:
+		if (arg)
+			return -EINVAL;
+		return vm_reset_dirty_rings(vm);
 	}
 	return -ENOTTY;
 }

@@ -101,6 +101,9 @@ struct vmxl_vm {
 	/* bumped on every zap: a vCPU that saw an older one flushes */
 	atomic64_t tlb_gen;
 
+	/* entries per vCPU dirty ring, 0: none; set once under lock */
+	u32 dirty_ring_size;
+
 	struct mm_struct *mm;		/* owner: pinning and accounting */
 	struct user_struct *user;	/* RLIMIT_MEMLOCK accounting */
 	void *backend_data;
@@ -157,6 +160,15 @@ struct vmxl_vcpu {
 		u8 addr_size;
 	} pending_str;
 	u64 pending_next_rip;
+
+	/*
+	 * Dirty ring, vmalloc_user(), shared with userspace. The vCPU appends
+	 * at ring_tail (its own thread, run_sem read); VMXL_RESET_DIRTY_RINGS
+	 * frees from ring_reset with run_sem held for write.
+	 */
+	struct vmxl_dirty_entry *ring;
+	u32 ring_tail;
+	u32 ring_reset;
 
 	bool nmi_pending;
 	bool nmi_masked;
@@ -241,7 +253,7 @@ struct vmxl_io_info {
 bool vmxl_gpa_is_ram(struct vmxl_vm *vm, u64 gpa, bool write);
 int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write);
 int vmxl_read_gpa(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len);
-int vmxl_write_gpa(struct vmxl_vm *vm, u64 gpa, const void *buf,
+int vmxl_write_gpa(struct vmxl_vcpu *vcpu, u64 gpa, const void *buf,
 		   unsigned int len);
 void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu);
 /* 0: done; -ENOENT / -EINVAL: inject #GP */

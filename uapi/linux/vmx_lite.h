@@ -188,6 +188,36 @@ struct vmxl_dirty_log {
 #define VMXL_GET_DIRTY_LOG	_IOW(VMXL_IOCTL_TYPE, 0x12, struct vmxl_dirty_log)
 #define VMXL_CLEAR_DIRTY_LOG	_IOW(VMXL_IOCTL_TYPE, 0x13, struct vmxl_dirty_log)
 
+/*
+ * Dirty rings: the same pages as the bitmap, as a per-vCPU queue.
+ *
+ * VMXL_ENABLE_DIRTY_RING (VM fd, once; arg: entries per vCPU, a power of
+ * two from 64 to 65536) gives every vCPU, present and future, a ring that
+ * its fd maps at page offset VMXL_DIRTY_RING_OFFSET, entries * 16 bytes.
+ * Whenever a page of a logged slot turns from clean to dirty through a
+ * vCPU, the module appends {slot, offset} to that vCPU's ring and then
+ * sets flags to VMXL_DIRTY_ENTRY_DIRTY. Userspace reads entries in order
+ * from where it stopped, and sets flags to VMXL_DIRTY_ENTRY_RESET on each
+ * one it has harvested. VMXL_RESET_DIRTY_RINGS (VM fd) then write-protects
+ * those pages again (clearing their bitmap bits too), frees their entries
+ * and returns how many it freed. A vCPU whose ring is nearly full does not
+ * enter the guest: RUN returns with VMXL_EXIT_DIRTY_RING_FULL.
+ */
+struct vmxl_dirty_entry {
+	__u32 flags;			/* VMXL_DIRTY_ENTRY_* */
+	__u32 slot;
+	__u64 offset;			/* page within the slot */
+};
+
+#define VMXL_DIRTY_ENTRY_DIRTY	(1U << 0)
+#define VMXL_DIRTY_ENTRY_RESET	(1U << 1)
+#define VMXL_DIRTY_RING_OFFSET	64	/* in pages, for mmap() */
+#define VMXL_DIRTY_RING_MIN	64
+#define VMXL_DIRTY_RING_MAX	65536
+
+#define VMXL_ENABLE_DIRTY_RING	_IO(VMXL_IOCTL_TYPE, 0x14)
+#define VMXL_RESET_DIRTY_RINGS	_IO(VMXL_IOCTL_TYPE, 0x15)
+
 /* ------------------------------------------------------------------ */
 /* vCPU fd                                                            */
 /* ------------------------------------------------------------------ */
@@ -285,6 +315,7 @@ enum vmxl_exit_reason {
 	VMXL_EXIT_INTERNAL_ERROR = 7,	/* the module cannot go on: run->internal */
 	VMXL_EXIT_INTR = 8,		/* signal or immediate_exit; RUN gives EINTR */
 	VMXL_EXIT_IRQ_WINDOW_OPEN = 9,	/* guest can take an interrupt now */
+	VMXL_EXIT_DIRTY_RING_FULL = 10,	/* harvest, VMXL_RESET_DIRTY_RINGS, RUN */
 };
 
 #define VMXL_IO_IN		0
