@@ -2,7 +2,8 @@
 # vmx-lite top-level Makefile. kbuild reads ./Kbuild, never this file.
 #
 #   make                 module + userspace + selftests
-#   make check           host unit tests and the in-guest lanes (LANES=svm)
+#   make check           host unit tests and the in-guest lanes (LANES=svm;
+#                        LANES="svm vmx" adds the Bochs VMX lane)
 #   make module          just vmx_lite.ko
 #   make deps            install packages and fill .cache/ (scripts/deps.sh)
 #

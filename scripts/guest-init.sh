@@ -34,7 +34,7 @@ if [ -n "$shell" ]; then
 fi
 
 out=/dev/ttyS1
-stty -F $out raw -echo 2>/dev/null
+stty -F $out 115200 raw -echo 2>/dev/null	# Bochs times the UART
 # From here on only what the tests cause counts (the boot log may hold
 # warnings of its own, e.g. under Bochs).
 dmesg -c >/dev/null

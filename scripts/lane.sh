@@ -1,6 +1,7 @@
 #!/bin/bash
 # Boot one test lane and judge it: scripts/lane.sh <lane>
 #   svm   QEMU TCG, -cpu EPYC,+svm,+npt
+#   vmx   Bochs, cpu model corei7_skylake_x (EPT, VPID, PML), from an ISO
 # The guest runs every suite (scripts/guest-init.sh) and reports on its
 # second serial port. The lane fails on a failed or missing test, a
 # suite that crashed or timed out, a guest that did not finish, and any
@@ -9,7 +10,8 @@
 # Environment: V=1 shows the guest console live; LANE_FILTER=<text> runs
 # only suites whose name contains it; LANE_TIMEOUT=<s> bounds the whole
 # boot (default 900); SUITE_TIMEOUT=<s> bounds each suite (default 180).
-# Writes build/lane-<lane>/{console.log,results.log,counts}.
+# Writes build/lane-<lane>/{console.log,results.log,counts}; the vmx lane
+# also boot.iso, bochsrc, bochs.log and bochs.out (Bochs' log, its stdout).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,26 +28,110 @@ mkdir -p "$dir/suites"
 "$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio.gz" || exit 1
 
 boot_svm() {
-	timeout -s KILL "${LANE_TIMEOUT:-900}" \
-		qemu-system-x86_64 -machine q35,accel=tcg -cpu EPYC,+svm,+npt \
-		-m 1024 -smp 2 -display none -monitor none -no-reboot \
-		-kernel "$kernel" -initrd "$dir/initrd.cpio.gz" \
-		-append "$append" \
-		-serial stdio -serial "file:$dir/results.log"
+	local run=(timeout -s KILL "${LANE_TIMEOUT:-900}"
+		qemu-system-x86_64 -machine q35,accel=tcg -cpu EPYC,+svm,+npt
+		-m 1024 -smp 2 -display none -monitor none -no-reboot
+		-kernel "$kernel" -initrd "$dir/initrd.cpio.gz"
+		-append "$append"
+		-serial stdio -serial "file:$dir/results.log")
+	if [ "${V:-0}" = 1 ]; then
+		"${run[@]}" </dev/null 2>&1 | tee "$dir/console.log"
+		return "${PIPESTATUS[0]}"
+	fi
+	"${run[@]}" </dev/null >"$dir/console.log" 2>&1
+}
+
+# Bochs has no direct kernel boot: isolinux on a CD image loads both.
+# Bochs has no -no-reboot either: reboot=t makes a panic's reboot a
+# triple fault, which ends Bochs with reset_on_triple_fault=0.
+# Time: Bochs' devices count instructions / ips, and so does its TSC,
+# which the kernel would take for 3.5 GHz (CPUID) and then run its
+# clock 45 times slower than the wall. tsc_early_khz tells it the truth,
+# and ips near Bochs' speed here (80 M instructions/s) makes guest time
+# follow wall time, so guest-side timeouts mean what they say. The UART
+# is timed too: 115200 baud, or each character costs a millisecond.
+prep_vmx() {
+	local iso=$dir/iso ips=80000000
+	local cmdline="${append/console=ttyS0/console=ttyS0,115200}"
+	cmdline+=" reboot=t tsc_early_khz=$((ips / 1000))"
+	mkdir -p "$iso/isolinux"
+	cp /usr/lib/ISOLINUX/isolinux.bin \
+		/usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/"
+	cp "$kernel" "$iso/vmlinuz"
+	cp "$dir/initrd.cpio.gz" "$iso/initrd.gz"
+	cat >"$iso/isolinux/isolinux.cfg" <<-EOF
+	DEFAULT vmxl
+	PROMPT 0
+	LABEL vmxl
+	  KERNEL /vmlinuz
+	  INITRD /initrd.gz
+	  APPEND $cmdline
+	EOF
+	xorriso -as mkisofs -quiet -o "$dir/boot.iso" \
+		-b isolinux/isolinux.bin -c isolinux/boot.cat \
+		-no-emul-boot -boot-load-size 4 -boot-info-table "$iso" \
+		2>"$dir/xorriso.log" || { cat "$dir/xorriso.log" >&2; return 1; }
+	rm -rf "$iso"
+
+	# rfb because Debian builds no nogui library; timeout=0: do not wait
+	# for a viewer. panic fatal: ACPI power-off and a triple fault are
+	# "panics" that must end Bochs. sync=none: as fast as the host can,
+	# idle time skipped (realtime was only slower).
+	cat >"$dir/bochsrc" <<-EOF
+	cpu: model=corei7_skylake_x, count=1, ips=$ips, reset_on_triple_fault=0
+	memory: guest=512, host=512
+	romimage: file=/usr/share/bochs/BIOS-bochs-latest
+	vgaromimage: file=/usr/share/vgabios/vgabios.bin
+	display_library: rfb, options="timeout=0"
+	ata0-master: type=cdrom, path="$dir/boot.iso", status=inserted
+	boot: cdrom
+	com1: enabled=1, mode=file, dev="$dir/console.log"
+	com2: enabled=1, mode=file, dev="$dir/results.log"
+	clock: sync=none, time0=utc
+	sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
+	speaker: enabled=0
+	mouse: enabled=0
+	log: $dir/bochs.log
+	panic: action=fatal
+	error: action=report
+	info: action=report
+	debug: action=ignore
+	EOF
+}
+
+# Debian's bochs starts in its debugger: "c" on stdin runs the machine.
+# At the timeout SIGINT stops it into the debugger, which finds stdin at
+# its end and quits: unlike KILL, that flushes the serial files, whose
+# last lines tell where the guest hung. A normal end is the ACPI
+# power-off "panic", status 1. Its rfb display listens on TCP 5900 and
+# up: in a private network namespace where one can be had.
+boot_vmx() {
+	local tailer= rc netns=()
+	unshare -n true 2>/dev/null && netns=(unshare -n)
+	: >"$dir/console.log"
+	if [ "${V:-0}" = 1 ]; then
+		tail -n +1 -F "$dir/console.log" 2>/dev/null &
+		tailer=$!
+	fi
+	printf 'c\n' | timeout -s INT -k 30 "${LANE_TIMEOUT:-900}" \
+		"${netns[@]}" bochs -q -f "$dir/bochsrc" >"$dir/bochs.out" 2>&1
+	rc=${PIPESTATUS[1]}
+	if [ -n "$tailer" ]; then
+		sleep 1
+		kill "$tailer"
+	fi
+	return "$rc"
 }
 
 case $lane in
 svm) boot=boot_svm ;;
-*) echo "lane.sh: unknown lane '$lane' (known: svm)" >&2; exit 2 ;;
+vmx) boot=boot_vmx; prep_vmx || exit 1 ;;
+*) echo "lane.sh: unknown lane '$lane' (known: svm, vmx)" >&2; exit 2 ;;
 esac
 
 start=$(date +%s)
-if [ "${V:-0}" = 1 ]; then
-	$boot </dev/null 2>&1 | tee "$dir/console.log"
-else
-	$boot </dev/null >"$dir/console.log" 2>&1
-fi
-boot_rc=${PIPESTATUS[0]}
+$boot
+boot_rc=$?
 elapsed=$(( $(date +%s) - start ))
 
 # Split the results into one TAP file per suite; markers may follow
