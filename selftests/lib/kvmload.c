@@ -25,8 +25,15 @@ int test_kvm_load(void)
 		ret = test_module_load("kvm", NULL);
 	if (!ret && vendor[4] == 'a')
 		ret = test_module_load("ccp", NULL);
+	/*
+	 * Bochs 2.7 logs unaligned addresses in the PML buffer, which trips
+	 * WARN_ON(gpa & (PAGE_SIZE - 1)) in kvm_intel's vmx_flush_pml_buffer.
+	 * Without PML, KVM logs dirty pages by write protection, the
+	 * mechanism vmx-lite is compared with anyway.
+	 */
 	if (!ret)
-		ret = test_module_load(vendor, NULL);
+		ret = test_module_load(vendor, vendor[4] == 'i' ?
+				       "pml=0" : NULL);
 	return ret;
 }
 
