@@ -297,24 +297,6 @@ static int svm_set_sregs(struct vmxl_vcpu *vcpu, const struct vmxl_sregs *s)
 	return 0;
 }
 
-static bool is_canonical(u64 va)
-{
-	return ((s64)va << 16 >> 16) == (s64)va;
-}
-
-static bool pat_valid(u64 pat)
-{
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		u8 t = pat >> (8 * i);
-
-		if (t > 7 || t == 2 || t == 3)
-			return false;
-	}
-	return true;
-}
-
 static int svm_get_msr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 {
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
@@ -381,7 +363,7 @@ static int svm_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 			   EFER_SVME;
 		return 0;
 	case MSR_IA32_CR_PAT:
-		if (!pat_valid(data))
+		if (!vmxl_pat_valid(data))
 			return -EINVAL;
 		sa->g_pat = data;
 		return 0;
@@ -399,7 +381,7 @@ static int svm_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 		return 0;
 	}
 	/* The rest hold addresses: non-canonical ones fault. */
-	if (!is_canonical(data))
+	if (!vmxl_is_canonical(data))
 		return -EINVAL;
 	switch (index) {
 	case MSR_IA32_SYSENTER_ESP:

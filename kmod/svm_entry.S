@@ -13,21 +13,7 @@
 #include <asm/asm.h>
 #include <asm/nospec-branch.h>
 
-/* Offsets into u64 regs[16], x86 encoding order. */
-#define R_RCX	(1 * 8)
-#define R_RDX	(2 * 8)
-#define R_RBX	(3 * 8)
-#define R_RBP	(5 * 8)
-#define R_RSI	(6 * 8)
-#define R_RDI	(7 * 8)
-#define R_R8	(8 * 8)
-#define R_R9	(9 * 8)
-#define R_R10	(10 * 8)
-#define R_R11	(11 * 8)
-#define R_R12	(12 * 8)
-#define R_R13	(13 * 8)
-#define R_R14	(14 * 8)
-#define R_R15	(15 * 8)
+#include "entry_regs.inc"
 
 	.section .text, "ax"
 
@@ -51,20 +37,7 @@ SYM_FUNC_START(vmxl_svm_enter)
 	vmsave	%rax			/* host FS/GS/TR/LDTR/syscall MSRs */
 
 	mov	%rdx, %rax
-	mov	R_RCX(%rax), %rcx
-	mov	R_RDX(%rax), %rdx
-	mov	R_RBX(%rax), %rbx
-	mov	R_RBP(%rax), %rbp
-	mov	R_RSI(%rax), %rsi
-	mov	R_RDI(%rax), %rdi
-	mov	R_R8(%rax), %r8
-	mov	R_R9(%rax), %r9
-	mov	R_R10(%rax), %r10
-	mov	R_R11(%rax), %r11
-	mov	R_R12(%rax), %r12
-	mov	R_R13(%rax), %r13
-	mov	R_R14(%rax), %r14
-	mov	R_R15(%rax), %r15
+	LOAD_GUEST_GPRS %rax
 
 	mov	8(%rsp), %rax
 	vmload	%rax
@@ -72,20 +45,7 @@ SYM_FUNC_START(vmxl_svm_enter)
 	vmsave	%rax			/* #VMEXIT gave RAX back: vmcb_pa */
 
 	mov	16(%rsp), %rax
-	mov	%rcx, R_RCX(%rax)
-	mov	%rdx, R_RDX(%rax)
-	mov	%rbx, R_RBX(%rax)
-	mov	%rbp, R_RBP(%rax)
-	mov	%rsi, R_RSI(%rax)
-	mov	%rdi, R_RDI(%rax)
-	mov	%r8, R_R8(%rax)
-	mov	%r9, R_R9(%rax)
-	mov	%r10, R_R10(%rax)
-	mov	%r11, R_R11(%rax)
-	mov	%r12, R_R12(%rax)
-	mov	%r13, R_R13(%rax)
-	mov	%r14, R_R14(%rax)
-	mov	%r15, R_R15(%rax)
+	SAVE_GUEST_GPRS %rax
 
 	mov	0(%rsp), %rax
 	vmload	%rax			/* host GS base is back: percpu works */
@@ -93,15 +53,7 @@ SYM_FUNC_START(vmxl_svm_enter)
 	/* The guest may have trained the return stack: refill it. */
 	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RETPOLINE
 
-	/* Leave no guest value in a register the compiler might spill. */
-	xor	%ecx, %ecx
-	xor	%edx, %edx
-	xor	%esi, %esi
-	xor	%edi, %edi
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	xor	%r10d, %r10d
-	xor	%r11d, %r11d
+	CLEAR_GUEST_SCRATCH
 
 	add	$24, %rsp
 	pop	%rbx

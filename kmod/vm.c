@@ -763,6 +763,25 @@ static int mtrr_fixed_index(u32 index)
 	return -1;
 }
 
+bool vmxl_is_canonical(u64 va)
+{
+	return ((s64)va << 16 >> 16) == (s64)va;
+}
+
+/* Every PAT entry a memory type: UC, WC, WT, WP, WB or UC-. */
+bool vmxl_pat_valid(u64 pat)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = pat >> (8 * i);
+
+		if (t > 7 || t == 2 || t == 3)
+			return false;
+	}
+	return true;
+}
+
 /* MSRs the core emulates for both vendors; others go to the backend. */
 int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 {

@@ -640,24 +640,6 @@ static int vmx_set_sregs(struct vmxl_vcpu *vcpu, const struct vmxl_sregs *s)
 	return 0;
 }
 
-static bool is_canonical(u64 va)
-{
-	return ((s64)va << 16 >> 16) == (s64)va;
-}
-
-static bool pat_valid(u64 pat)
-{
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		u8 t = pat >> (8 * i);
-
-		if (t > 7 || t == 2 || t == 3)
-			return false;
-	}
-	return true;
-}
-
 /* The SYSCALL MSRs VMX leaves alone: kept here, switched around entry. */
 static u64 *vmx_soft_msr(struct vmx_vcpu *vv, u32 index)
 {
@@ -734,7 +716,7 @@ static int vmx_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 		data &= 0xffff;
 		break;
 	case MSR_IA32_CR_PAT:
-		if (!pat_valid(data))
+		if (!vmxl_pat_valid(data))
 			return -EINVAL;
 		break;
 	case MSR_LSTAR:
@@ -745,7 +727,7 @@ static int vmx_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
 		/* These hold addresses: non-canonical ones fault. */
-		if (!is_canonical(data))
+		if (!vmxl_is_canonical(data))
 			return -EINVAL;
 		break;
 	}

@@ -268,6 +268,9 @@ enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 				   const struct vmxl_io_info *io);
 enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu);
 int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write);
+/* Value checks the MSR hooks of both backends share. */
+bool vmxl_is_canonical(u64 va);
+bool vmxl_pat_valid(u64 pat);
 unsigned int vmxl_insn_prefixes(const struct vmxl_walk_ctx *w, u64 linear_rip,
 				bool long64, int *seg);
 /* Around a guest entry: guest x87/SSE in, XCR0 narrowed, preemption off. */
