@@ -2,8 +2,8 @@
 # vmx-lite top-level Makefile. kbuild reads ./Kbuild, never this file.
 #
 #   make                 module + userspace + selftests
-#   make check           host unit tests and the in-guest lanes (LANES=svm;
-#                        LANES="svm vmx" adds the Bochs VMX lane)
+#   make check           host unit tests and the in-guest lanes: QEMU SVM
+#                        and Bochs VMX (LANES=svm for the quick one only)
 #   make module          just vmx_lite.ko
 #   make deps            install packages and fill .cache/ (scripts/deps.sh)
 #
@@ -22,7 +22,7 @@ else
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 endif
 
-LANES ?= svm
+LANES ?= svm vmx
 export LANES
 
 .PHONY: all module userspace selftests unit check deps clean

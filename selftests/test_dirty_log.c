@@ -230,11 +230,18 @@ TEST_F(dl, exact_pages_then_reads)
 	RUN_UCALL(&self->vm, 0, &e, UCALL_DONE);
 }
 
-/* Each vCPU stores a rising count into pseudo-random pages, forever. */
+/*
+ * Each vCPU stores a rising count into pseudo-random pages, forever. It
+ * runs with IF=1 (no interrupt is ever sent to it): Bochs 2.7 holds the
+ * host's interrupts while a VMX guest has IF=0, and KVM, unlike vmx-lite,
+ * has no timer of its own to take the CPU back from a guest that never
+ * exits, so its host would never run again.
+ */
 static void guest_random_writer(uint64_t base, uint64_t seed)
 {
 	uint64_t x = seed, n;
 
+	asm volatile("sti");
 	for (n = 1;; n++) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		*(volatile uint64_t *)(base + ((x >> 33) % LOG_PAGES) * PAGE +
