@@ -94,7 +94,11 @@ void vmxl_mmu_protect(struct vmxl_mmu *mmu, u64 gpa)
 	if (!table)
 		return;
 	leaf = &table[(gpa >> 12) & 511];
-	if (*leaf & mmu->fmt->present_mask)
+	if (!(*leaf & mmu->fmt->present_mask))
+		return;
+	if (mmu->fmt->dirty_bit)
+		WRITE_ONCE(*leaf, *leaf & ~mmu->fmt->dirty_bit);
+	else
 		WRITE_ONCE(*leaf, (*leaf & PT_ADDR_MASK) | mmu->fmt->leaf_ro);
 }
 

@@ -294,6 +294,14 @@ static void mark_dirty(struct vmxl_vcpu *vcpu, struct vmxl_slot *slot,
 	vcpu->ring_tail++;
 }
 
+void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa)
+{
+	struct vmxl_slot *slot = slot_find(vcpu->vm, gpa);
+
+	if (slot && slot->dirty)
+		mark_dirty(vcpu, slot, (gpa - slot->gpa) >> PAGE_SHIFT);
+}
+
 /* Clear @bits (bit i: page @first + i) and write-protect those pages. */
 static void dirty_clear(struct vmxl_vm *vm, struct vmxl_slot *slot, u64 first,
 			const unsigned long *bits, u64 n)
@@ -352,6 +360,14 @@ static long vm_dirty_log(struct vmxl_vm *vm, void __user *argp, bool get)
 		goto out;
 	ret = 0;
 	if (get) {
+		/*
+		 * Writes the hardware logged are in per-vCPU buffers until
+		 * their next exit: bring every vCPU out to collect them.
+		 */
+		if (vm->mmu.fmt->dirty_bit) {
+			vm_stop_guests(vm);
+			up_write(&vm->run_sem);
+		}
 		bitmap_copy(bits, slot->dirty, n);
 		if (copy_to_user(u64_to_user_ptr(d.bitmap), bits, bytes))
 			ret = -EFAULT;
@@ -486,11 +502,14 @@ int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write)
 	idx = (gpa - slot->gpa) >> PAGE_SHIFT;
 	page = slot->pages[idx];
 	writable = !(slot->flags & VMXL_MEM_READONLY);
-	/* Logging: map for reading until the first write, which is logged. */
+	/*
+	 * Logging: map for reading until the first write, which is logged;
+	 * or, where the hardware logs writes itself, writable and clean.
+	 */
 	if (slot->dirty) {
 		if (write)
 			mark_dirty(vcpu, slot, idx);
-		else
+		else if (!vm->mmu.fmt->dirty_bit)
 			writable = false;
 	}
 	mutex_lock(&vm->mmu_lock);

@@ -20,6 +20,7 @@
 #include <linux/cpu.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -53,7 +54,16 @@ static struct {
 	bool invept_single, invept_global;
 	bool invvpid_single;
 	u32 slice;		/* preemption-timer ticks per entry, 0: none */
+	bool pml;		/* dirty logging by EPT D bits + PML */
 } vmx_cfg;
+
+static struct vmxl_mmu_fmt vmx_mmu_fmt;	/* dirty_bit set by probe */
+
+static bool use_pml = true;
+module_param_named(pml, use_pml, bool, 0444);
+MODULE_PARM_DESC(pml, "VMX: log dirty pages with PML where the CPU has it (0: write protection)");
+
+#define PML_ENTRIES	512
 
 /*
  * The longest a guest runs before the host looks at signals and its run
@@ -88,6 +98,7 @@ struct vmx_vcpu {
 	bool flush;			/* guest TLB stale: flush at entry */
 	bool load_pdptrs;		/* PAE paging state set from outside */
 	u16 vpid;			/* 0: none, every entry flushes */
+	u64 *pml;			/* PML buffer page, when vmx_cfg.pml */
 	u32 proc;			/* primary controls as last written */
 
 	/* guest state VMX does not switch */
@@ -199,7 +210,8 @@ static int vmx_setup_controls(u64 basic)
 	ret = ret ?: vmx_adjust(MSR_IA32_VMX_PROCBASED_CTLS2,
 				SECONDARY_EXEC_ENABLE_EPT |
 				SECONDARY_EXEC_UNRESTRICTED_GUEST,
-				SECONDARY_EXEC_ENABLE_VPID, &vmx_cfg.proc2);
+				SECONDARY_EXEC_ENABLE_VPID |
+				SECONDARY_EXEC_ENABLE_PML, &vmx_cfg.proc2);
 	ret = ret ?: vmx_adjust(true_ctls ? MSR_IA32_VMX_TRUE_EXIT_CTLS :
 					    MSR_IA32_VMX_EXIT_CTLS,
 				VM_EXIT_HOST_ADDR_SPACE_SIZE |
@@ -310,6 +322,12 @@ static int vmx_probe(struct vmxl_caps *caps)
 		       ((ept_cap >> 32) & VMX_VPID_INVVPID_BIT) &&
 		       vmx_cfg.invvpid_single;
 	vmx_cfg.proc2 &= ~SECONDARY_EXEC_ENABLE_VPID;
+	/* PML logs the GPAs whose EPT dirty bit the CPU sets: needs A/D. */
+	vmx_cfg.pml = use_pml && (vmx_cfg.proc2 & SECONDARY_EXEC_ENABLE_PML) &&
+		      (ept_cap & VMX_EPT_AD_BIT);
+	vmx_cfg.proc2 &= ~SECONDARY_EXEC_ENABLE_PML;
+	if (vmx_cfg.pml)
+		vmx_mmu_fmt.dirty_bit = VMX_EPT_DIRTY_BIT;
 	if (vmx_cfg.pin & PIN_BASED_VMX_PREEMPTION_TIMER) {
 		u64 misc, ticks;
 
@@ -775,7 +793,8 @@ static bool vmx_interruptible(struct vmxl_vcpu *vcpu)
 
 static u64 vmx_eptp(struct vmxl_vcpu *vcpu)
 {
-	return vcpu->vm->mmu.root_pa | VMX_EPTP_PWL_4 | VMX_EPTP_MT_WB;
+	return vcpu->vm->mmu.root_pa | VMX_EPTP_PWL_4 | VMX_EPTP_MT_WB |
+	       (vmx_cfg.pml ? VMX_EPTP_AD_ENABLE_BIT : 0);
 }
 
 /* Fields that never change, VMCS current. */
@@ -787,7 +806,12 @@ static void vmx_setup_vmcs(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 	vmcs_write(CPU_BASED_VM_EXEC_CONTROL, vmx_cfg.proc);
 	vv->proc = vmx_cfg.proc;
 	vmcs_write(SECONDARY_VM_EXEC_CONTROL, vmx_cfg.proc2 |
-		   (vv->vpid ? SECONDARY_EXEC_ENABLE_VPID : 0));
+		   (vv->vpid ? SECONDARY_EXEC_ENABLE_VPID : 0) |
+		   (vv->pml ? SECONDARY_EXEC_ENABLE_PML : 0));
+	if (vv->pml) {
+		vmcs_write(PML_ADDRESS, __pa(vv->pml));
+		vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
+	}
 	vmcs_write(VM_EXIT_CONTROLS, vmx_cfg.exit);
 	vmcs_write(VM_ENTRY_CONTROLS, vmx_cfg.entry);
 	vmcs_write(EXCEPTION_BITMAP, 0);
@@ -851,6 +875,7 @@ static void vmx_vcpu_destroy(struct vmxl_vcpu *vcpu)
 	cpus_read_unlock();
 
 	vmx_vpid_free(vv->vpid);
+	free_page((unsigned long)vv->pml);
 	free_page((unsigned long)vv->vmcs);
 	kfree(vv);
 	vcpu->backend_data = NULL;
@@ -867,6 +892,14 @@ static int vmx_vcpu_create(struct vmxl_vcpu *vcpu)
 	if (!vv->vmcs) {
 		kfree(vv);
 		return -ENOMEM;
+	}
+	if (vmx_cfg.pml) {
+		vv->pml = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+		if (!vv->pml) {
+			free_page((unsigned long)vv->vmcs);
+			kfree(vv);
+			return -ENOMEM;
+		}
 	}
 	*(u32 *)vv->vmcs = vmx_cfg.revision;
 	vv->vmcs_pa = __pa(vv->vmcs);
@@ -1007,6 +1040,24 @@ static void vmx_load_pdptrs(struct vmxl_vcpu *vcpu)
 	vmcs_write(GUEST_PDPTR1, pdpte[1]);
 	vmcs_write(GUEST_PDPTR2, pdpte[2]);
 	vmcs_write(GUEST_PDPTR3, pdpte[3]);
+}
+
+/*
+ * Hand what PML logged to the dirty log. The index counts down from 511
+ * and wraps past 0 when the buffer is full. Bochs logs unaligned
+ * addresses: the page is what counts.
+ */
+static void vmx_flush_pml(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
+{
+	u16 idx = vmcs_read(GUEST_PML_INDEX);
+	unsigned int i;
+
+	if (idx == PML_ENTRIES - 1)
+		return;
+	i = idx >= PML_ENTRIES ? 0 : idx + 1;
+	for (; i < PML_ENTRIES; i++)
+		vmxl_log_dirty_gpa(vcpu, vv->pml[i] & PAGE_MASK);
+	vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
 }
 
 static void vmx_flush(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
@@ -1156,6 +1207,8 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 	e.insn_info = vmcs_read(VMX_INSTRUCTION_INFO);
 	e.gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
 	vmx_requeue_event(vv, e.insn_len);
+	if (vv->pml)
+		vmx_flush_pml(vcpu, vv);
 	vmx_put();
 
 	return vmx_handle_exit(vcpu, &e);
@@ -1423,6 +1476,8 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 		return VMXL_EXIT_RESUME;	/* the host took it at IRQ-on */
 	case EXIT_REASON_PREEMPTION_TIMER:
 		return VMXL_EXIT_RESUME;	/* time slice over, see above */
+	case EXIT_REASON_PML_FULL:
+		return VMXL_EXIT_RESUME;	/* emptied on the way out */
 	case EXIT_REASON_TRIPLE_FAULT:
 		run->exit_reason = VMXL_EXIT_SHUTDOWN;
 		return VMXL_EXIT_USER;
@@ -1505,7 +1560,7 @@ static enum vmxl_exit_action vmx_handle_exit(struct vmxl_vcpu *vcpu,
 }
 
 /* EPT entries: read/write/execute bits, write-back memory. */
-static const struct vmxl_mmu_fmt vmx_mmu_fmt = {
+static struct vmxl_mmu_fmt vmx_mmu_fmt = {
 	.table		= VMX_EPT_RWX_MASK,
 	.leaf_rw	= VMX_EPT_RWX_MASK |
 			  (VMX_EPTP_MT_WB << VMX_EPT_MT_EPTE_SHIFT),

@@ -38,6 +38,12 @@ struct vmxl_mmu_fmt {
 	u64 leaf_ro;		/* bits of a read-only 4 KiB leaf */
 	u64 leaf_rw;		/* bits of a writable 4 KiB leaf */
 	u64 present_mask;	/* an entry is present if any of these is set */
+	/*
+	 * The hardware-set dirty bit of a leaf, when the backend logs writes
+	 * by it (VMX PML): logged pages are then mapped writable and clean,
+	 * and cleaning one clears this bit. 0: log by write protection.
+	 */
+	u64 dirty_bit;
 };
 
 struct vmxl_mmu {
@@ -53,7 +59,10 @@ void vmxl_mmu_destroy(struct vmxl_mmu *mmu);
 int vmxl_mmu_map(struct vmxl_mmu *mmu, u64 gpa, u64 pfn, bool writable);
 /* Drop every mapping (tables freed, root kept zeroed). */
 void vmxl_mmu_zap_all(struct vmxl_mmu *mmu);
-/* Make the mapping of @gpa, if any, read-only; caller holds mmu_lock. */
+/*
+ * Re-arm dirty logging for @gpa: read-only again, or clean again where
+ * the hardware logs writes (fmt->dirty_bit). Caller holds mmu_lock.
+ */
 void vmxl_mmu_protect(struct vmxl_mmu *mmu, u64 gpa);
 
 /* ---- VMs and vCPUs (vm.c) ---- */
@@ -267,6 +276,8 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 				   const struct vmxl_io_info *io);
 enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu);
+/* A write the hardware logged at @gpa (PML); caller holds run_sem. */
+void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa);
 int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write);
 /* Value checks the MSR hooks of both backends share. */
 bool vmxl_is_canonical(u64 va);

@@ -18,6 +18,7 @@
 
 #include "kselftest_harness.h"
 #include "gvm.h"
+#include "kvmload.h"
 #include "testlib.h"
 
 #define LOG_SLOT	1
@@ -33,9 +34,13 @@ FIXTURE(dl) {
 
 FIXTURE_VARIANT(dl) {
 	enum gvm_kind kind;
+	const char *params;	/* vmx_lite's, to force a mechanism */
 };
 
+/* vmx-lite's default: PML where the CPU has it, else write protection */
 FIXTURE_VARIANT_ADD(dl, vmxl) { .kind = GVM_VMXL };
+/* write protection on every CPU */
+FIXTURE_VARIANT_ADD(dl, vmxl_wp) { .kind = GVM_VMXL, .params = "pml=0" };
 FIXTURE_VARIANT_ADD(dl, kvm) { .kind = GVM_KVM };
 
 static int log_slot_set(struct gvm *vm, void *mem, bool log)
@@ -107,8 +112,14 @@ static bool bit(const uint64_t *bm, unsigned int i)
 
 FIXTURE_SETUP(dl)
 {
-	int ret = gvm_hypervisor_load(variant->kind);
+	int ret;
 
+	if (variant->params) {
+		test_kvm_unload();
+		test_module_unload("vmx_lite");
+		ASSERT_EQ(0, test_module_load("vmx_lite", variant->params));
+	}
+	ret = gvm_hypervisor_load(variant->kind);
 	self->vm.mem = NULL;
 	self->mem = NULL;
 	if (ret == -ENOENT || ret == -ENODEV || ret == -EBUSY)
@@ -595,6 +606,58 @@ TEST_F(dl, vmxl_ring_full_exit)
 	EXPECT_EQ(200 + dups, total);
 	EXPECT_EQ(0, bad);
 	munmap(ring, PAGE);
+}
+
+/* Read 64 pages, report; write them, report. */
+static void guest_read_then_write(uint64_t base)
+{
+	uint64_t sum = 0, i;
+
+	for (i = 0; i < 64; i++)
+		sum += *(volatile uint64_t *)(base + i * PAGE);
+	GUEST_SYNC(0, sum);
+	for (i = 0; i < 64; i++)
+		*(volatile uint64_t *)(base + i * PAGE) = i;
+	GUEST_SYNC(1, 0);
+}
+
+/*
+ * Which mechanism ran, seen from the exits: with write protection each
+ * first write to a page faults (64 exits at least); with PML the CPU
+ * logs the writes to pages it already maps, and nothing exits. Either
+ * way the log is exact.
+ */
+TEST_F(dl, vmxl_mechanism_by_exit_count)
+{
+	struct vmxl_caps caps = { 0 };
+	struct vmxl_run *run = self->vm.run[0];
+	uint64_t bm[BM_WORDS];
+	struct gvm_exit e;
+	__u64 before;
+	bool pml;
+
+	if (variant->kind != GVM_VMXL)
+		SKIP(return, "vmx-lite's mechanisms");
+	ASSERT_EQ(0, ioctl(self->vm.sys_fd, VMXL_GET_CAPS, &caps));
+	pml = caps.backend == VMXL_BACKEND_VMX &&
+	      (caps.features & VMXL_FEAT_PML) && !variant->params;
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_read_then_write,
+					 LOG_GPA, 0));
+	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_EQ(0, log_get(&self->vm, bm));
+	EXPECT_EQ(0, bm[0]);
+	before = run->exit_count;
+	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	TH_LOG("%s: %llu exits for 64 first writes", pml ? "PML" : "write protection",
+	       (unsigned long long)(run->exit_count - before));
+	if (pml) {
+		EXPECT_GT(16, run->exit_count - before);
+	} else {
+		EXPECT_LE(65, run->exit_count - before);
+	}
+	ASSERT_EQ(0, log_get(&self->vm, bm));
+	EXPECT_EQ(~0ULL, bm[0]);
+	EXPECT_EQ(0, bm[1]);
 }
 
 TEST_HARNESS_MAIN
