@@ -23,6 +23,11 @@ kernel=$top/.cache/kernel/$abi/boot/vmlinuz-$abi
 append="console=ttyS0 loglevel=5 panic=-1 vmxl.timeout=${SUITE_TIMEOUT:-180}"
 [ -z "${LANE_FILTER:-}" ] || append+=" vmxl.filter=$LANE_FILTER"
 
+# Two runs of one lane would share, and delete, one directory: they
+# take turns.
+mkdir -p "$top/build"
+exec 9>"$top/build/lane-$lane.lock"
+flock 9
 rm -rf "$dir"
 mkdir -p "$dir/suites"
 "$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio.gz" || exit 1
