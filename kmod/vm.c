@@ -153,10 +153,30 @@ static void vm_stop_guests(struct vmxl_vm *vm)
 	down_write(&vm->run_sem);
 }
 
-/* Every vCPU out of the guest and back: mappings of the past are gone. */
-static void vm_flush_guests(struct vmxl_vm *vm)
+/*
+ * Rewrite the nested tables: every vCPU out of the guest (and kept out),
+ * the tables locked. vm_tables_end() bumps the TLB generation, so each
+ * vCPU flushes before it enters again. Caller holds vm->lock.
+ */
+static void vm_tables_begin(struct vmxl_vm *vm)
 {
+	vm_stop_guests(vm);
+	mutex_lock(&vm->mmu_lock);
+}
+
+static void vm_tables_end(struct vmxl_vm *vm)
+{
+	mutex_unlock(&vm->mmu_lock);
 	atomic64_inc(&vm->tlb_gen);
+	up_write(&vm->run_sem);
+}
+
+/* Clean again: bit cleared, page re-armed (read-only, or dirty bit off). */
+static void slot_rearm(struct vmxl_vm *vm, struct vmxl_slot *slot,
+		       unsigned long idx)
+{
+	if (test_and_clear_bit(idx, slot->dirty))
+		vmxl_mmu_protect(&vm->mmu, slot->gpa + (idx << PAGE_SHIFT));
 }
 
 /*
@@ -175,17 +195,13 @@ static int slot_set_logging(struct vmxl_vm *vm, struct vmxl_slot *slot,
 		if (!bm)
 			return -ENOMEM;
 	}
-	vm_stop_guests(vm);
+	vm_tables_begin(vm);
 	old = slot->dirty;
 	slot->dirty = bm;
 	slot->flags ^= VMXL_MEM_LOG_DIRTY;
-	if (on) {
-		mutex_lock(&vm->mmu_lock);
+	if (on)
 		vmxl_mmu_zap_all(&vm->mmu);
-		mutex_unlock(&vm->mmu_lock);
-		vm_flush_guests(vm);
-	}
-	up_write(&vm->run_sem);
+	vm_tables_end(vm);
 	kvfree(old);
 	return 0;
 }
@@ -255,14 +271,11 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 	}
 
 	/* Guests may hold translations of the old layout: stop, zap, flush. */
-	vm_stop_guests(vm);
+	vm_tables_begin(vm);
 	vm->slots[mr.slot] = new;
 	vm->mem_bytes = mem + mr.memory_size;
-	mutex_lock(&vm->mmu_lock);
 	vmxl_mmu_zap_all(&vm->mmu);
-	mutex_unlock(&vm->mmu_lock);
-	atomic64_inc(&vm->tlb_gen);
-	up_write(&vm->run_sem);
+	vm_tables_end(vm);
 
 	if (old)
 		slot_free(vm, old);
@@ -309,15 +322,10 @@ static void dirty_clear(struct vmxl_vm *vm, struct vmxl_slot *slot, u64 first,
 	unsigned long i;
 
 	/* With no vCPU in the guest, no stale writable TLB entry survives. */
-	vm_stop_guests(vm);
-	mutex_lock(&vm->mmu_lock);
+	vm_tables_begin(vm);
 	for_each_set_bit(i, bits, n)
-		if (test_and_clear_bit(first + i, slot->dirty))
-			vmxl_mmu_protect(&vm->mmu,
-					 slot->gpa + ((first + i) << PAGE_SHIFT));
-	mutex_unlock(&vm->mmu_lock);
-	vm_flush_guests(vm);
-	up_write(&vm->run_sem);
+		slot_rearm(vm, slot, first + i);
+	vm_tables_end(vm);
 }
 
 static long vm_dirty_log(struct vmxl_vm *vm, void __user *argp, bool get)
@@ -451,8 +459,7 @@ static long vm_reset_dirty_rings(struct vmxl_vm *vm)
 		mutex_unlock(&vm->lock);
 		return -EINVAL;
 	}
-	vm_stop_guests(vm);
-	mutex_lock(&vm->mmu_lock);
+	vm_tables_begin(vm);
 	for (i = 0; i < vmxl_caps.max_vcpus; i++) {
 		vcpu = vm->vcpus[i];
 		if (!vcpu || !vcpu->ring)
@@ -464,18 +471,14 @@ static long vm_reset_dirty_rings(struct vmxl_vm *vm)
 			/* The slot may have gone or changed since. */
 			slot = e->slot < vmxl_caps.max_slots ?
 			       vm->slots[e->slot] : NULL;
-			if (slot && slot->dirty && e->offset < slot->npages &&
-			    test_and_clear_bit(e->offset, slot->dirty))
-				vmxl_mmu_protect(&vm->mmu, slot->gpa +
-						 (e->offset << PAGE_SHIFT));
+			if (slot && slot->dirty && e->offset < slot->npages)
+				slot_rearm(vm, slot, e->offset);
 			WRITE_ONCE(e->flags, 0);
 			vcpu->ring_reset++;
 			n++;
 		}
 	}
-	mutex_unlock(&vm->mmu_lock);
-	vm_flush_guests(vm);
-	up_write(&vm->run_sem);
+	vm_tables_end(vm);
 	mutex_unlock(&vm->lock);
 	return n;
 }
