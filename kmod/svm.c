@@ -351,10 +351,9 @@ static int svm_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
 	struct vmcb_save_area *sa = &vmcb->save;
 
+	/* vmxl_emulate_wrmsr() checked and narrowed the value. */
 	switch (index) {
 	case MSR_EFER:
-		if (data & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
-			return -EINVAL;
 		/* LME cannot change while paging is on; LMA is read-only. */
 		if ((sa->cr0 & X86_CR0_PG) &&
 		    ((data ^ sa->efer) & EFER_LME))
@@ -363,27 +362,20 @@ static int svm_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 			   EFER_SVME;
 		return 0;
 	case MSR_IA32_CR_PAT:
-		if (!vmxl_pat_valid(data))
-			return -EINVAL;
 		sa->g_pat = data;
 		return 0;
 	case MSR_IA32_TSC:
 		vmcb->control.tsc_offset = data - rdtsc();
 		return 0;
 	case MSR_IA32_SYSENTER_CS:
-		sa->sysenter_cs = data & 0xffff;
+		sa->sysenter_cs = data;
 		return 0;
 	case MSR_STAR:
 		sa->star = data;
 		return 0;
 	case MSR_SYSCALL_MASK:
-		sa->sfmask = data & 0xffffffff;
+		sa->sfmask = data;
 		return 0;
-	}
-	/* The rest hold addresses: non-canonical ones fault. */
-	if (!vmxl_is_canonical(data))
-		return -EINVAL;
-	switch (index) {
 	case MSR_IA32_SYSENTER_ESP:
 		sa->sysenter_esp = data;
 		return 0;

@@ -785,13 +785,13 @@ static int mtrr_fixed_index(u32 index)
 	return -1;
 }
 
-bool vmxl_is_canonical(u64 va)
+static bool is_canonical(u64 va)
 {
 	return ((s64)va << 16 >> 16) == (s64)va;
 }
 
 /* Every PAT entry a memory type: UC, WC, WT, WP, WB or UC-. */
-bool vmxl_pat_valid(u64 pat)
+static bool pat_valid(u64 pat)
 {
 	int i;
 
@@ -802,6 +802,44 @@ bool vmxl_pat_valid(u64 pat)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * What a value may be, for the MSRs the backends keep: the same rules on
+ * both vendors. Narrow fields are truncated as the CPU does; anything
+ * else out of range faults. The rules that depend on guest state (EFER.LME
+ * while paging) stay with the backend.
+ */
+static int msr_value_fixup(u32 index, u64 *data)
+{
+	switch (index) {
+	case MSR_EFER:
+		if (*data & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
+			return -EINVAL;
+		break;
+	case MSR_IA32_CR_PAT:
+		if (!pat_valid(*data))
+			return -EINVAL;
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		*data &= 0xffff;
+		break;
+	case MSR_SYSCALL_MASK:
+		*data &= 0xffffffff;
+		break;
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+		/* These hold addresses: non-canonical ones fault. */
+		if (!is_canonical(*data))
+			return -EINVAL;
+		break;
+	}
+	return 0;
 }
 
 /* MSRs the core emulates for both vendors; others go to the backend. */
@@ -836,7 +874,7 @@ int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 {
 	u64 phys_mask = ~((1ULL << boot_cpu_data.x86_phys_bits) - 1);
-	int fixed = mtrr_fixed_index(index), i;
+	int fixed = mtrr_fixed_index(index), i, ret;
 
 	if (fixed >= 0) {
 		for (i = 0; i < 8; i++)
@@ -873,7 +911,8 @@ int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 		vcpu->mtrr_var[index - 0x200] = data;
 		return 0;
 	}
-	return vmxl_backend->set_msr(vcpu, index, data);
+	ret = msr_value_fixup(index, &data);
+	return ret ? ret : vmxl_backend->set_msr(vcpu, index, data);
 }
 
 static long vcpu_msrs(struct vmxl_vcpu *vcpu, void __user *argp, bool set)

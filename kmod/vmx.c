@@ -726,29 +726,7 @@ static int vmx_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 	int ret = 0;
 	u64 efer;
 
-	switch (index) {
-	case MSR_SYSCALL_MASK:
-		data &= 0xffffffff;
-		break;
-	case MSR_IA32_SYSENTER_CS:
-		data &= 0xffff;
-		break;
-	case MSR_IA32_CR_PAT:
-		if (!vmxl_pat_valid(data))
-			return -EINVAL;
-		break;
-	case MSR_LSTAR:
-	case MSR_CSTAR:
-	case MSR_KERNEL_GS_BASE:
-	case MSR_IA32_SYSENTER_ESP:
-	case MSR_IA32_SYSENTER_EIP:
-	case MSR_FS_BASE:
-	case MSR_GS_BASE:
-		/* These hold addresses: non-canonical ones fault. */
-		if (!vmxl_is_canonical(data))
-			return -EINVAL;
-		break;
-	}
+	/* vmxl_emulate_wrmsr() checked and narrowed the value. */
 	if (soft) {
 		*soft = data;
 		return 0;
@@ -760,9 +738,8 @@ static int vmx_set_msr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 	if (index == MSR_EFER) {
 		efer = vmcs_read(GUEST_IA32_EFER);
 		/* LME cannot change while paging is on; LMA is read-only. */
-		if ((data & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)) ||
-		    ((vmx_guest_cr0() & X86_CR0_PG) &&
-		     ((data ^ efer) & EFER_LME)))
+		if ((vmx_guest_cr0() & X86_CR0_PG) &&
+		    ((data ^ efer) & EFER_LME))
 			ret = -EINVAL;
 		else
 			vmx_write_efer((data & ~(u64)EFER_LMA) |

@@ -226,7 +226,10 @@ struct vmxl_backend {
 	enum vmxl_exit_action (*vcpu_run)(struct vmxl_vcpu *vcpu);
 	void (*get_sregs)(struct vmxl_vcpu *vcpu, struct vmxl_sregs *sregs);
 	int (*set_sregs)(struct vmxl_vcpu *vcpu, const struct vmxl_sregs *sregs);
-	/* MSRs kept in hardware state; -ENOENT if not the backend's. */
+	/*
+	 * MSRs kept in hardware state; -ENOENT if not the backend's. set_msr
+	 * gets a value the core already checked and narrowed.
+	 */
 	int (*get_msr)(struct vmxl_vcpu *vcpu, u32 index, u64 *data);
 	int (*set_msr)(struct vmxl_vcpu *vcpu, u32 index, u64 data);
 	/* Can an external interrupt be injected now? */
@@ -279,9 +282,6 @@ enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu);
 /* A write the hardware logged at @gpa (PML); caller holds run_sem. */
 void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa);
 int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write);
-/* Value checks the MSR hooks of both backends share. */
-bool vmxl_is_canonical(u64 va);
-bool vmxl_pat_valid(u64 pat);
 unsigned int vmxl_insn_prefixes(const struct vmxl_walk_ctx *w, u64 linear_rip,
 				bool long64, int *seg);
 /* Around a guest entry: guest x87/SSE in, XCR0 narrowed, preemption off. */
