@@ -286,7 +286,8 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 /*
  * Page @idx of logged @slot was written through @vcpu (NULL: by no vCPU):
  * set its bit and, when it was clean, queue it on the vCPU's dirty ring.
- * The ring cannot overflow: RUN stops entering the guest well before.
+ * The ring cannot overflow: RUN stops entering the guest before
+ * (vmxl_dirty_ring_room()).
  */
 static void mark_dirty(struct vmxl_vcpu *vcpu, struct vmxl_slot *slot,
 		       unsigned long idx)
@@ -305,6 +306,22 @@ static void mark_dirty(struct vmxl_vcpu *vcpu, struct vmxl_slot *slot,
 	/* Userspace may read the entry as soon as it sees the flag. */
 	smp_store_release(&e->flags, VMXL_DIRTY_ENTRY_DIRTY);
 	vcpu->ring_tail++;
+}
+
+/*
+ * Ring entries one exit may fill from now on, besides the few (string
+ * I/O, emulated accesses) that RING_RESERVE keeps free; U32_MAX without a
+ * ring. RUN does not enter the guest at 0.
+ */
+#define RING_RESERVE	8
+u32 vmxl_dirty_ring_room(const struct vmxl_vcpu *vcpu)
+{
+	u32 used = vcpu->ring_tail - vcpu->ring_reset;
+	u32 size = vcpu->vm->dirty_ring_size;
+
+	if (!vcpu->ring)
+		return U32_MAX;
+	return used + RING_RESERVE >= size ? 0 : size - RING_RESERVE - used;
 }
 
 void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa)
@@ -1251,9 +1268,7 @@ static long vcpu_run(struct vmxl_vcpu *vcpu)
 			ret = -EINTR;
 			break;
 		}
-		/* One exit dirties at most a few pages: keep that much room. */
-		if (vcpu->ring && vcpu->ring_tail - vcpu->ring_reset >
-		    vcpu->vm->dirty_ring_size - 8) {
+		if (!vmxl_dirty_ring_room(vcpu)) {
 			run->exit_reason = VMXL_EXIT_DIRTY_RING_FULL;
 			break;
 		}

@@ -99,6 +99,7 @@ struct vmx_vcpu {
 	bool load_pdptrs;		/* PAE paging state set from outside */
 	u16 vpid;			/* 0: none, every entry flushes */
 	u64 *pml;			/* PML buffer page, when vmx_cfg.pml */
+	u16 pml_top;			/* first PML index of each entry */
 	u32 proc;			/* primary controls as last written */
 
 	/* guest state VMX does not switch */
@@ -787,7 +788,8 @@ static void vmx_setup_vmcs(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 		   (vv->pml ? SECONDARY_EXEC_ENABLE_PML : 0));
 	if (vv->pml) {
 		vmcs_write(PML_ADDRESS, __pa(vv->pml));
-		vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
+		vv->pml_top = PML_ENTRIES - 1;
+		vmcs_write(GUEST_PML_INDEX, vv->pml_top);
 	}
 	vmcs_write(VM_EXIT_CONTROLS, vmx_cfg.exit);
 	vmcs_write(VM_ENTRY_CONTROLS, vmx_cfg.entry);
@@ -1020,8 +1022,8 @@ static void vmx_load_pdptrs(struct vmxl_vcpu *vcpu)
 }
 
 /*
- * Hand what PML logged to the dirty log. The index counts down from 511
- * and wraps past 0 when the buffer is full. Bochs logs unaligned
+ * Hand what PML logged to the dirty log. The index counts down from
+ * pml_top and wraps past 0 when the buffer is full. Bochs logs unaligned
  * addresses: the page is what counts.
  */
 static void vmx_flush_pml(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
@@ -1029,12 +1031,28 @@ static void vmx_flush_pml(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 	u16 idx = vmcs_read(GUEST_PML_INDEX);
 	unsigned int i;
 
-	if (idx == PML_ENTRIES - 1)
+	if (idx == vv->pml_top)
 		return;
 	i = idx >= PML_ENTRIES ? 0 : idx + 1;
-	for (; i < PML_ENTRIES; i++)
+	for (; i <= vv->pml_top; i++)
 		vmxl_log_dirty_gpa(vcpu, vv->pml[i] & PAGE_MASK);
-	vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
+	vmcs_write(GUEST_PML_INDEX, vv->pml_top);
+}
+
+/*
+ * A dirty ring must take every page PML logs before the next exit, so
+ * the buffer is made no longer than the room left in the ring: when it
+ * fills, a PML-full exit comes first and RUN stops at the full ring.
+ */
+static void vmx_pml_fit_ring(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
+{
+	u32 room = vmxl_dirty_ring_room(vcpu);	/* >= 1 while entering */
+	u16 top = room >= PML_ENTRIES ? PML_ENTRIES - 1 : room - 1;
+
+	if (top != vv->pml_top) {
+		vv->pml_top = top;
+		vmcs_write(GUEST_PML_INDEX, top);
+	}
 }
 
 static void vmx_flush(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
@@ -1089,6 +1107,8 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 	vmcs_write(GUEST_RIP, vcpu->rip);
 	vmcs_write(GUEST_RFLAGS, vcpu->rflags);
 	vmx_prepare_events(vcpu, vv);
+	if (vv->pml)
+		vmx_pml_fit_ring(vcpu, vv);
 
 	/* New CPU, new nested tables, or new guest paging: flush. */
 	if (vv->flush || vcpu->cpu != cpu || vcpu->tlb_gen != tlb_gen) {

@@ -281,6 +281,7 @@ enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu);
 /* A write the hardware logged at @gpa (PML); caller holds run_sem. */
 void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa);
+u32 vmxl_dirty_ring_room(const struct vmxl_vcpu *vcpu);
 int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write);
 unsigned int vmxl_insn_prefixes(const struct vmxl_walk_ctx *w, u64 linear_rip,
 				bool long64, int *seg);

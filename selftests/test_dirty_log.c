@@ -14,9 +14,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <linux/kvm.h>
 
 #include "kselftest_harness.h"
+#include "dlog.h"
 #include "gvm.h"
 #include "kvmload.h"
 #include "testlib.h"
@@ -45,64 +45,19 @@ FIXTURE_VARIANT_ADD(dl, kvm) { .kind = GVM_KVM };
 
 static int log_slot_set(struct gvm *vm, void *mem, bool log)
 {
-	if (vm->kind == GVM_KVM) {
-		struct kvm_userspace_memory_region mr = {
-			.slot = LOG_SLOT, .guest_phys_addr = LOG_GPA,
-			.memory_size = LOG_PAGES * PAGE,
-			.userspace_addr = (uintptr_t)mem,
-			.flags = log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-		};
-
-		return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) ?
-		       -errno : 0;
-	} else {
-		struct vmxl_memory_region mr = {
-			.slot = LOG_SLOT, .guest_phys_addr = LOG_GPA,
-			.memory_size = LOG_PAGES * PAGE,
-			.userspace_addr = (uintptr_t)mem,
-			.flags = log ? VMXL_MEM_LOG_DIRTY : 0,
-		};
-
-		return ioctl(vm->vm_fd, VMXL_SET_MEMORY_REGION, &mr) ?
-		       -errno : 0;
-	}
+	return dlog_slot_set(vm, LOG_SLOT, LOG_GPA, mem, LOG_PAGES * PAGE, log);
 }
 
 /* The whole slot's bitmap; the log is left as it is. */
 static int log_get(struct gvm *vm, uint64_t *bm)
 {
-	memset(bm, 0, BM_WORDS * 8);
-	if (vm->kind == GVM_KVM) {
-		struct kvm_dirty_log d = { .slot = LOG_SLOT, .dirty_bitmap = bm };
-
-		return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) ? -errno : 0;
-	} else {
-		struct vmxl_dirty_log d = {
-			.slot = LOG_SLOT, .bitmap = (uintptr_t)bm,
-		};
-
-		return ioctl(vm->vm_fd, VMXL_GET_DIRTY_LOG, &d) ? -errno : 0;
-	}
+	return dlog_get(vm, LOG_SLOT, bm, LOG_PAGES);
 }
 
 static int log_clear(struct gvm *vm, uint64_t first, uint64_t n,
 		     const uint64_t *bm)
 {
-	if (vm->kind == GVM_KVM) {
-		struct kvm_clear_dirty_log c = {
-			.slot = LOG_SLOT, .first_page = first, .num_pages = n,
-			.dirty_bitmap = (void *)bm,
-		};
-
-		return ioctl(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &c) ? -errno : 0;
-	} else {
-		struct vmxl_dirty_log d = {
-			.slot = LOG_SLOT, .first_page = first, .num_pages = n,
-			.bitmap = (uintptr_t)bm,
-		};
-
-		return ioctl(vm->vm_fd, VMXL_CLEAR_DIRTY_LOG, &d) ? -errno : 0;
-	}
+	return dlog_clear(vm, LOG_SLOT, first, n, bm);
 }
 
 static bool bit(const uint64_t *bm, unsigned int i)
@@ -127,15 +82,8 @@ FIXTURE_SETUP(dl)
 		     gvm_kind_name(variant->kind), strerror(-ret));
 	ASSERT_EQ(0, ret);
 	ASSERT_EQ(0, gvm_create(&self->vm, variant->kind, 2));
-	if (variant->kind == GVM_KVM) {
-		/* GET leaves the log alone; CLEAR re-protects: our model. */
-		struct kvm_enable_cap cap = {
-			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
-			.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
-		};
-
-		ASSERT_EQ(0, ioctl(self->vm.vm_fd, KVM_ENABLE_CAP, &cap));
-	}
+	/* KVM: GET leaves the log alone, CLEAR re-protects: our model. */
+	ASSERT_EQ(0, dlog_init(&self->vm));
 	self->mem = mmap(NULL, LOG_PAGES * PAGE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
@@ -546,6 +494,138 @@ TEST_F(dl, vmxl_ring_harvest_and_reset)
 	EXPECT_EQ(0, dups);
 	EXPECT_EQ(0, bad);
 	munmap(ring, size * sizeof(*ring));
+}
+
+struct ring_runner {
+	struct gvm *vm;
+	int cpu;
+	int ret;		/* the first unexpected RUN result */
+	unsigned int fulls;	/* ring-full exits */
+	unsigned int returns;	/* RUN returns so far (atomic) */
+	bool stop;		/* (atomic) */
+	bool done;		/* the thread has ended (atomic) */
+};
+
+/*
+ * Run until told to stop. A full ring waits for the host's reset; a kick
+ * (immediate_exit and a signal) returns EINTR. Every return is counted,
+ * so the host knows when the vCPU has exited since a moment it chose.
+ */
+static void *run_vcpu_ring(void *arg)
+{
+	struct ring_runner *r = arg;
+	struct vmxl_run *run = r->vm->run[r->cpu];
+	struct gvm_exit e;
+	int ret;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		ret = gvm_run(r->vm, r->cpu, &e);
+		__atomic_add_fetch(&r->returns, 1, __ATOMIC_RELEASE);
+		if (ret == -EINTR) {
+			run->immediate_exit = 0;
+		} else if (!ret && run->exit_reason == VMXL_EXIT_DIRTY_RING_FULL) {
+			r->fulls++;
+			usleep(500);
+		} else {
+			r->ret = ret ? ret : 1000 + (int)run->exit_reason;
+			break;
+		}
+	}
+	__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Bring vCPU @r out of the guest once: with PML, what it logged reaches
+ * its ring only at an exit. Any RUN return counted after @before comes
+ * from an exit later than every guest write the host saw before it.
+ */
+static void ring_kick(struct ring_runner *r, pthread_t th)
+{
+	struct vmxl_run *run = r->vm->run[r->cpu];
+	unsigned int before = __atomic_load_n(&r->returns, __ATOMIC_ACQUIRE);
+
+	run->immediate_exit = 1;
+	pthread_kill(th, SIGUSR1);
+	while (__atomic_load_n(&r->returns, __ATOMIC_ACQUIRE) == before &&
+	       !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
+		usleep(100);
+}
+
+/*
+ * The ring while two vCPUs write: the host reads every page, kicks the
+ * vCPUs, harvests both rings, resets them, and reads every page again.
+ * A page that changed between the previous round's second read and this
+ * round's first was written after it was re-protected, so it must be in
+ * this round's harvest. The rings (128 entries) are small enough to fill,
+ * and with PML the buffer must never outgrow what a ring can take.
+ */
+TEST_F(dl, vmxl_ring_two_vcpus_write_while_host_harvests)
+{
+	static uint64_t snap[LOG_PAGES][2], cur[LOG_PAGES][2];
+	const unsigned int size = 128;
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct vmxl_dirty_entry *ring[2];
+	struct ring_runner r[2];
+	uint8_t seen[LOG_PAGES];
+	unsigned int i, round, next[2] = { 0 }, dups = 0, bad = 0;
+	unsigned int missed = 0, changed = 0, harvested = 0;
+	pthread_t th[2];
+	long reset;
+
+	if (variant->kind != GVM_VMXL)
+		SKIP(return, "vmx-lite's API");
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, ioctl(self->vm.vm_fd, VMXL_ENABLE_DIRTY_RING, size));
+	for (i = 0; i < 2; i++) {
+		ring[i] = mmap(NULL, size * sizeof(*ring[i]),
+			       PROT_READ | PROT_WRITE, MAP_SHARED,
+			       self->vm.vcpu_fd[i], VMXL_DIRTY_RING_OFFSET * PAGE);
+		ASSERT_NE(MAP_FAILED, ring[i]);
+		ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, i,
+						 guest_random_writer, LOG_GPA,
+						 0x4321 + i));
+		r[i] = (struct ring_runner){ .vm = &self->vm, .cpu = i };
+	}
+	read_words(self->mem, snap);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, run_vcpu_ring, &r[i]));
+
+	for (round = 0; round < 8; round++) {
+		usleep(100000);
+		read_words(self->mem, cur);
+		memset(seen, 0, sizeof(seen));
+		for (i = 0; i < 2; i++) {
+			ring_kick(&r[i], th[i]);
+			harvested += ring_harvest(ring[i], size, &next[i], seen,
+						  &dups, &bad);
+		}
+		reset = ioctl(self->vm.vm_fd, VMXL_RESET_DIRTY_RINGS, 0);
+		EXPECT_LE(0, reset);
+		for (i = 0; i < LOG_PAGES; i++) {
+			if (!memcmp(cur[i], snap[i], sizeof(cur[i])))
+				continue;
+			changed++;
+			if (!seen[i] && missed++ < 8)
+				TH_LOG("round %u: page %u changed, not in a ring",
+				       round, i);
+		}
+		read_words(self->mem, snap);
+	}
+	for (i = 0; i < 2; i++) {
+		__atomic_store_n(&r[i].stop, true, __ATOMIC_RELEASE);
+		ring_kick(&r[i], th[i]);
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(0, r[i].ret);
+		munmap(ring[i], size * sizeof(*ring[i]));
+	}
+	signal(SIGUSR1, SIG_DFL);
+	TH_LOG("%u pages changed, %u ring entries, %u + %u ring-full exits",
+	       changed, harvested, r[0].fulls, r[1].fulls);
+	EXPECT_EQ(0, missed);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, changed);
+	EXPECT_LT(0, r[0].fulls + r[1].fulls);	/* the rings did fill */
 }
 
 /* 200 page writes without an exit of their own. */
