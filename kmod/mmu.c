@@ -83,16 +83,24 @@ int vmxl_mmu_map(struct vmxl_mmu *mmu, u64 gpa, u64 pfn, bool writable)
 	return 0;
 }
 
-void vmxl_mmu_protect(struct vmxl_mmu *mmu, u64 gpa)
+void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
+		      u64 gpa)
 {
 	u64 *table = mmu->root, *leaf;
 	int level;
 
-	for (level = 3; level > 0 && table; level--)
-		table = mmu_next(mmu, &table[(gpa >> (12 + 9 * level)) & 511],
-				 false);
-	if (!table)
-		return;
+	if (walk->table && walk->base == (gpa & PMD_MASK)) {
+		table = walk->table;
+	} else {
+		for (level = 3; level > 0 && table; level--)
+			table = mmu_next(mmu,
+					 &table[(gpa >> (12 + 9 * level)) & 511],
+					 false);
+		if (!table)
+			return;
+		walk->base = gpa & PMD_MASK;
+		walk->table = table;
+	}
 	leaf = &table[(gpa >> 12) & 511];
 	if (!(*leaf & mmu->fmt->present_mask))
 		return;

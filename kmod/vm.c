@@ -172,11 +172,12 @@ static void vm_tables_end(struct vmxl_vm *vm)
 }
 
 /* Clean again: bit cleared, page re-armed (read-only, or dirty bit off). */
-static void slot_rearm(struct vmxl_vm *vm, struct vmxl_slot *slot,
-		       unsigned long idx)
+static void slot_rearm(struct vmxl_vm *vm, struct vmxl_mmu_walk *walk,
+		       struct vmxl_slot *slot, unsigned long idx)
 {
 	if (test_and_clear_bit(idx, slot->dirty))
-		vmxl_mmu_protect(&vm->mmu, slot->gpa + (idx << PAGE_SHIFT));
+		vmxl_mmu_protect(&vm->mmu, walk,
+				 slot->gpa + (idx << PAGE_SHIFT));
 }
 
 /*
@@ -336,12 +337,13 @@ void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa)
 static void dirty_clear(struct vmxl_vm *vm, struct vmxl_slot *slot, u64 first,
 			const unsigned long *bits, u64 n)
 {
+	struct vmxl_mmu_walk walk = { 0 };
 	unsigned long i;
 
 	/* With no vCPU in the guest, no stale writable TLB entry survives. */
 	vm_tables_begin(vm);
 	for_each_set_bit(i, bits, n)
-		slot_rearm(vm, slot, first + i);
+		slot_rearm(vm, &walk, slot, first + i);
 	vm_tables_end(vm);
 }
 
@@ -379,10 +381,6 @@ static long vm_dirty_log(struct vmxl_vm *vm, void __user *argp, bool get)
 	}
 	n = d.num_pages;
 	bytes = DIV_ROUND_UP(n, 64) * 8;
-	ret = -ENOMEM;
-	bits = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
-	if (!bits)
-		goto out;
 	ret = 0;
 	if (get) {
 		/*
@@ -393,10 +391,25 @@ static long vm_dirty_log(struct vmxl_vm *vm, void __user *argp, bool get)
 			vm_stop_guests(vm);
 			up_write(&vm->run_sem);
 		}
+		/* Bits set meanwhile may or may not be seen: GET clears none. */
+		if (!(d.flags & VMXL_DIRTY_LOG_CLEAR)) {
+			if (copy_to_user(u64_to_user_ptr(d.bitmap), slot->dirty,
+					 bytes))
+				ret = -EFAULT;
+			goto out;
+		}
+	}
+	/* Clearing: exactly the pages reported or given, from one copy. */
+	bits = kvmalloc(bytes, GFP_KERNEL_ACCOUNT);
+	if (!bits) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (get) {
 		bitmap_copy(bits, slot->dirty, n);
 		if (copy_to_user(u64_to_user_ptr(d.bitmap), bits, bytes))
 			ret = -EFAULT;
-		else if (d.flags & VMXL_DIRTY_LOG_CLEAR)
+		else
 			dirty_clear(vm, slot, 0, bits, n);
 	} else {
 		if (copy_from_user(bits, u64_to_user_ptr(d.bitmap), bytes))
@@ -463,6 +476,7 @@ out:
 /* Re-protect what userspace harvested (RESET entries, in ring order). */
 static long vm_reset_dirty_rings(struct vmxl_vm *vm)
 {
+	struct vmxl_mmu_walk walk = { 0 };
 	struct vmxl_vcpu *vcpu;
 	struct vmxl_slot *slot;
 	struct vmxl_dirty_entry *e;
@@ -489,7 +503,7 @@ static long vm_reset_dirty_rings(struct vmxl_vm *vm)
 			slot = e->slot < vmxl_caps.max_slots ?
 			       vm->slots[e->slot] : NULL;
 			if (slot && slot->dirty && e->offset < slot->npages)
-				slot_rearm(vm, slot, e->offset);
+				slot_rearm(vm, &walk, slot, e->offset);
 			WRITE_ONCE(e->flags, 0);
 			vcpu->ring_reset++;
 			n++;

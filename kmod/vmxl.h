@@ -61,9 +61,16 @@ int vmxl_mmu_map(struct vmxl_mmu *mmu, u64 gpa, u64 pfn, bool writable);
 void vmxl_mmu_zap_all(struct vmxl_mmu *mmu);
 /*
  * Re-arm dirty logging for @gpa: read-only again, or clean again where
- * the hardware logs writes (fmt->dirty_bit). Caller holds mmu_lock.
+ * the hardware logs writes (fmt->dirty_bit). Caller holds mmu_lock from
+ * before the zeroed @walk's first use to after its last: the walk
+ * remembers the last leaf table, so runs of pages cost one write each.
  */
-void vmxl_mmu_protect(struct vmxl_mmu *mmu, u64 gpa);
+struct vmxl_mmu_walk {
+	u64 base;			/* 2 MiB region of @table */
+	u64 *table;			/* its leaf table, NULL: none yet */
+};
+void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
+		      u64 gpa);
 
 /* ---- VMs and vCPUs (vm.c) ---- */
 
