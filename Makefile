@@ -4,6 +4,8 @@
 #   make                 module + userspace + selftests
 #   make check           host unit tests and the in-guest lanes: QEMU SVM
 #                        and Bochs VMX (LANES=svm for the quick one only)
+#   make bench           the benchmarks in each lane, side by side with KVM:
+#                        table, results/bench.{json,txt,png}
 #   make module          just vmx_lite.ko
 #   make deps            install packages and fill .cache/ (scripts/deps.sh)
 #
@@ -25,7 +27,7 @@ endif
 LANES ?= svm vmx
 export LANES
 
-.PHONY: all module userspace selftests unit check deps clean
+.PHONY: all module userspace selftests unit check bench deps clean
 
 all: $(CACHE)/abi module userspace selftests
 
@@ -54,6 +56,11 @@ check: deps
 	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)
 	$(MAKE) -f $(TOP)/Makefile userspace selftests unit
 	$(TOP)/scripts/check.sh
+
+bench: deps
+	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)
+	$(MAKE) -f $(TOP)/Makefile userspace selftests
+	$(TOP)/scripts/bench.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

@@ -24,11 +24,13 @@ need_root() {
 # The vmx lane: bochs, its BIOS images, and isolinux + xorriso for the
 # boot ISO. bochs needs some GUI package; bochs-term is the smallest
 # (naming none makes apt pick bochs-wx, which pulls GTK). The lane itself
-# uses the rfb display library built into bochs.
+# uses the rfb display library built into bochs. `make bench` turns its
+# results into JSON and a plot with jq and gnuplot.
 pkgs=(
 	build-essential linux-headers-amd64 kmod cpio xz-utils
 	qemu-system-x86 busybox-static bash bats
 	libnl-3-dev libnl-genl-3-dev zlib1g-dev pkg-config
+	jq gnuplot-nox
 	bochs bochs-term bochsbios vgabios isolinux syslinux-common xorriso
 )
 

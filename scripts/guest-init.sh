@@ -9,6 +9,7 @@
 #   @@DONE
 # Kernel command line: vmxl.filter=<text>[,<text>...] runs only suites
 # whose name contains one of them, vmxl.timeout=<s> bounds each suite (default 180),
+# vmxl.bench=1 runs the benchmarks /tests/bench_* instead of the tests,
 # vmxl.shell=1 gives a shell on the console instead.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
 
@@ -18,12 +19,13 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 ln -s /proc/self/fd /dev/fd	# bash process substitution (bats)
 
-filter= timeout=180 shell=
+filter= timeout=180 shell= bench=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	vmxl.filter=*) filter=${arg#vmxl.filter=} ;;
 	vmxl.timeout=*) timeout=${arg#vmxl.timeout=} ;;
 	vmxl.shell=1) shell=1 ;;
+	vmxl.bench=1) bench=1 ;;
 	esac
 done
 
@@ -58,16 +60,24 @@ run_suite() { # name kind command...
 }
 
 cd /tests
-for t in /tests/test_*; do
-	name=$(basename "$t")
-	wanted "$name" || continue
-	run_suite "$name" kselftest "$t"
-done
-for t in /tests/bats/*.bats; do
-	name=$(basename "$t" .bats)
-	wanted "$name" || continue
-	run_suite "$name" bats bats --tap "$t"
-done
+if [ -n "$bench" ]; then
+	for t in /tests/bench_*; do
+		name=$(basename "$t")
+		wanted "$name" || continue
+		run_suite "$name" bench "$t"
+	done
+else
+	for t in /tests/test_*; do
+		name=$(basename "$t")
+		wanted "$name" || continue
+		run_suite "$name" kselftest "$t"
+	done
+	for t in /tests/bats/*.bats; do
+		name=$(basename "$t" .bats)
+		wanted "$name" || continue
+		run_suite "$name" bats bats --tap "$t"
+	done
+fi
 
 for m in vmx_lite kvm_amd kvm_intel kvm ccp irqbypass; do
 	[ -d /sys/module/$m ] && rmmod $m 2>/dev/null

@@ -9,7 +9,8 @@
 #
 # Environment: V=1 shows the guest console live; LANE_FILTER=<text> runs
 # only suites whose name contains it; LANE_TIMEOUT=<s> bounds the whole
-# boot (default 900); SUITE_TIMEOUT=<s> bounds each suite (default 180).
+# boot (default 900); SUITE_TIMEOUT=<s> bounds each suite (default 180);
+# LANE_BENCH=1 runs the benchmarks instead of the tests (scripts/bench.sh).
 # Writes build/lane-<lane>/{console.log,results.log,counts}; the vmx lane
 # also boot.iso, bochsrc, bochs.log and bochs.out (Bochs' log, its stdout).
 set -uo pipefail
@@ -29,6 +30,7 @@ kernel=$top/.cache/kernel/$abi/boot/vmlinuz-$abi
 append="console=ttyS0 loglevel=5 panic=-1 vmxl.timeout=${SUITE_TIMEOUT:-180}"
 append+=" mitigations=off"
 [ -z "${LANE_FILTER:-}" ] || append+=" vmxl.filter=$LANE_FILTER"
+[ "${LANE_BENCH:-0}" = 0 ] || append+=" vmxl.bench=1"
 
 # Two runs of one lane would share, and delete, one directory: they
 # take turns.

@@ -28,7 +28,7 @@ cp -r /usr/libexec/bats-core "$root/usr/libexec/"
 ln -sf /bin/env "$root/usr/bin/env"
 
 # Test programs, bats files, userspace tools, modules.
-cp "$top"/selftests/out/test_* "$root/tests/"
+cp "$top"/selftests/out/test_* "$top"/selftests/out/bench_* "$root/tests/"
 cp "$top"/userspace/vmxl-info "$root/usr/bin/"
 cp "$top"/selftests/bats/* "$root/tests/bats/"
 if [ -f "$top/vmx_lite.ko" ]; then
@@ -43,7 +43,7 @@ for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko \
 done
 
 # Shared libraries of every dynamic binary, with the loader.
-for bin in "$root/bin/bash" "$root"/tests/test_* "$root/usr/bin/vmxl-info"; do
+for bin in "$root/bin/bash" "$root"/tests/test_* "$root"/tests/bench_* "$root/usr/bin/vmxl-info"; do
 	ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"
