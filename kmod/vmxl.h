@@ -69,6 +69,7 @@ struct vmxl_mmu_walk {
 	u64 base;			/* 2 MiB region of @table */
 	u64 *table;			/* its leaf table, NULL: none yet */
 };
+
 void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
 		      u64 gpa);
 
