@@ -327,18 +327,30 @@ static int __init vmxl_init(void)
 			return ret;
 		}
 	}
+	ret = vmxl_nl_init();
+	if (ret) {
+		pr_err("cannot register the netlink family: %d\n", ret);
+		goto fail_backend;
+	}
 	ret = misc_register(&vmxl_misc);
 	if (ret) {
 		pr_err("cannot register /dev/vmx-lite: %d\n", ret);
-		if (vmxl_backend)
-			vmxl_backend_down();
+		goto fail_nl;
 	}
+	return 0;
+
+fail_nl:
+	vmxl_nl_exit();
+fail_backend:
+	if (vmxl_backend)
+		vmxl_backend_down();
 	return ret;
 }
 
 static void __exit vmxl_exit(void)
 {
 	misc_deregister(&vmxl_misc);
+	vmxl_nl_exit();
 	if (vmxl_backend)
 		vmxl_backend_down();
 }

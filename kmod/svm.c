@@ -605,6 +605,35 @@ static enum vmxl_exit_action svm_handle_npf(struct vmxl_vcpu *vcpu)
 			      svm_cpu_mode(vcpu), gpa);
 }
 
+/* The netlink counter (enum vmxl_stat) an exit counts in. */
+static unsigned int svm_exit_stat(u64 code)
+{
+	switch (code) {
+	case SVM_EXIT_IOIO:
+		return VMXL_STAT_IO;
+	case SVM_EXIT_NPF:
+		return VMXL_STAT_NPF;
+	case SVM_EXIT_CPUID:
+		return VMXL_STAT_CPUID;
+	case SVM_EXIT_MSR:
+		return VMXL_STAT_MSR;
+	case SVM_EXIT_HLT:
+		return VMXL_STAT_HLT;
+	case SVM_EXIT_VMMCALL:
+		return VMXL_STAT_HYPERCALL;
+	case SVM_EXIT_INTR:
+	case SVM_EXIT_NMI:
+	case SVM_EXIT_SMI:
+		return VMXL_STAT_HOST_INTR;
+	case SVM_EXIT_VINTR:
+	case SVM_EXIT_IRET:
+		return VMXL_STAT_WINDOW;
+	case SVM_EXIT_READ_CR0 ... SVM_EXIT_WRITE_DR7:
+		return VMXL_STAT_CR_DR;
+	}
+	return VMXL_STAT_OTHER;
+}
+
 static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 {
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
@@ -612,6 +641,7 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 	u64 code = vmcb->control.exit_code |
 		   (u64)vmcb->control.exit_code_hi << 32;
 
+	vmxl_count_exit(vcpu, svm_exit_stat(code));
 	switch (code) {
 	case SVM_EXIT_INTR:
 	case SVM_EXIT_NMI:

@@ -26,7 +26,12 @@
 static atomic_t vmxl_nr_vms = ATOMIC_INIT(0);
 static atomic_t vmxl_nr_vcpus = ATOMIC_INIT(0);
 static atomic_long_t vmxl_nr_pinned = ATOMIC_LONG_INIT(0);
-static atomic_t vmxl_vm_ids = ATOMIC_INIT(0);
+static u32 vmxl_last_vm_id;		/* under vmxl_vms_lock */
+
+LIST_HEAD(vmxl_vms);
+DEFINE_MUTEX(vmxl_vms_lock);	/* vmxl_vms, vmxl_vms_gen, vmxl_last_vm_id */
+/* Starts at 1: netlink takes a dump sequence of 0 for "not set". */
+unsigned long vmxl_vms_gen = 1;
 
 void vmxl_object_counts(long *vms, long *vcpus, long *pinned)
 {
@@ -274,6 +279,7 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 	/* Guests may hold translations of the old layout: stop, zap, flush. */
 	vm_tables_begin(vm);
 	vm->slots[mr.slot] = new;
+	vm->nr_slots += !!new - !!old;
 	vm->mem_bytes = mem + mr.memory_size;
 	vmxl_mmu_zap_all(&vm->mmu);
 	vm_tables_end(vm);
@@ -1276,6 +1282,7 @@ static long vcpu_run(struct vmxl_vcpu *vcpu)
 	if (vcpu_complete_pending(vcpu))
 		return -EFAULT;
 
+	WRITE_ONCE(vcpu->in_run, true);
 	for (;;) {
 		if (run->immediate_exit || signal_pending(current)) {
 			run->exit_reason = VMXL_EXIT_INTR;
@@ -1297,11 +1304,29 @@ static long vcpu_run(struct vmxl_vcpu *vcpu)
 		act = vmxl_backend->vcpu_run(vcpu);
 		up_read(&vcpu->vm->run_sem);
 		run->exit_count++;
-		if (act == VMXL_EXIT_USER)
+		if (act == VMXL_EXIT_USER) {
+			WRITE_ONCE(vcpu->stats[VMXL_STAT_USER],
+				   vcpu->stats[VMXL_STAT_USER] + 1);
 			break;
+		}
 	}
-	if (run->exit_reason == VMXL_EXIT_SHUTDOWN)
+	WRITE_ONCE(vcpu->last_exit, run->exit_reason);
+	WRITE_ONCE(vcpu->in_run, false);
+	/* Told to listeners here, outside the guest-entry loop. */
+	switch (run->exit_reason) {
+	case VMXL_EXIT_SHUTDOWN:
 		vcpu->shutdown = true;
+		vmxl_nl_vcpu_stopped(vcpu, run->exit_reason, 0);
+		break;
+	case VMXL_EXIT_FAIL_ENTRY:
+		vmxl_nl_vcpu_stopped(vcpu, run->exit_reason,
+				     run->fail_entry.hardware_reason);
+		break;
+	case VMXL_EXIT_INTERNAL_ERROR:
+		vmxl_nl_vcpu_stopped(vcpu, run->exit_reason,
+				     run->internal.suberror);
+		break;
+	}
 	run->if_flag = !!(vcpu->rflags & X86_EFLAGS_IF);
 	run->ready_for_interrupt_injection = vcpu->irq_pending < 0 &&
 					     vmxl_backend->interruptible(vcpu);
@@ -1523,10 +1548,13 @@ static int vcpu_release(struct inode *inode, struct file *filp)
 {
 	struct vmxl_vcpu *vcpu = filp->private_data;
 	struct vmxl_vm *vm = vcpu->vm;
+	unsigned int i;
 
 	mutex_lock(&vm->lock);
 	vm->vcpus[vcpu->id] = NULL;
 	vm->nr_vcpus--;
+	for (i = 0; i < __VMXL_STAT_MAX; i++)
+		vm->closed_stats[i] += vcpu->stats[i];
 	mutex_unlock(&vm->lock);
 	vcpu_free(vcpu);
 	vm_put(vm);
@@ -1633,6 +1661,7 @@ static long vm_create_vcpu(struct vmxl_vm *vm, unsigned long id)
 	vm->vcpus[id] = vcpu;
 	vm->nr_vcpus++;
 	mutex_unlock(&vm->lock);
+	vmxl_nl_vcpu_created(vm, id);
 	return fd;
 
 fail:
@@ -1649,6 +1678,13 @@ static void vm_free(struct kref *ref)
 	struct vmxl_vm *vm = container_of(ref, struct vmxl_vm, ref);
 	unsigned int i;
 
+	mutex_lock(&vmxl_vms_lock);
+	list_del(&vm->list);
+	vmxl_vms_gen++;
+	mutex_unlock(&vmxl_vms_lock);
+	vmxl_nl_vm_event(vm, false);
+	put_pid(vm->owner);
+
 	for (i = 0; i < vmxl_caps.max_slots; i++)
 		if (vm->slots[i])
 			slot_free(vm, vm->slots[i]);
@@ -1664,6 +1700,19 @@ static void vm_free(struct kref *ref)
 static void vm_put(struct vmxl_vm *vm)
 {
 	kref_put(&vm->ref, vm_free);
+}
+
+void vmxl_vm_stats(struct vmxl_vm *vm, u64 *stats)
+{
+	struct vmxl_vcpu *vcpu;
+	unsigned int i, s;
+
+	memcpy(stats, vm->closed_stats, sizeof(vm->closed_stats));
+	for (i = 0; i < vmxl_caps.max_vcpus; i++) {
+		vcpu = vm->vcpus[i];
+		for (s = 0; vcpu && s < __VMXL_STAT_MAX; s++)
+			stats[s] += READ_ONCE(vcpu->stats[s]);
+	}
 }
 
 static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
@@ -1687,6 +1736,8 @@ static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		if (arg)
 			return -EINVAL;
 		return vm_reset_dirty_rings(vm);
+	case VMXL_GET_VM_ID:
+		return arg ? -EINVAL : vm->id;
 	}
 	return -ENOTTY;
 }
@@ -1730,7 +1781,6 @@ long vmxl_create_vm(unsigned long flags)
 	if (!vm)
 		goto fail_hw;
 	kref_init(&vm->ref);
-	vm->id = atomic_inc_return(&vmxl_vm_ids);
 	mutex_init(&vm->lock);
 	mutex_init(&vm->mmu_lock);
 	init_rwsem(&vm->run_sem);
@@ -1743,6 +1793,16 @@ long vmxl_create_vm(unsigned long flags)
 		goto fail_vm;
 	mmgrab(current->mm);
 	vm->mm = current->mm;
+	vm->owner = get_pid(task_tgid(current));
+	vm->uid = current_euid();
+
+	/* Listed before its fd exists: closing the fd unlists it. */
+	mutex_lock(&vmxl_vms_lock);
+	vm->id = ++vmxl_last_vm_id;
+	list_add_tail(&vm->list, &vmxl_vms);
+	vmxl_vms_gen++;
+	mutex_unlock(&vmxl_vms_lock);
+	vmxl_nl_vm_event(vm, true);
 
 	fd = anon_inode_getfd("vmx-lite-vm", &vm_fops, vm, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {

@@ -1534,12 +1534,46 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 				   e->reason, e->qual);
 }
 
+/* The netlink counter (enum vmxl_stat) an exit counts in. */
+static unsigned int vmx_exit_stat(u32 reason)
+{
+	switch (reason) {
+	case EXIT_REASON_IO_INSTRUCTION:
+		return VMXL_STAT_IO;
+	case EXIT_REASON_EPT_VIOLATION:
+	case EXIT_REASON_EPT_MISCONFIG:
+	case EXIT_REASON_PML_FULL:
+		return VMXL_STAT_NPF;
+	case EXIT_REASON_CPUID:
+		return VMXL_STAT_CPUID;
+	case EXIT_REASON_MSR_READ:
+	case EXIT_REASON_MSR_WRITE:
+		return VMXL_STAT_MSR;
+	case EXIT_REASON_HLT:
+		return VMXL_STAT_HLT;
+	case EXIT_REASON_VMCALL:
+		return VMXL_STAT_HYPERCALL;
+	case EXIT_REASON_EXCEPTION_NMI:	/* only NMIs: no exception exits */
+	case EXIT_REASON_EXTERNAL_INTERRUPT:
+	case EXIT_REASON_PREEMPTION_TIMER:
+		return VMXL_STAT_HOST_INTR;
+	case EXIT_REASON_INTERRUPT_WINDOW:
+	case EXIT_REASON_NMI_WINDOW:
+		return VMXL_STAT_WINDOW;
+	case EXIT_REASON_CR_ACCESS:
+	case EXIT_REASON_DR_ACCESS:
+		return VMXL_STAT_CR_DR;
+	}
+	return VMXL_STAT_OTHER;
+}
+
 static enum vmxl_exit_action vmx_handle_exit(struct vmxl_vcpu *vcpu,
 					     const struct vmx_exit *e)
 {
 	struct vmxl_run *run = vcpu->run;
 	enum vmxl_exit_action act;
 
+	vmxl_count_exit(vcpu, vmx_exit_stat(e->reason));
 	if (e->reason & VMX_EXIT_REASONS_FAILED_VMENTRY) {
 		memset(&run->fail_entry, 0, sizeof(run->fail_entry));
 		run->exit_reason = VMXL_EXIT_FAIL_ENTRY;

@@ -8,10 +8,13 @@
 
 #include <linux/atomic.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/pid.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/vmx_lite.h>
 
 #include "x86_decode.h"
@@ -101,10 +104,15 @@ struct vmxl_slot {
  *  vm->mmu_lock  (mutex)  the nested tables: vCPUs fill them on faults
  *                         concurrently while holding run_sem for read.
  * Readers of slots[] hold vm->lock or run_sem (either side).
+ * vmxl_vms_lock (global mutex) comes before vm->lock: netlink dumps take
+ * it, then each VM's lock.
  */
 struct vmxl_vm {
 	struct kref ref;	/* VM fd + one per vCPU fd */
 	u32 id;
+	struct list_head list;		/* vmxl_vms, under vmxl_vms_lock */
+	struct pid *owner;		/* creating process (thread group) */
+	kuid_t uid;			/* its euid */
 	struct mutex lock;		/* slots[], vcpus[], nr_vcpus */
 	struct rw_semaphore run_sem;	/* read: vCPUs in RUN; write: slot change */
 	struct mutex mmu_lock;		/* the nested page tables */
@@ -112,7 +120,9 @@ struct vmxl_vm {
 	struct vmxl_slot **slots;	/* max_slots entries, NULL = free */
 	struct vmxl_vcpu **vcpus;	/* max_vcpus entries */
 	unsigned int nr_vcpus;
+	unsigned int nr_slots;
 	u64 mem_bytes;			/* sum of slot sizes */
+	u64 closed_stats[__VMXL_STAT_MAX]; /* of vCPUs already closed */
 
 	struct vmxl_mmu mmu;
 	/* bumped on every zap: a vCPU that saw an older one flushes */
@@ -192,6 +202,14 @@ struct vmxl_vcpu {
 	s32 irq_pending;		/* vector to inject, -1 = none */
 	bool shutdown;			/* triple-faulted: stays stopped */
 
+	/*
+	 * For netlink readers, lock-free: only the vCPU's own thread writes
+	 * them (WRITE_ONCE), others read them with READ_ONCE.
+	 */
+	u64 stats[__VMXL_STAT_MAX];	/* enum vmxl_stat counts */
+	bool in_run;			/* inside VMXL_RUN */
+	u32 last_exit;			/* exit_reason the last RUN returned */
+
 	void *backend_data;
 };
 
@@ -246,6 +264,28 @@ struct vmxl_backend {
 
 extern const struct vmxl_backend vmxl_svm_backend;
 extern const struct vmxl_backend vmxl_vmx_backend;
+
+/* One more exit of kind @stat (enum vmxl_stat); backends call it once per exit. */
+static inline void vmxl_count_exit(struct vmxl_vcpu *vcpu, unsigned int stat)
+{
+	WRITE_ONCE(vcpu->stats[VMXL_STAT_EXITS],
+		   vcpu->stats[VMXL_STAT_EXITS] + 1);
+	WRITE_ONCE(vcpu->stats[stat], vcpu->stats[stat] + 1);
+}
+
+/* Every VM, by ascending id; vmxl_vms_gen changes whenever one comes or goes. */
+extern struct list_head vmxl_vms;
+extern struct mutex vmxl_vms_lock;
+extern unsigned long vmxl_vms_gen;
+
+/* netlink.c: the generic netlink family and its events */
+int vmxl_nl_init(void);
+void vmxl_nl_exit(void);
+void vmxl_nl_vm_event(struct vmxl_vm *vm, bool created);
+void vmxl_nl_vcpu_created(struct vmxl_vm *vm, u32 vcpu_id);
+void vmxl_nl_vcpu_stopped(struct vmxl_vcpu *vcpu, u32 reason, u64 detail);
+/* @vm's exit counters, live vCPUs and closed ones; caller holds vm->lock */
+void vmxl_vm_stats(struct vmxl_vm *vm, u64 *stats);
 
 /* vm.c entry points for main.c */
 void vmxl_core_init(void);

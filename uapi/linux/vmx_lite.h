@@ -401,4 +401,160 @@ struct vmxl_run {
 	__u64 reserved2[16];
 };
 
+/* ------------------------------------------------------------------ */
+/* Generic netlink: family "vmx_lite" (docs/netlink.md)               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Requests, answers and events about VMs, off the exit path: RUN stays
+ * the synchronous channel to a vCPU; netlink is for watching.
+ *
+ * The family exists in the initial network namespace only. Attributes
+ * start at 1; requests are validated strictly (unknown attributes, wrong
+ * types and lengths are refused, with an extack message saying what was
+ * wrong). Every u64 attribute is 64-bit aligned with VMXL_A_PAD.
+ *
+ * Who sees what: a caller without CAP_NET_ADMIN sees only the VMs created
+ * by processes of its own uid; with it, every VM. VMs the caller may not
+ * see answer ENOENT, as if they did not exist. The multicast groups carry
+ * events of every VM, so joining them needs CAP_NET_ADMIN.
+ *
+ * Requests (genlmsghdr.cmd) and their answers:
+ *
+ * VMXL_CMD_GET_VM
+ *   do:   [VMXL_A_VM_ID]            -> one VM message
+ *   dump: (nothing)                 -> one VM message per visible VM, by
+ *                                      id; NLM_F_DUMP_INTR on a message
+ *                                      when VMs came or went meanwhile
+ *   VM message:
+ *     VMXL_A_VM_ID          u32
+ *     VMXL_A_VM_PID         u32  creating process (thread group id), in
+ *                                the reader's pid namespace; 0 if outside
+ *     VMXL_A_VM_UID         u32  its uid, in the reader's user namespace
+ *     VMXL_A_VM_NR_VCPUS    u32
+ *     VMXL_A_VM_MEM_SIZE    u64  bytes in memory slots
+ *     VMXL_A_VM_NR_SLOTS    u32
+ *     VMXL_A_VM_DIRTY_LOG   u32  VMXL_NL_DIRTY_* flags
+ *     VMXL_A_STATS          nest: exit counters of all its vCPUs, past
+ *                                and present (below)
+ *
+ * VMXL_CMD_GET_VCPU
+ *   dump: [VMXL_A_VM_ID]            -> one vCPU message per vCPU
+ *   vCPU message:
+ *     VMXL_A_VM_ID          u32
+ *     VMXL_A_VCPU_ID        u32
+ *     VMXL_A_VCPU_STATE     u32  enum vmxl_vcpu_state
+ *     VMXL_A_VCPU_LAST_EXIT u32  enum vmxl_exit_reason of its last RUN
+ *     VMXL_A_STATS          nest: its exit counters
+ *
+ * VMXL_CMD_GET_STATS_INTERVAL       -> VMXL_A_STATS_INTERVAL
+ * VMXL_CMD_SET_STATS_INTERVAL  [VMXL_A_STATS_INTERVAL] (CAP_NET_ADMIN)
+ *     VMXL_A_STATS_INTERVAL u32  ms between VMXL_EVT_STATS samples,
+ *                                VMXL_NL_INTERVAL_MIN..MAX
+ *
+ * VMXL_A_STATS nest: attribute type = enum vmxl_stat, each a u64 count
+ * (types this kernel does not count are absent; readers skip unknown).
+ *
+ * Events (genlmsghdr.cmd, multicast only, never accepted as requests):
+ *
+ * group "lifecycle":
+ *   VMXL_EVT_VM_CREATED    VMXL_A_VM_ID, VMXL_A_VM_PID, VMXL_A_VM_UID
+ *   VMXL_EVT_VM_DESTROYED  VMXL_A_VM_ID   (its last fd closed)
+ *   VMXL_EVT_VCPU_CREATED  VMXL_A_VM_ID, VMXL_A_VCPU_ID
+ *   VMXL_EVT_VCPU_STOPPED  VMXL_A_VM_ID, VMXL_A_VCPU_ID,
+ *                          VMXL_A_EXIT_REASON u32: VMXL_EXIT_SHUTDOWN
+ *                          (triple fault), VMXL_EXIT_FAIL_ENTRY or
+ *                          VMXL_EXIT_INTERNAL_ERROR;
+ *                          VMXL_A_EXIT_DETAIL u64: the suberror, or the
+ *                          hardware reason of a failed entry
+ * group "stats", every interval while anyone listens, per VM:
+ *   VMXL_EVT_STATS         VMXL_A_VM_ID, VMXL_A_STATS_INTERVAL,
+ *                          VMXL_A_TIMESTAMP u64 (ns, CLOCK_MONOTONIC),
+ *                          VMXL_A_STATS (counts so far: rates are the
+ *                          differences between samples)
+ * group "faults": SMMU fault records (the SMMU's own attributes).
+ */
+#define VMXL_GENL_NAME		"vmx_lite"
+#define VMXL_GENL_VERSION	1
+#define VMXL_MCGRP_LIFECYCLE	"lifecycle"
+#define VMXL_MCGRP_FAULTS	"faults"
+#define VMXL_MCGRP_STATS	"stats"
+
+enum vmxl_nl_cmd {
+	VMXL_CMD_UNSPEC,
+	VMXL_CMD_GET_VM,
+	VMXL_CMD_GET_VCPU,
+	VMXL_CMD_GET_STATS_INTERVAL,
+	VMXL_CMD_SET_STATS_INTERVAL,
+
+	/* events: their own range, apart from requests */
+	VMXL_EVT_VM_CREATED = 0x40,
+	VMXL_EVT_VM_DESTROYED,
+	VMXL_EVT_VCPU_CREATED,
+	VMXL_EVT_VCPU_STOPPED,
+	VMXL_EVT_STATS,
+	VMXL_EVT_SMMU_FAULT,
+};
+
+enum vmxl_nl_attr {
+	VMXL_A_UNSPEC,
+	VMXL_A_PAD,
+	VMXL_A_VM_ID,
+	VMXL_A_VM_PID,
+	VMXL_A_VM_UID,
+	VMXL_A_VM_NR_VCPUS,
+	VMXL_A_VM_MEM_SIZE,
+	VMXL_A_VM_NR_SLOTS,
+	VMXL_A_VM_DIRTY_LOG,
+	VMXL_A_STATS,
+	VMXL_A_VCPU_ID,
+	VMXL_A_VCPU_STATE,
+	VMXL_A_VCPU_LAST_EXIT,
+	VMXL_A_EXIT_REASON,
+	VMXL_A_EXIT_DETAIL,
+	VMXL_A_STATS_INTERVAL,
+	VMXL_A_TIMESTAMP,
+	__VMXL_A_MAX,
+};
+
+#define VMXL_A_MAX		(__VMXL_A_MAX - 1)
+
+/* VMXL_A_VM_DIRTY_LOG */
+#define VMXL_NL_DIRTY_BITMAP	(1U << 0)	/* a slot logs dirty pages */
+#define VMXL_NL_DIRTY_RING	(1U << 1)	/* the VM has dirty rings */
+
+/* VMXL_A_STATS_INTERVAL bounds, ms; the default is 1000 */
+#define VMXL_NL_INTERVAL_MIN	100
+#define VMXL_NL_INTERVAL_MAX	60000
+
+enum vmxl_vcpu_state {
+	VMXL_VCPU_STOPPED = 0,	/* no RUN in progress */
+	VMXL_VCPU_RUNNING = 1,	/* inside RUN */
+	VMXL_VCPU_HALTED = 2,	/* no RUN in progress; the last ended in HLT */
+};
+
+/* Exit counters, the types inside VMXL_A_STATS. */
+enum vmxl_stat {
+	VMXL_STAT_UNSPEC,
+	VMXL_STAT_PAD,
+	VMXL_STAT_EXITS,	/* every exit from the guest */
+	VMXL_STAT_USER,		/* of them, those RUN returned to userspace */
+	VMXL_STAT_IO,		/* port I/O */
+	VMXL_STAT_NPF,		/* nested-page faults: RAM, dirty log, MMIO */
+	VMXL_STAT_CPUID,
+	VMXL_STAT_MSR,
+	VMXL_STAT_HLT,
+	VMXL_STAT_HYPERCALL,
+	VMXL_STAT_HOST_INTR,	/* host interrupts, NMIs, end of time slice */
+	VMXL_STAT_WINDOW,	/* interrupt or NMI window opened */
+	VMXL_STAT_CR_DR,	/* control or debug register access */
+	VMXL_STAT_OTHER,
+	__VMXL_STAT_MAX,
+};
+
+#define VMXL_STAT_MAX		(__VMXL_STAT_MAX - 1)
+
+/* VM fd: this VM's id, as netlink reports it (>= 1). */
+#define VMXL_GET_VM_ID		_IO(VMXL_IOCTL_TYPE, 0x16)
+
 #endif /* _UAPI_LINUX_VMX_LITE_H */
