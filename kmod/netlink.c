@@ -148,8 +148,10 @@ static int vmxl_nl_get_vm_doit(struct sk_buff *skb, struct genl_info *info)
 	struct vmxl_vm *vm;
 	int ret;
 
-	if (GENL_REQ_ATTR_CHECK(info, VMXL_A_VM_ID))
+	if (GENL_REQ_ATTR_CHECK(info, VMXL_A_VM_ID)) {
+		NL_SET_ERR_MSG(info->extack, "VMXL_A_VM_ID is required");
 		return -EINVAL;
+	}
 	msg = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
@@ -256,17 +258,6 @@ static int fill_vcpu(struct sk_buff *skb, struct vmxl_vm *vm,
 	return 0;
 }
 
-static int vmxl_nl_get_vcpu_start(struct netlink_callback *cb)
-{
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
-
-	if (!info->attrs[VMXL_A_VM_ID]) {
-		NL_SET_ERR_MSG(cb->extack, "VMXL_A_VM_ID is required");
-		return -EINVAL;
-	}
-	return vmxl_nl_dump_start(cb);
-}
-
 static int vmxl_nl_get_vcpu_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb)
 {
@@ -277,6 +268,11 @@ static int vmxl_nl_get_vcpu_dumpit(struct sk_buff *skb,
 	unsigned int i;
 	int ret = 0;
 
+	/* Checked here, not in start(): only dumpit has an extack on 6.1. */
+	if (!info->attrs[VMXL_A_VM_ID]) {
+		NL_SET_ERR_MSG(cb->extack, "VMXL_A_VM_ID is required");
+		return -EINVAL;
+	}
 	mutex_lock(&vmxl_vms_lock);
 	cb->seq = vmxl_vms_gen;
 	vm = vm_find(nla_get_u32(info->attrs[VMXL_A_VM_ID]), &who);
@@ -330,8 +326,10 @@ static int vmxl_nl_get_interval_doit(struct sk_buff *skb, struct genl_info *info
 
 static int vmxl_nl_set_interval_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	if (GENL_REQ_ATTR_CHECK(info, VMXL_A_STATS_INTERVAL))
+	if (GENL_REQ_ATTR_CHECK(info, VMXL_A_STATS_INTERVAL)) {
+		NL_SET_ERR_MSG(info->extack, "VMXL_A_STATS_INTERVAL is required");
 		return -EINVAL;
+	}
 	WRITE_ONCE(vmxl_stats_interval_ms,
 		   nla_get_u32(info->attrs[VMXL_A_STATS_INTERVAL]));
 	mod_delayed_work(system_wq, &vmxl_stats_work, 0);
@@ -342,9 +340,15 @@ static const struct nla_policy vmxl_vm_id_policy[VMXL_A_VM_ID + 1] = {
 	[VMXL_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 };
 
+/* A full range: NLA_POLICY_RANGE's s16 bounds cannot hold the maximum. */
+static struct netlink_range_validation vmxl_interval_range = {
+	.min = VMXL_NL_INTERVAL_MIN,
+	.max = VMXL_NL_INTERVAL_MAX,
+};
+
 static const struct nla_policy vmxl_interval_policy[VMXL_A_STATS_INTERVAL + 1] = {
-	[VMXL_A_STATS_INTERVAL] = NLA_POLICY_RANGE(NLA_U32, VMXL_NL_INTERVAL_MIN,
-						   VMXL_NL_INTERVAL_MAX),
+	[VMXL_A_STATS_INTERVAL] = NLA_POLICY_FULL_RANGE(NLA_U32,
+							&vmxl_interval_range),
 };
 
 /*
@@ -362,7 +366,7 @@ static const struct genl_ops vmxl_nl_ops[] = {
 	},
 	{
 		.cmd = VMXL_CMD_GET_VCPU,
-		.start = vmxl_nl_get_vcpu_start,
+		.start = vmxl_nl_dump_start,
 		.dumpit = vmxl_nl_get_vcpu_dumpit,
 		.policy = vmxl_vm_id_policy,
 		.maxattr = VMXL_A_VM_ID,
