@@ -20,12 +20,6 @@
 #include "testlib.h"
 #include "vmxl_util.h"
 
-#define GUEST(name, body)						\
-	extern const uint8_t name##_start[], name##_end[];		\
-	asm(".pushsection .rodata\n.code16\n"				\
-	    #name "_start:\n" body "\n" #name "_end:\n"			\
-	    ".code64\n.popsection\n")
-
 #define CODE_GPA	0x1000
 #define VEC_PORT	0xe8
 #define MEM_SIZE	0x10000		/* 64 KiB of RAM; above it is MMIO */

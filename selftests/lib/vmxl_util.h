@@ -25,6 +25,16 @@ struct rvm {
  */
 int rvm_create(struct rvm *vm, size_t mem_size, uint64_t rip);
 void rvm_destroy(struct rvm *vm);
+/*
+ * 16-bit guest code assembled into the test binary: name_start[] to
+ * name_end[] hold the bytes of @body, for rvm_load().
+ */
+#define GUEST(name, body)						\
+	extern const uint8_t name##_start[], name##_end[];		\
+	asm(".pushsection .rodata\n.code16\n"				\
+	    #name "_start:\n" body "\n" #name "_end:\n"			\
+	    ".code64\n.popsection\n")
+
 /* Copy code to GPA @gpa. */
 void rvm_load(struct rvm *vm, uint64_t gpa, const void *code, size_t len);
 /* VMXL_RUN; returns 0 or -errno. */
