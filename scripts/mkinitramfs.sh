@@ -11,6 +11,7 @@ out=$1
 abi=$(cat "$top/.cache/abi")
 kmods=$top/.cache/kernel/$abi/lib/modules/$abi/kernel
 root=$(mktemp -d)
+chmod 755 "$root"	# mktemp made it 0700: the guest's / for every uid
 trap 'rm -rf "$root"' EXIT
 
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/lib,usr/libexec,etc,proc,sys,dev,tmp,root}
@@ -29,7 +30,8 @@ ln -sf /bin/env "$root/usr/bin/env"
 
 # Test programs, bats files, userspace tools, modules.
 cp "$top"/selftests/out/test_* "$top"/selftests/out/bench_* "$root/tests/"
-cp "$top"/userspace/vmxl-info "$root/usr/bin/"
+cp "$top"/userspace/vmxl-info "$top"/userspace/vmxmon "$root/usr/bin/"
+cp "$top"/selftests/out/tools/* /usr/bin/jq "$root/usr/bin/"	# bats helpers
 cp "$top"/selftests/bats/* "$root/tests/bats/"
 if [ -f "$top/vmx_lite.ko" ]; then
 	cp "$top/vmx_lite.ko" "$root/lib/modules/vmxl/"
@@ -43,7 +45,8 @@ for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko \
 done
 
 # Shared libraries of every dynamic binary, with the loader.
-for bin in "$root/bin/bash" "$root"/tests/test_* "$root"/tests/bench_* "$root/usr/bin/vmxl-info"; do
+for bin in "$root/bin/bash" "$root"/tests/test_* "$root"/tests/bench_* "$root"/usr/bin/vmxl-* \
+	   "$root/usr/bin/vmxmon" "$root/usr/bin/jq"; do
 	ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"
