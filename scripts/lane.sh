@@ -10,14 +10,15 @@
 # Environment: V=1 shows the guest console live; LANE_FILTER=<text> runs
 # only suites whose name contains it; LANE_TIMEOUT=<s> bounds the whole
 # boot (default 900); SUITE_TIMEOUT=<s> bounds each suite (default 180);
-# LANE_BENCH=1 runs the benchmarks instead of the tests (scripts/bench.sh).
+# LANE_BENCH=1 runs the benchmarks instead of the tests (scripts/bench.sh);
+# LANE_DIR=<dir> writes the results there instead (runs still take turns).
 # Writes build/lane-<lane>/{console.log,results.log,counts}; the vmx lane
 # also boot.iso, bochsrc, bochs.log and bochs.out (Bochs' log, its stdout).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 lane=${1:?usage: lane.sh <lane>}
-dir=$top/build/lane-$lane
+dir=${LANE_DIR:-$top/build/lane-$lane}
 [ -s "$top/.cache/abi" ] || "$top/scripts/deps.sh"
 abi=$(cat "$top/.cache/abi")
 kernel=$top/.cache/kernel/$abi/boot/vmlinuz-$abi
