@@ -484,11 +484,12 @@ static long vm_reset_dirty_rings(struct vmxl_vm *vm)
 {
 	struct vmxl_mmu_walk walk = { 0 };
 	struct vmxl_vcpu *vcpu;
-	struct vmxl_slot *slot;
+	struct vmxl_slot *slot = NULL;
 	struct vmxl_dirty_entry *e;
+	u32 size, reset, sid, slot_id = U32_MAX;
 	unsigned int i;
+	u64 offset;
 	long n = 0;
-	u32 size;
 
 	mutex_lock(&vm->lock);
 	size = vm->dirty_ring_size;
@@ -501,19 +502,31 @@ static long vm_reset_dirty_rings(struct vmxl_vm *vm)
 		vcpu = vm->vcpus[i];
 		if (!vcpu || !vcpu->ring)
 			continue;
-		while (vcpu->ring_reset != vcpu->ring_tail) {
-			e = &vcpu->ring[vcpu->ring_reset & (size - 1)];
+		/* Guests are out: the indices are ours until the end. */
+		for (reset = vcpu->ring_reset; reset != vcpu->ring_tail;
+		     reset++) {
+			e = &vcpu->ring[reset & (size - 1)];
 			if (READ_ONCE(e->flags) != VMXL_DIRTY_ENTRY_RESET)
 				break;
-			/* The slot may have gone or changed since. */
-			slot = e->slot < vmxl_caps.max_slots ?
-			       vm->slots[e->slot] : NULL;
-			if (slot && slot->dirty && e->offset < slot->npages)
-				slot_rearm(vm, &walk, slot, e->offset);
+			/*
+			 * Userspace can rewrite the entry under us: read each
+			 * field once. The slot may have gone or changed since.
+			 */
+			offset = READ_ONCE(e->offset);
+			sid = READ_ONCE(e->slot);
+			if (sid != slot_id) {
+				slot_id = sid;
+				slot = slot_id < vmxl_caps.max_slots ?
+				       vm->slots[slot_id] : NULL;
+				if (slot && !slot->dirty)
+					slot = NULL;
+			}
+			if (slot && offset < slot->npages)
+				slot_rearm(vm, &walk, slot, offset);
 			WRITE_ONCE(e->flags, 0);
-			vcpu->ring_reset++;
-			n++;
 		}
+		n += reset - vcpu->ring_reset;
+		vcpu->ring_reset = reset;
 	}
 	vm_tables_end(vm);
 	mutex_unlock(&vm->lock);

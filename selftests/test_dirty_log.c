@@ -496,6 +496,51 @@ TEST_F(dl, vmxl_ring_harvest_and_reset)
 	munmap(ring, size * sizeof(*ring));
 }
 
+/*
+ * Userspace owns the ring's memory and may rewrite an entry between its
+ * harvest and the reset: an entry naming no slot, or a page beyond its
+ * slot, is freed without re-arming anything; the rest are re-armed.
+ */
+TEST_F(dl, vmxl_ring_reset_survives_rewritten_entries)
+{
+	const unsigned int size = 256;
+	struct vmxl_dirty_entry *ring;
+	uint64_t bm[BM_WORDS], off0, off1, off2;
+	unsigned int i, n = 0;
+	struct gvm_exit e;
+
+	if (variant->kind != GVM_VMXL)
+		SKIP(return, "vmx-lite's API");
+	ASSERT_EQ(0, ioctl(self->vm.vm_fd, VMXL_ENABLE_DIRTY_RING, size));
+	ring = mmap(NULL, size * sizeof(*ring), PROT_READ | PROT_WRITE,
+		    MAP_SHARED, self->vm.vcpu_fd[0],
+		    VMXL_DIRTY_RING_OFFSET * PAGE);
+	ASSERT_NE(MAP_FAILED, ring);
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_patterns,
+					 LOG_GPA, 0));
+	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* pages i % 3 == 1 */
+	while (n < size && ring[n].flags == VMXL_DIRTY_ENTRY_DIRTY)
+		n++;
+	ASSERT_EQ((LOG_PAGES + 1) / 3, n);
+	off0 = ring[0].offset;
+	off1 = ring[1].offset;
+	off2 = ring[2].offset;
+	ring[0].slot = 999;
+	ring[1].offset = 1ULL << 40;
+	ring[2].slot = LOG_SLOT + 5;	/* a free slot number */
+	ring[2].offset = ring[3].offset;
+	for (i = 0; i < n; i++)
+		__atomic_store_n(&ring[i].flags, VMXL_DIRTY_ENTRY_RESET,
+				 __ATOMIC_RELEASE);
+	EXPECT_EQ((long)n, ioctl(self->vm.vm_fd, VMXL_RESET_DIRTY_RINGS, 0));
+	/* the pages the broken entries stood for are still dirty, no others */
+	ASSERT_EQ(0, log_get(&self->vm, bm));
+	for (i = 0; i < LOG_PAGES; i++)
+		EXPECT_EQ(i == off0 || i == off1 || i == off2, bit(bm, i))
+			TH_LOG("page %u", i);
+	munmap(ring, size * sizeof(*ring));
+}
+
 struct ring_runner {
 	struct gvm *vm;
 	int cpu;
