@@ -14,6 +14,7 @@
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
 
+#include "smmu.h"
 #include "vmxl.h"
 
 enum { GRP_LIFECYCLE, GRP_FAULTS, GRP_STATS };
@@ -469,6 +470,24 @@ void vmxl_nl_vcpu_stopped(struct vmxl_vcpu *vcpu, u32 reason, u64 detail)
 		   nla_put_u32(skb, VMXL_A_EXIT_REASON, reason) ||
 		   nla_put_u64_64bit(skb, VMXL_A_EXIT_DETAIL, detail,
 				     VMXL_A_PAD));
+}
+
+/* An SMMU fault record, with the VM and stream it belongs to. */
+void vmxl_nl_smmu_fault(struct vmxl_vm *vm, const struct vmxl_smmu_txn *t,
+			const u64 *event)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = event_new(GRP_FAULTS, VMXL_EVT_SMMU_FAULT, &hdr);
+	if (!skb)
+		return;
+	event_send(skb, hdr, GRP_FAULTS,
+		   nla_put_u32(skb, VMXL_A_VM_ID, vm->id) ||
+		   nla_put_u32(skb, VMXL_A_SMMU_SID, t->sid) ||
+		   (t->ssv && nla_put_u32(skb, VMXL_A_SMMU_SSID, t->ssid)) ||
+		   nla_put_u32(skb, VMXL_A_SMMU_EVENT_TYPE, event[0] & 0xff) ||
+		   nla_put(skb, VMXL_A_SMMU_EVENT, 4 * sizeof(u64), event));
 }
 
 /* One sample per VM every interval, while VMs exist. */

@@ -262,6 +262,10 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 				return -EEXIST;
 			}
 		}
+		if (vmxl_smmu_overlaps(vm, mr.guest_phys_addr, end)) {
+			mutex_unlock(&vm->lock);
+			return -EEXIST;
+		}
 		if (mem + mr.memory_size > vmxl_caps.max_mem_bytes) {
 			mutex_unlock(&vm->lock);
 			return -ENOMEM;
@@ -609,6 +613,51 @@ static int gpa_copy(struct vmxl_vm *vm, struct vmxl_vcpu *vcpu, u64 gpa,
 int vmxl_read_gpa(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len)
 {
 	return gpa_copy(vm, NULL, gpa, buf, len, false);
+}
+
+int vmxl_gpa_write(struct vmxl_vm *vm, u64 gpa, const void *buf,
+		   unsigned int len)
+{
+	return gpa_copy(vm, NULL, gpa, (void *)buf, len, true);
+}
+
+/*
+ * Copy between guest page(s) and user memory, for device DMA: -ENOENT
+ * where there is no RAM (or it is read-only, for a write), -EFAULT for a
+ * bad user buffer. Writes count as dirty. Caller holds run_sem.
+ */
+int vmxl_gpa_user_copy(struct vmxl_vm *vm, u64 gpa, void __user *ubuf,
+		       unsigned int len, bool to_guest)
+{
+	while (len) {
+		struct vmxl_slot *slot = slot_find(vm, gpa);
+		unsigned int off = offset_in_page(gpa);
+		unsigned int n = min_t(unsigned int, len, PAGE_SIZE - off);
+		unsigned long idx, left;
+		struct page *page;
+		void *va;
+
+		if (!slot || (to_guest && (slot->flags & VMXL_MEM_READONLY)))
+			return -ENOENT;
+		idx = (gpa - slot->gpa) >> PAGE_SHIFT;
+		page = slot->pages[idx];
+		va = kmap_local_page(page);
+		if (to_guest) {
+			left = copy_from_user(va + off, ubuf, n);
+			set_page_dirty_lock(page);
+			if (slot->dirty && left < n)
+				mark_dirty(NULL, slot, idx);
+		} else {
+			left = copy_to_user(ubuf, va + off, n);
+		}
+		kunmap_local(va);
+		if (left)
+			return -EFAULT;
+		gpa += n;
+		ubuf += n;
+		len -= n;
+	}
+	return 0;
 }
 
 int vmxl_write_gpa(struct vmxl_vcpu *vcpu, u64 gpa, const void *buf,
@@ -1041,6 +1090,10 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 		memcpy(run->internal.insn, bytes, n);
 		return VMXL_EXIT_USER;
 	}
+
+	/* The SMMU's registers are the module's own device. */
+	if (vmxl_smmu_mmio(vcpu, gpa, &insn))
+		return VMXL_EXIT_RESUME;
 
 	memset(&run->mmio, 0, sizeof(run->mmio));
 	run->exit_reason = VMXL_EXIT_MMIO;
@@ -1698,6 +1751,7 @@ static void vm_free(struct kref *ref)
 	vmxl_nl_vm_event(vm, false);
 	put_pid(vm->owner);
 
+	vmxl_smmu_free(vm);
 	for (i = 0; i < vmxl_caps.max_slots; i++)
 		if (vm->slots[i])
 			slot_free(vm, vm->slots[i]);
@@ -1731,6 +1785,7 @@ void vmxl_vm_stats(struct vmxl_vm *vm, u64 *stats)
 static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct vmxl_vm *vm = filp->private_data;
+	void __user *argp = (void __user *)arg;
 
 	if (vm->mm != current->mm)
 		return -EIO;
@@ -1751,6 +1806,12 @@ static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vm_reset_dirty_rings(vm);
 	case VMXL_GET_VM_ID:
 		return arg ? -EINVAL : vm->id;
+	case VMXL_CREATE_SMMU:
+		return vmxl_create_smmu(vm, argp);
+	case VMXL_SMMU_DMA:
+		return vmxl_smmu_dma_ioctl(vm, argp, true);
+	case VMXL_SMMU_TRANSLATE:
+		return vmxl_smmu_dma_ioctl(vm, argp, false);
 	}
 	return -ENOTTY;
 }
@@ -1777,7 +1838,7 @@ long vmxl_create_vm(unsigned long flags)
 
 	if (!vmxl_backend)
 		return -ENODEV;
-	if (flags)
+	if (flags & ~VMXL_VM_DMA_STRICT)
 		return -EINVAL;
 	if (atomic_inc_return(&vmxl_nr_vms) > vmxl_caps.max_vms) {
 		atomic_dec(&vmxl_nr_vms);
@@ -1794,8 +1855,10 @@ long vmxl_create_vm(unsigned long flags)
 	if (!vm)
 		goto fail_hw;
 	kref_init(&vm->ref);
+	vm->flags = flags;
 	mutex_init(&vm->lock);
 	mutex_init(&vm->mmu_lock);
+	mutex_init(&vm->smmu_lock);
 	init_rwsem(&vm->run_sem);
 	vm->slots = kcalloc(vmxl_caps.max_slots, sizeof(*vm->slots),
 			    GFP_KERNEL_ACCOUNT);

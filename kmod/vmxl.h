@@ -131,6 +131,12 @@ struct vmxl_vm {
 	/* entries per vCPU dirty ring, 0: none; set once under lock */
 	u32 dirty_ring_size;
 
+	u32 flags;			/* VMXL_VM_* from creation */
+	/* dma.c: the SMMU, set once under lock; smmu_lock: its model */
+	struct vmxl_smmu *smmu;
+	u64 smmu_base;			/* its register window's GPA */
+	struct mutex smmu_lock;
+
 	struct mm_struct *mm;		/* owner: pinning and accounting */
 	struct user_struct *user;	/* RLIMIT_MEMLOCK accounting */
 	void *backend_data;
@@ -278,12 +284,23 @@ extern struct list_head vmxl_vms;
 extern struct mutex vmxl_vms_lock;
 extern unsigned long vmxl_vms_gen;
 
+/* dma.c: the VM's SMMU and device DMA through it */
+struct vmxl_smmu_txn;
+long vmxl_create_smmu(struct vmxl_vm *vm, void __user *argp);
+void vmxl_smmu_free(struct vmxl_vm *vm);
+bool vmxl_smmu_overlaps(struct vmxl_vm *vm, u64 gpa, u64 end);
+bool vmxl_smmu_mmio(struct vmxl_vcpu *vcpu, u64 gpa,
+		    const struct vmxl_insn *insn);
+long vmxl_smmu_dma_ioctl(struct vmxl_vm *vm, void __user *argp, bool copy);
+
 /* netlink.c: the generic netlink family and its events */
 int vmxl_nl_init(void);
 void vmxl_nl_exit(void);
 void vmxl_nl_vm_event(struct vmxl_vm *vm, bool created);
 void vmxl_nl_vcpu_created(struct vmxl_vm *vm, u32 vcpu_id);
 void vmxl_nl_vcpu_stopped(struct vmxl_vcpu *vcpu, u32 reason, u64 detail);
+void vmxl_nl_smmu_fault(struct vmxl_vm *vm, const struct vmxl_smmu_txn *t,
+			const u64 *event);
 /* @vm's exit counters, live vCPUs and closed ones; caller holds vm->lock */
 void vmxl_vm_stats(struct vmxl_vm *vm, u64 *stats);
 
@@ -313,6 +330,10 @@ struct vmxl_io_info {
 bool vmxl_gpa_is_ram(struct vmxl_vm *vm, u64 gpa, bool write);
 int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write);
 int vmxl_read_gpa(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len);
+int vmxl_gpa_write(struct vmxl_vm *vm, u64 gpa, const void *buf,
+		   unsigned int len);
+int vmxl_gpa_user_copy(struct vmxl_vm *vm, u64 gpa, void __user *ubuf,
+		       unsigned int len, bool to_guest);
 int vmxl_write_gpa(struct vmxl_vcpu *vcpu, u64 gpa, const void *buf,
 		   unsigned int len);
 void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu);

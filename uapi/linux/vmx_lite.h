@@ -89,8 +89,11 @@ struct vmxl_caps {
 
 #define VMXL_GET_CAPS		_IOWR(VMXL_IOCTL_TYPE, 0x01, struct vmxl_caps)
 
-/* arg: VM creation flags, must be 0. Returns a new VM fd. */
+/* arg: VM creation flags (VMXL_VM_*, others EINVAL). Returns a VM fd. */
 #define VMXL_CREATE_VM		_IO(VMXL_IOCTL_TYPE, 0x02)
+
+/* Device DMA of a VM without an SMMU aborts instead of bypassing. */
+#define VMXL_VM_DMA_STRICT	(1U << 0)
 
 /* ------------------------------------------------------------------ */
 /* CPUID table (system fd: default table; vCPU fd: the guest's)       */
@@ -472,7 +475,13 @@ struct vmxl_run {
  *                          VMXL_A_TIMESTAMP u64 (ns, CLOCK_MONOTONIC),
  *                          VMXL_A_STATS (counts so far: rates are the
  *                          differences between samples)
- * group "faults": SMMU fault records (the SMMU's own attributes).
+ * group "faults", a fault of the VM's SMMU (VMXL_SMMU_DMA/TRANSLATE):
+ *   VMXL_EVT_SMMU_FAULT    VMXL_A_VM_ID, VMXL_A_SMMU_SID u32,
+ *                          VMXL_A_SMMU_SSID u32 (when the transaction had
+ *                          one), VMXL_A_SMMU_EVENT_TYPE u32 (the record's
+ *                          SMMUv3 event number, e.g. 0x10 F_TRANSLATION),
+ *                          VMXL_A_SMMU_EVENT binary (the 32-byte SMMUv3
+ *                          event record, as queued)
  */
 #define VMXL_GENL_NAME		"vmx_lite"
 #define VMXL_GENL_VERSION	1
@@ -514,6 +523,10 @@ enum vmxl_nl_attr {
 	VMXL_A_EXIT_DETAIL,
 	VMXL_A_STATS_INTERVAL,
 	VMXL_A_TIMESTAMP,
+	VMXL_A_SMMU_SID,
+	VMXL_A_SMMU_SSID,
+	VMXL_A_SMMU_EVENT_TYPE,
+	VMXL_A_SMMU_EVENT,
 	__VMXL_A_MAX,
 };
 
@@ -556,5 +569,89 @@ enum vmxl_stat {
 
 /* VM fd: this VM's id, as netlink reports it (>= 1). */
 #define VMXL_GET_VM_ID		_IO(VMXL_IOCTL_TYPE, 0x16)
+
+/* ------------------------------------------------------------------ */
+/* SMMU: a virtual SMMUv3 that translates and polices device DMA      */
+/* (docs/smmu.md)                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * VMXL_CREATE_SMMU (VM fd, once): give the VM an SMMUv3 whose register
+ * window (VMXL_SMMU_WINDOW_SIZE bytes: page 0 and page 1) the guest sees at
+ * base_gpa. The module handles the guest's register accesses itself; the
+ * guest keeps its stream tables, context descriptors, page tables and
+ * queues in its own memory, in the architected formats.
+ *
+ * Errors: EINVAL base_gpa not 64 KiB aligned or beyond the physical
+ * address width, sid_bits not 1..24, ssid_bits above 20, iotlb_entries
+ * above 4096, flags or reserved nonzero; EEXIST the VM has an SMMU, or
+ * the window overlaps a memory slot (slots cannot overlap it later).
+ */
+struct vmxl_smmu_config {
+	__u64 base_gpa;
+	__u32 sid_bits;		/* StreamID width */
+	__u32 ssid_bits;	/* SubstreamID width, 0: no substreams */
+	__u32 iotlb_entries;	/* IOTLB capacity, 0: 256 */
+	__u32 flags;		/* none yet */
+	__u64 reserved[4];
+};
+
+#define VMXL_SMMU_WINDOW_SIZE	0x20000
+#define VMXL_CREATE_SMMU	_IOW(VMXL_IOCTL_TYPE, 0x17, struct vmxl_smmu_config)
+
+/* struct vmxl_dma.flags */
+#define VMXL_DMA_WRITE		(1U << 0)	/* device writes guest memory */
+#define VMXL_DMA_SSV		(1U << 1)	/* substream_id is valid */
+
+/* struct vmxl_dma.status */
+enum vmxl_dma_status {
+	VMXL_DMA_DONE = 0,
+	VMXL_DMA_FAULT = 1,	/* the SMMU faulted: event[] is its record */
+	VMXL_DMA_ABORTED = 2,	/* terminated without a record: STE abort,
+				 * GBPA abort, or no SMMU and
+				 * VMXL_VM_DMA_STRICT */
+	VMXL_DMA_NO_RAM = 3,	/* translated to an address with no RAM */
+	VMXL_DMA_BAD_BUFFER = 4, /* buf is not accessible */
+};
+
+#define VMXL_DMA_MAX_LEN	(64ULL << 20)
+
+/*
+ * VMXL_SMMU_DMA (VM fd): a device model's transfer of len bytes between
+ * buf and the I/O virtual address iova of stream stream_id, translated by
+ * the VM's SMMU page by page with permission checks (no SMMU: iova is the
+ * guest-physical address, unless VMXL_VM_DMA_STRICT). Pages the device
+ * writes are marked dirty. It stops at the first page that does not
+ * translate: nothing is copied from there on, done says how much was,
+ * status why it stopped, and a fault's record is in event[] (also in the
+ * guest's event queue, and on the netlink "faults" group). Returns 0 when
+ * status is VMXL_DMA_DONE, else -1 with EFAULT.
+ *
+ * VMXL_SMMU_TRANSLATE: the same for one address without copying: len and
+ * buf are 0; gpa is where iova leads (for a write when flags has
+ * VMXL_DMA_WRITE).
+ *
+ * Errors besides EFAULT: EINVAL unknown flags, reserved fields, len 0 or
+ * above VMXL_DMA_MAX_LEN, iova + len wrapping, (TRANSLATE) len or buf
+ * nonzero; EINTR a fatal signal stopped a long transfer.
+ */
+struct vmxl_dma {
+	__u32 stream_id;
+	__u32 substream_id;
+	__u32 flags;		/* VMXL_DMA_* */
+	__u32 status;		/* out: enum vmxl_dma_status */
+	__u64 iova;
+	__u64 len;
+	__u64 buf;		/* user pointer */
+	__u64 done;		/* out: bytes copied */
+	__u64 gpa;		/* out, TRANSLATE */
+	__u64 event[4];		/* out: the SMMUv3 event record of a fault */
+	__u32 iotlb_hits;	/* out: pages translated from the IOTLB */
+	__u32 iotlb_misses;	/* out: pages that needed a table walk */
+	__u64 reserved[2];
+};
+
+#define VMXL_SMMU_DMA		_IOWR(VMXL_IOCTL_TYPE, 0x18, struct vmxl_dma)
+#define VMXL_SMMU_TRANSLATE	_IOWR(VMXL_IOCTL_TYPE, 0x19, struct vmxl_dma)
 
 #endif /* _UAPI_LINUX_VMX_LITE_H */

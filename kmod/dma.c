@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device DMA of a VM: its virtual SMMUv3 (the model is smmu.c), the
+ * guest's accesses to the SMMU's register window, and the transfers
+ * userspace device models make through it (VMXL_SMMU_DMA/TRANSLATE).
+ * docs/smmu.md describes the whole.
+ *
+ * Locking: vm->smmu is set once, under vm->lock, and lives as long as the
+ * VM. vm->smmu_lock serializes every call into the model: register
+ * accesses from vCPUs (under run_sem read, in the exit handler) and
+ * translations for transfers (under run_sem read, from the VM fd). Guest
+ * memory is copied outside smmu_lock, under run_sem read, so a slot cannot
+ * go away under a transfer.
+ */
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "smmu.h"
+#include "vmxl.h"
+
+static int dma_mem_read(void *ctx, u64 gpa, void *buf, u32 len)
+{
+	return vmxl_read_gpa(ctx, gpa, buf, len);
+}
+
+/* The SMMU's own writes (event records, CMD_SYNC): logged, no vCPU's. */
+static int dma_mem_write(void *ctx, u64 gpa, const void *buf, u32 len)
+{
+	return vmxl_gpa_write(ctx, gpa, buf, len);
+}
+
+bool vmxl_smmu_overlaps(struct vmxl_vm *vm, u64 gpa, u64 end)
+{
+	return vm->smmu && gpa < vm->smmu_base + VMXL_SMMU_WINDOW_SIZE &&
+	       vm->smmu_base < end;
+}
+
+long vmxl_create_smmu(struct vmxl_vm *vm, void __user *argp)
+{
+	struct vmxl_smmu_params p = { .cfg_entries = 64 };
+	struct vmxl_smmu_mem mem = {
+		.ctx = vm, .read = dma_mem_read, .write = dma_mem_write,
+	};
+	struct vmxl_smmu_config c;
+	struct vmxl_smmu *smmu;
+	unsigned int i;
+	long ret = 0;
+	u64 end;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || c.reserved[0] || c.reserved[1] || c.reserved[2] ||
+	    c.reserved[3] || !IS_ALIGNED(c.base_gpa, SZ_64K) ||
+	    check_add_overflow(c.base_gpa, (u64)VMXL_SMMU_WINDOW_SIZE, &end) ||
+	    end > (1ULL << boot_cpu_data.x86_phys_bits) ||
+	    c.sid_bits < 1 || c.sid_bits > 24 || c.ssid_bits > 20 ||
+	    c.iotlb_entries > 4096)
+		return -EINVAL;
+	p.sid_bits = c.sid_bits;
+	p.ssid_bits = c.ssid_bits;
+	p.iotlb_entries = c.iotlb_entries ?: 256;
+
+	mutex_lock(&vm->lock);
+	if (vm->smmu) {
+		ret = -EEXIST;
+		goto out;
+	}
+	for (i = 0; i < vmxl_caps.max_slots; i++) {
+		struct vmxl_slot *s = vm->slots[i];
+
+		if (s && c.base_gpa < s->gpa + s->size && s->gpa < end) {
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	smmu = vmxl_smmu_create(&p, &mem);
+	if (!smmu) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	vm->smmu_base = c.base_gpa;
+	/* vCPUs look for the window without vm->lock: publish it last. */
+	smp_store_release(&vm->smmu, smmu);
+out:
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
+void vmxl_smmu_free(struct vmxl_vm *vm)
+{
+	if (vm->smmu)
+		vmxl_smmu_destroy(vm->smmu);
+}
+
+/*
+ * A guest access that missed RAM: if it is in the SMMU's window, do it
+ * here and step over the instruction. Caller holds run_sem for read.
+ */
+bool vmxl_smmu_mmio(struct vmxl_vcpu *vcpu, u64 gpa,
+		    const struct vmxl_insn *insn)
+{
+	struct vmxl_vm *vm = vcpu->vm;
+	/* Pairs with vmxl_create_smmu(): smmu_base is set when smmu is. */
+	struct vmxl_smmu *smmu = smp_load_acquire(&vm->smmu);
+	u32 off;
+	u64 val;
+
+	if (!smmu || gpa < vm->smmu_base ||
+	    gpa - vm->smmu_base >= VMXL_SMMU_WINDOW_SIZE)
+		return false;
+	off = gpa - vm->smmu_base;
+	mutex_lock(&vm->smmu_lock);
+	/* The architecture has 32- and 64-bit registers only. */
+	if (insn->size != 4 && insn->size != 8) {
+		val = 0;
+	} else if (insn->is_write) {
+		val = vmxl_mmio_store_value(insn, vcpu->regs);
+		vmxl_smmu_reg_write(smmu, off, insn->size, val);
+	} else {
+		val = vmxl_smmu_reg_read(smmu, off, insn->size);
+	}
+	mutex_unlock(&vm->smmu_lock);
+	if (!insn->is_write)
+		vmxl_mmio_complete_load(insn, vcpu->regs, val);
+	vcpu->rip += insn->len;
+	return true;
+}
+
+/* Translate one page of a transfer; fills @d's status on failure. */
+static bool dma_translate(struct vmxl_vm *vm, const struct vmxl_smmu_txn *t,
+			  struct vmxl_dma *d, u64 *gpa)
+{
+	/* Pairs with vmxl_create_smmu(), as in vmxl_smmu_mmio(). */
+	struct vmxl_smmu *smmu = smp_load_acquire(&vm->smmu);
+	struct vmxl_smmu_out out = {};
+	enum vmxl_smmu_result res;
+
+	if (!smmu) {
+		*gpa = t->iova;
+		if (!(vm->flags & VMXL_VM_DMA_STRICT))
+			return true;
+		d->status = VMXL_DMA_ABORTED;
+		return false;
+	}
+	mutex_lock(&vm->smmu_lock);
+	res = vmxl_smmu_translate(smmu, t, &out);
+	mutex_unlock(&vm->smmu_lock);
+	switch (res) {
+	case VMXL_SMMU_OK:
+		*gpa = out.gpa;
+		if (out.iotlb_hit)
+			d->iotlb_hits++;
+		else
+			d->iotlb_misses++;
+		return true;
+	case VMXL_SMMU_FAULT:
+		d->status = VMXL_DMA_FAULT;
+		memcpy(d->event, out.event, sizeof(d->event));
+		vmxl_nl_smmu_fault(vm, t, out.event);
+		return false;
+	default:
+		d->status = VMXL_DMA_ABORTED;
+		return false;
+	}
+}
+
+/* The transfer itself; 0, or -EINTR. Caller holds run_sem for read. */
+static int dma_copy(struct vmxl_vm *vm, struct vmxl_dma *d)
+{
+	struct vmxl_smmu_txn t = {
+		.sid = d->stream_id,
+		.ssid = d->substream_id,
+		.ssv = d->flags & VMXL_DMA_SSV,
+		.write = d->flags & VMXL_DMA_WRITE,
+	};
+	void __user *buf = u64_to_user_ptr(d->buf);
+	u64 gpa;
+	u32 n;
+	int ret;
+
+	while (d->done < d->len) {
+		t.iova = d->iova + d->done;
+		n = min_t(u64, d->len - d->done,
+			  PAGE_SIZE - offset_in_page(t.iova));
+		if (!dma_translate(vm, &t, d, &gpa))
+			return 0;
+		ret = vmxl_gpa_user_copy(vm, gpa, buf + d->done, n, t.write);
+		if (ret) {
+			d->status = ret == -ENOENT ? VMXL_DMA_NO_RAM :
+						     VMXL_DMA_BAD_BUFFER;
+			return 0;
+		}
+		d->done += n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+long vmxl_smmu_dma_ioctl(struct vmxl_vm *vm, void __user *argp, bool copy)
+{
+	struct vmxl_dma d;
+	u64 end;
+	long ret = 0;
+
+	if (copy_from_user(&d, argp, sizeof(d)))
+		return -EFAULT;
+	if ((d.flags & ~(VMXL_DMA_WRITE | VMXL_DMA_SSV)) ||
+	    d.reserved[0] || d.reserved[1] ||
+	    (!(d.flags & VMXL_DMA_SSV) && d.substream_id) ||
+	    (copy && (!d.len || d.len > VMXL_DMA_MAX_LEN)) ||
+	    (!copy && (d.len || d.buf)) ||
+	    check_add_overflow(d.iova, d.len, &end))
+		return -EINVAL;
+	d.status = VMXL_DMA_DONE;
+	d.done = 0;
+	d.gpa = 0;
+	memset(d.event, 0, sizeof(d.event));
+	d.iotlb_hits = 0;
+	d.iotlb_misses = 0;
+
+	down_read(&vm->run_sem);
+	if (copy) {
+		ret = dma_copy(vm, &d);
+	} else {
+		struct vmxl_smmu_txn t = {
+			.sid = d.stream_id, .ssid = d.substream_id,
+			.ssv = d.flags & VMXL_DMA_SSV,
+			.write = d.flags & VMXL_DMA_WRITE, .iova = d.iova,
+		};
+
+		if (dma_translate(vm, &t, &d, &d.gpa) &&
+		    !vmxl_gpa_is_ram(vm, d.gpa, t.write))
+			d.status = VMXL_DMA_NO_RAM;
+	}
+	up_read(&vm->run_sem);
+	if (ret)
+		return ret;
+	if (copy_to_user(argp, &d, sizeof(d)))
+		return -EFAULT;
+	return d.status == VMXL_DMA_DONE ? 0 : -EFAULT;
+}
