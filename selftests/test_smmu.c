@@ -45,29 +45,17 @@ FIXTURE_VARIANT(smmu) {
 FIXTURE_VARIANT_ADD(smmu, linear) { .two_level = 0 };
 FIXTURE_VARIANT_ADD(smmu, two_level) { .two_level = 1 };
 
-#define RUN_UCALL(vm, e, want) do {					\
-	char __b[320];							\
-	ASSERT_EQ(0, gvm_run(vm, 0, e));				\
-	ASSERT_EQ(GVM_EXIT_UCALL, (e)->reason)				\
-		TH_LOG("%s", gvm_exit_str(e, __b, sizeof(__b)));	\
-	ASSERT_EQ((uint64_t)(want), (e)->uc.cmd)			\
-		TH_LOG("%s", gvm_ucall_str(&(e)->uc, __b, sizeof(__b)));\
-} while (0)
-
 /* One mailbox request to the guest driver; its answer. */
 static uint64_t sg_do(struct __test_metadata *_metadata, struct gvm *vm,
-		      struct sg_mailbox *mb, uint64_t op, const uint64_t *a)
+		      uint64_t op, const uint64_t *a)
 {
-	struct gvm_exit e;
+	uint64_t ret;
 
-	mb->op = op;
-	memcpy(mb->a, a, sizeof(mb->a));
-	mb->ret = 0;
-	RUN_UCALL(vm, &e, UCALL_SYNC);
-	return mb->ret;
+	ASSERT_EQ(0, sg_call(vm, op, a, &ret));
+	return ret;
 }
 
-#define SG(op, ...) sg_do(_metadata, &self->vm, self->mb, (op),	\
+#define SG(op, ...) sg_do(_metadata, &self->vm, (op),			\
 			  (uint64_t[8]){ __VA_ARGS__ })
 
 /* A transfer; the ioctl's result (0 or -errno) with @d filled. */
@@ -100,7 +88,6 @@ static void setup_smmu(struct __test_metadata *_metadata,
 		.base_gpa = SG_SMMU_BASE, .sid_bits = 8, .ssid_bits = 4,
 		.iotlb_entries = iotlb,
 	};
-	struct gvm_exit e;
 	int ret;
 
 	ret = gvm_hypervisor_load(GVM_VMXL);
@@ -113,8 +100,7 @@ static void setup_smmu(struct __test_metadata *_metadata,
 	ASSERT_NE(NULL, self->mb);
 	ASSERT_EQ(0, vnl_open(&self->nl));
 	ASSERT_EQ(0, vnl_join(&self->nl, VNL_FAULTS));
-	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, smmu_guest_loop, 0, 0));
-	RUN_UCALL(&self->vm, &e, UCALL_SYNC);
+	ASSERT_EQ(0, sg_start(&self->vm));
 	/* 256 STEs; 2-level: 16 leaf tables of 16 */
 	self->idr0 = SG(SG_OP_INIT, two_level, 8, 4, 3);
 	self->idr1 = self->mb->a[4];

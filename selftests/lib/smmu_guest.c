@@ -165,9 +165,9 @@ static void op_cd(struct sg_mailbox *mb)
 }
 
 /* A leaf (page or block) for @iova; table levels made as needed. */
-static void op_map(struct sg_mailbox *mb)
+static void map_one(struct sg_mailbox *mb, uint64_t root, uint64_t iova,
+		    uint64_t out)
 {
-	uint64_t root = mb->a[0] ?: alloc(4096), iova = mb->a[1];
 	uint64_t perm = mb->a[4], leaf = mb->a[5], desc, table = root;
 	int stage = mb->a[3], level;
 	vu64 *e;
@@ -179,7 +179,7 @@ static void op_map(struct sg_mailbox *mb)
 		table = *e & 0x0000fffffffff000ULL;
 	}
 	e = (vu64 *)(table + 8 * ((iova >> (39 - 9 * leaf)) & 511));
-	desc = mb->a[2] | (leaf == 3 ? 3 : 1);
+	desc = out | (leaf == 3 ? 3 : 1);
 	if (!(perm & SG_NO_AF))
 		desc |= 1u << 10;
 	if (stage == 1) {
@@ -190,6 +190,15 @@ static void op_map(struct sg_mailbox *mb)
 		desc |= (perm & SG_W) ? 1u << 7 : 0;	/* S2AP write */
 	}
 	*e = desc;
+}
+
+static void op_map(struct sg_mailbox *mb)
+{
+	uint64_t root = mb->a[0] ?: alloc(4096), i;
+	uint64_t size = 1ULL << (39 - 9 * mb->a[5]);
+
+	for (i = 0; i < (mb->a[7] ?: 1); i++)
+		map_one(mb, root, mb->a[1] + i * size, mb->a[2] + i * size);
 	mb->ret = root;
 }
 

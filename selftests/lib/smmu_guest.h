@@ -106,7 +106,8 @@ enum sg_op {
 			 * a5: sid to CFGI_CD, or ~0 for none */
 	SG_OP_MAP,	/* a0: root (0: new; ret: root), a1: iova, a2: output,
 			 * a3: stage 1 or 2, a4: SG_R/W/NO_AF, a5: leaf level,
-			 * a6: start level */
+			 * a6: start level, a7: how many consecutive leaves
+			 * (0: one) */
 	SG_OP_CMD,	/* a0, a1: a command, then CMD_SYNC unless a2;
 			 * ret: CMDQ_CONS, a[4]: GERROR */
 	SG_OP_EVENTS,	/* drain the event queue into events[]; ret: count,
@@ -127,5 +128,15 @@ struct sg_mailbox {
 
 /* The guest side: serve the mailbox forever (a GUEST_SYNC after each). */
 void smmu_guest_loop(uint64_t unused);
+
+/*
+ * The host side (lib/smmu_host.c). sg_start() points vCPU 0 of @vm at the
+ * guest loop and runs it to its first report; sg_call() has it do one
+ * operation with arguments @a and returns 0 with its answer in *@ret, or
+ * -1 with a message on stderr when the guest did not report back.
+ */
+struct gvm;
+int sg_start(struct gvm *vm);
+int sg_call(struct gvm *vm, uint64_t op, const uint64_t a[8], uint64_t *ret);
 
 #endif
