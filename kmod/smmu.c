@@ -459,7 +459,7 @@ static void cfg_invalidate(struct vmxl_smmu *s, u64 first, u64 last,
 		if (!e->s.valid || e->sid < first || e->sid > last)
 			continue;
 		/* CD 0 also serves transactions without a substream. */
-		if (one_cd && e->ssv && e->ssid != ssid)
+		if (one_cd && (e->ssv ? e->ssid : 0) != ssid)
 			continue;
 		cache_unlink(c, i);
 	}
