@@ -19,7 +19,7 @@
 
 #include "x86_decode.h"
 
-#define VMXL_VERSION	"0.1.0"
+/* VMXL_VERSION: PACKAGE_VERSION of dkms.conf, defined by ./Kbuild */
 
 struct vmxl_vm;
 struct vmxl_vcpu;

@@ -30,6 +30,26 @@ for t in "$top"/build/unit/test_*; do
 	add "$p" "$f" "$s"
 done
 
+# Host-side shell tests of the built tree (version, make install):
+# selftests/host/*.bats.
+echo "== host bats tests"
+for t in "$top"/selftests/host/*.bats; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .bats)
+	mkdir -p "$top/build/host"
+	log=$top/build/host/$name.tap
+	bats --tap "$t" >"$log" 2>&1
+	rc=$?
+	read -r p f s < <("$top/scripts/tap-count.sh" <"$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "host  $name exited with status $rc"
+	fi
+	printf 'host  %-28s pass %-4d fail %-4d skip %d\n' "$name" "$p" "$f" "$s"
+	[ "$f" -eq 0 ] || { grep -E '^not ok|^# ' "$log" | tail -n 40; echo "full log: $log"; }
+	add "$p" "$f" "$s"
+done
+
 for lane in $lanes; do
 	echo "== lane $lane"
 	counts=$top/build/lane-$lane/counts

@@ -38,7 +38,7 @@ static const struct { unsigned long long bit; const char *name; } feats[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vmxl-info [--help] [DEVICE]\n"
+	fprintf(f, "usage: vmxl-info [--help] [--version] [DEVICE]\n"
 		"Print what the vmx-lite module detected: backend, hardware\n"
 		"features and limits. DEVICE defaults to /dev/vmx-lite.\n"
 		"Exit status: 0 guests can run, 1 no usable backend,\n"
@@ -52,6 +52,10 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int fd;
 
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("vmxl-info (vmx-lite) %s\n", VMXL_PKG_VERSION);
+		return 0;
+	}
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
 

@@ -1242,7 +1242,8 @@ static void usage(FILE *f)
 		"  --batch               top: plain text blocks, never clear the screen\n"
 		"                        (the default when stdout is not a terminal)\n"
 		"  -h, --help            this text\n"
-		"  -V, --version         the netlink protocol version vmxmon speaks\n"
+		"  -V, --version         vmxmon's version and the netlink protocol\n"
+		"                        version it speaks\n"
 		"\n"
 		"Exit status: 0 success, 1 runtime or kernel error, 2 usage error,\n"
 		"3 module not loaded (no " VMXL_GENL_NAME " family), 4 permission denied\n"
@@ -1341,8 +1342,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		case 'V':
-			printf("vmxmon: " VMXL_GENL_NAME " netlink protocol version %d\n",
-			       VMXL_GENL_VERSION);
+			printf("vmxmon (vmx-lite) %s, " VMXL_GENL_NAME
+			       " netlink protocol version %d\n",
+			       VMXL_PKG_VERSION, VMXL_GENL_VERSION);
 			return EXIT_OK;
 		case OPT_JSON:
 			opt.json = true;

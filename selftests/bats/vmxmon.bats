@@ -120,10 +120,10 @@ jqcheck() {
 	[ "$output" = "$help" ]
 }
 
-@test "--version prints the netlink protocol version" {
+@test "--version prints the package and netlink protocol versions" {
 	run vmxmon --version
 	[ "$status" -eq 0 ]
-	[ "$output" = "vmxmon: vmx_lite netlink protocol version 1" ]
+	[[ $output =~ ^"vmxmon (vmx-lite) "[0-9][^,]*", vmx_lite netlink protocol version 1"$ ]]
 }
 
 @test "usage errors exit 2 and say what was wrong" {
