@@ -8,6 +8,9 @@
 #                        table, results/bench.{json,txt,png}
 #   make module          just vmx_lite.ko
 #   make deps            install packages and fill .cache/ (scripts/deps.sh)
+#   make install         module, uapi header, tools, man pages, udev rule
+#                        (DESTDIR, PREFIX; see "Install" below)
+#   make uninstall       remove exactly what `make install` installed
 #
 # KERNELRELEASE / KDIR pick the kernel to build against. Without them:
 # the running kernel's build tree, or, where it has none (build machines),
@@ -27,7 +30,12 @@ endif
 LANES ?= svm vmx
 export LANES
 
+# The one version: PACKAGE_VERSION in dkms.conf (Kbuild and
+# userspace/Makefile read it the same way).
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\([^"]*\)"$$/\1/p' $(TOP)/dkms.conf)
+
 .PHONY: all module userspace selftests unit check bench deps clean
+.PHONY: install uninstall
 
 all: $(CACHE)/abi module userspace selftests
 
@@ -61,6 +69,102 @@ bench: deps
 	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)
 	$(MAKE) -f $(TOP)/Makefile userspace selftests
 	$(TOP)/scripts/bench.sh
+
+# ---- Install ----
+# DESTDIR stages the whole tree (packaging); PREFIX (default /usr/local)
+# places the header, tools, libraries and man pages. The module goes to
+# /lib/modules/<KDIR's release>/extra, the udev rule to /lib/udev/rules.d
+# and the group's sysusers.d entry to /usr/lib/sysusers.d whatever
+# PREFIX says: those are where kmod, udev and systemd look.
+#
+# What gets installed is these lists; a new tool, man page or library is
+# one more word in one of them. A library's .so is given by its real file
+# name (libvmxlite.so.0.1.0): install adds the SONAME link (read from the
+# file) and the libvmxlite.so development link. A .pc.in file is
+# installed without .in, with @PREFIX@, @LIBDIR@, @INCLUDEDIR@ and
+# @VERSION@ filled in; man pages get @VERSION@.
+INSTALL_BINS := userspace/vmxl-info userspace/vmxmon
+INSTALL_MAN1 := userspace/man/vmxl-info.1 userspace/man/vmxmon.1
+INSTALL_SHLIBS :=
+INSTALL_STATIC :=
+INSTALL_PC :=
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+UDEVRULESDIR ?= /lib/udev/rules.d
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+# /dev/vmx-lite's group, as /dev/kvm's is kvm (dist/60-vmx-lite.rules).
+VMXL_GROUP := vmx-lite
+# The release modules_install uses (Debian's include/config/kernel.release
+# says only 6.1.x; UTS_RELEASE is the ABI, 6.1.0-57-amd64).
+KVER = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+MODDIR = $(DESTDIR)/lib/modules/$(KVER)
+
+# depmod: always on the live system; under DESTDIR only when it holds a
+# kernel's module tree already (a sysroot), else it is the package's
+# postinst job.
+define vmxl_depmod
+	if [ -z "$(DESTDIR)" ] || [ -f "$(MODDIR)/modules.dep" ]; then \
+		depmod -b "$(or $(DESTDIR),/)" $(KVER); fi
+endef
+
+install: module userspace
+	@[ -n "$(KVER)" ] || { echo "install: no kernel release in $(KDIR)" >&2; exit 1; }
+	# The kernel's modules_install; CONFIG_MODULE_SIG_ALL off: the kernel's
+	# signing key is not shipped (Secure Boot: docs/troubleshooting.md).
+	$(MAKE) -C $(KDIR) M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) \
+		CONFIG_MODULE_SIG_ALL= modules_install
+	$(vmxl_depmod)
+	install -D -m 644 $(TOP)/uapi/linux/vmx_lite.h $(DESTDIR)$(INCLUDEDIR)/linux/vmx_lite.h
+	for f in $(INSTALL_BINS); do \
+		install -D -m 755 $(TOP)/$$f $(DESTDIR)$(BINDIR)/$${f##*/} || exit; done
+	for f in $(INSTALL_MAN1); do \
+		install -d $(DESTDIR)$(MANDIR)/man1 && \
+		sed 's/@VERSION@/$(VERSION)/g' $(TOP)/$$f >$(DESTDIR)$(MANDIR)/man1/$${f##*/} && \
+		chmod 644 $(DESTDIR)$(MANDIR)/man1/$${f##*/} || exit; done
+	for f in $(INSTALL_SHLIBS); do \
+		n=$${f##*/}; so=$$(objdump -p $(TOP)/$$f | sed -n 's/^ *SONAME *//p'); \
+		[ -n "$$so" ] || { echo "install: $$f has no SONAME" >&2; exit 1; }; \
+		install -D -m 755 $(TOP)/$$f $(DESTDIR)$(LIBDIR)/$$n && \
+		{ [ "$$so" = "$$n" ] || ln -sfn $$n $(DESTDIR)$(LIBDIR)/$$so; } && \
+		ln -sfn $$so $(DESTDIR)$(LIBDIR)/$${n%%.so.*}.so || exit; done
+	for f in $(INSTALL_STATIC); do \
+		install -D -m 644 $(TOP)/$$f $(DESTDIR)$(LIBDIR)/$${f##*/} || exit; done
+	for f in $(INSTALL_PC); do \
+		n=$${f##*/}; install -d $(DESTDIR)$(PKGCONFIGDIR) && \
+		sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		    $(TOP)/$$f >$(DESTDIR)$(PKGCONFIGDIR)/$${n%.in} || exit; done
+	install -D -m 644 $(TOP)/dist/60-vmx-lite.rules $(DESTDIR)$(UDEVRULESDIR)/60-vmx-lite.rules
+	install -D -m 644 $(TOP)/dist/vmx-lite.sysusers $(DESTDIR)$(SYSUSERSDIR)/vmx-lite.conf
+	# On the live system: the group now, and the rule applied to a
+	# /dev/vmx-lite that exists already.
+	if [ -z "$(DESTDIR)" ]; then \
+		getent group $(VMXL_GROUP) >/dev/null || groupadd --system $(VMXL_GROUP); \
+		udevadm control --reload 2>/dev/null && \
+		udevadm trigger --name-match=vmx-lite 2>/dev/null || true; fi
+
+# The same lists, removed. The group stays (files may belong to it;
+# `groupdel vmx-lite` removes it), as do directories others may share.
+uninstall:
+	@[ -n "$(KVER)" ] || { echo "uninstall: no kernel release in $(KDIR)" >&2; exit 1; }
+	rm -f $(MODDIR)/extra/vmx_lite.ko
+	-rmdir $(MODDIR)/extra 2>/dev/null
+	[ ! -d $(MODDIR) ] || { $(vmxl_depmod); }
+	rm -f $(DESTDIR)$(INCLUDEDIR)/linux/vmx_lite.h
+	for f in $(INSTALL_BINS); do rm -f $(DESTDIR)$(BINDIR)/$${f##*/}; done
+	for f in $(INSTALL_MAN1); do rm -f $(DESTDIR)$(MANDIR)/man1/$${f##*/}; done
+	for f in $(INSTALL_SHLIBS); do \
+		n=$${f##*/}; so=$$(objdump -p $(TOP)/$$f 2>/dev/null | sed -n 's/^ *SONAME *//p'); \
+		rm -f $(DESTDIR)$(LIBDIR)/$$n $(DESTDIR)$(LIBDIR)/$${n%%.so.*}.so \
+		      $${so:+$(DESTDIR)$(LIBDIR)/$$so}; done
+	for f in $(INSTALL_STATIC); do rm -f $(DESTDIR)$(LIBDIR)/$${f##*/}; done
+	for f in $(INSTALL_PC); do n=$${f##*/}; rm -f $(DESTDIR)$(PKGCONFIGDIR)/$${n%.in}; done
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-vmx-lite.rules $(DESTDIR)$(SYSUSERSDIR)/vmx-lite.conf
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean
