@@ -25,27 +25,33 @@ need_root() {
 # boot ISO. bochs needs some GUI package; bochs-term is the smallest
 # (naming none makes apt pick bochs-wx, which pulls GTK). The lane itself
 # uses the rfb display library built into bochs. `make bench` turns its
-# results into JSON and a plot with jq and gnuplot.
+# results into JSON and a plot with jq and gnuplot. `make dkms-install`
+# and the dkms lane need dkms; `make lint` needs sparse and cppcheck (and
+# the -cloud-amd64 / -rt-amd64 headers of the test ABI, installed below
+# once the ABI is known).
 pkgs=(
 	build-essential linux-headers-amd64 kmod cpio xz-utils
 	qemu-system-x86 busybox-static bash bats
 	libnl-3-dev libnl-genl-3-dev zlib1g-dev pkg-config
 	jq gnuplot-nox
 	bochs bochs-term bochsbios vgabios isolinux syslinux-common xorriso
+	dkms sparse cppcheck
 )
 
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+install_missing() { # install_missing PACKAGE...: apt-get what is not installed
+	local p missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
 	need_root
 	echo "deps.sh: installing ${missing[*]}"
 	apt-get update -q >/dev/null
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends "${missing[@]}" >/dev/null
-fi
+}
+install_missing "${pkgs[@]}"
 
 # The ABI moves with Debian security updates: derive it from the meta
 # package rather than pinning a number.
@@ -57,6 +63,11 @@ if [ -z "$abi" ] || [ ! -d "/usr/src/linux-headers-$abi" ]; then
 	exit 1
 fi
 echo "$abi" >"$cache/abi.tmp" && mv "$cache/abi.tmp" "$cache/abi"
+
+# `make lint` builds the module against the other flavours of the same
+# ABI too: cloud-amd64 and rt-amd64 (PREEMPT_RT).
+install_missing "linux-headers-${abi%-amd64}-cloud-amd64" \
+	"linux-headers-${abi%-amd64}-rt-amd64"
 
 fetch() { # fetch PACKAGE: download a .deb into $cache/debs, print its path
 	local deb
