@@ -11,6 +11,9 @@
 #   make install         module, uapi header, tools, man pages, udev rule
 #                        (DESTDIR, PREFIX; see "Install" below)
 #   make uninstall       remove exactly what `make install` installed
+#   make dkms-install    sources to /usr/src/vmx-lite-VERSION, then dkms add,
+#                        build, install (DKMS_KERNEL, default: KDIR's release)
+#   make dkms-uninstall  dkms remove --all, and the sources
 #
 # KERNELRELEASE / KDIR pick the kernel to build against. Without them:
 # the running kernel's build tree, or, where it has none (build machines),
@@ -27,7 +30,7 @@ else
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 endif
 
-LANES ?= svm vmx
+LANES ?= svm vmx dkms
 export LANES
 
 # The one version: PACKAGE_VERSION in dkms.conf (Kbuild and
@@ -35,7 +38,7 @@ export LANES
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\([^"]*\)"$$/\1/p' $(TOP)/dkms.conf)
 
 .PHONY: all module userspace selftests unit check bench deps clean
-.PHONY: install uninstall
+.PHONY: install uninstall dkms-install dkms-uninstall
 
 all: $(CACHE)/abi module userspace selftests
 
@@ -165,6 +168,30 @@ uninstall:
 	for f in $(INSTALL_STATIC); do rm -f $(DESTDIR)$(LIBDIR)/$${f##*/}; done
 	for f in $(INSTALL_PC); do n=$${f##*/}; rm -f $(DESTDIR)$(PKGCONFIGDIR)/$${n%.in}; done
 	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-vmx-lite.rules $(DESTDIR)$(SYSUSERSDIR)/vmx-lite.conf
+
+# ---- DKMS ----
+# The kernel to build for: KDIR's (the running kernel, or on a build
+# machine the test kernel), or DKMS_KERNEL=<release>. dkms uses
+# /lib/modules/<release>/build, which the headers package provides.
+DKMS_KERNEL ?= $(KVER)
+DKMS_SRC := /usr/src/vmx-lite-$(VERSION)
+# What DKMS builds from: the kbuild file, dkms.conf (the version) and
+# the module's sources.
+DKMS_FILES = Kbuild dkms.conf uapi/linux/vmx_lite.h \
+	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/kmod/*.[chS] $(TOP)/kmod/*.inc))
+
+dkms-install: $(CACHE)/abi dkms-uninstall
+	@[ -n "$(DKMS_KERNEL)" ] || { echo "dkms-install: no kernel release (KDIR=$(KDIR))" >&2; exit 1; }
+	mkdir -p $(DKMS_SRC)
+	cd $(TOP) && cp --parents $(DKMS_FILES) $(DKMS_SRC)/
+	dkms add -m vmx-lite -v $(VERSION)
+	dkms build -m vmx-lite -v $(VERSION) -k $(DKMS_KERNEL)
+	dkms install -m vmx-lite -v $(VERSION) -k $(DKMS_KERNEL)
+
+dkms-uninstall:
+	if dkms status -m vmx-lite -v $(VERSION) | grep -q .; then \
+		dkms remove -m vmx-lite -v $(VERSION) --all; fi
+	rm -rf $(DKMS_SRC)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

@@ -5,7 +5,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-lanes=${LANES:-svm vmx}
+lanes=${LANES:-svm vmx dkms}
 pass=0 fail=0 skip=0
 
 add() { # add PASS FAIL SKIP

@@ -2,6 +2,10 @@
 # Boot one test lane and judge it: scripts/lane.sh <lane>
 #   svm   QEMU TCG, -cpu EPYC,+svm,+npt
 #   vmx   Bochs, cpu model corei7_skylake_x (EPT, VPID, PML), from an ISO
+#   dkms  the svm boot, with the module `make dkms-install` built and
+#         installed for the test kernel (needs root), loaded by modprobe
+#         from /lib/modules/<abi>/updates/dkms: runs selftests/dkms/
+#         (and whatever LANE_FILTER adds)
 # The guest runs every suite (scripts/guest-init.sh) and reports on its
 # second serial port. The lane fails on a failed or missing test, a
 # suite that crashed or timed out, a guest that did not finish, and any
@@ -30,7 +34,9 @@ kernel=$top/.cache/kernel/$abi/boot/vmlinuz-$abi
 # judged in any case (guest-init.sh).
 append="console=ttyS0 loglevel=5 panic=-1 vmxl.timeout=${SUITE_TIMEOUT:-180}"
 append+=" mitigations=off"
-[ -z "${LANE_FILTER:-}" ] || append+=" vmxl.filter=$LANE_FILTER"
+filter=${LANE_FILTER:-}
+[ "$lane" != dkms ] || filter=dkms${filter:+,$filter}
+[ -z "$filter" ] || append+=" vmxl.filter=$filter"
 [ "${LANE_BENCH:-0}" = 0 ] || append+=" vmxl.bench=1"
 
 # Two runs of one lane would share, and delete, one directory: they
@@ -40,6 +46,17 @@ exec 9>"$top/build/lane-$lane.lock"
 flock 9
 rm -rf "$dir"
 mkdir -p "$dir/suites"
+if [ "$lane" = dkms ]; then
+	dkms_start=$(date +%s)
+	make -C "$top" dkms-install DKMS_KERNEL="$abi" >"$dir/dkms.log" 2>&1 || {
+		tail -n 30 "$dir/dkms.log"
+		echo "dkms: make dkms-install failed (full log: $dir/dkms.log)"
+		echo "0 1 0" >"$dir/counts"
+		exit 1
+	}
+	echo "dkms: make dkms-install took $(( $(date +%s) - dkms_start ))s"
+	export DKMS_KO=/lib/modules/$abi/updates/dkms/vmx_lite.ko
+fi
 "$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio.gz" || exit 1
 
 # thread=single: with one host thread per vCPU (MTTCG), about one boot in
@@ -145,9 +162,9 @@ boot_vmx() {
 }
 
 case $lane in
-svm) boot=boot_svm ;;
+svm|dkms) boot=boot_svm ;;
 vmx) boot=boot_vmx; prep_vmx || exit 1 ;;
-*) echo "lane.sh: unknown lane '$lane' (known: svm, vmx)" >&2; exit 2 ;;
+*) echo "lane.sh: unknown lane '$lane' (known: svm, vmx, dkms)" >&2; exit 2 ;;
 esac
 
 start=$(date +%s)

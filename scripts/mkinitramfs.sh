@@ -4,6 +4,11 @@
 # kernel's modules that tests load (KVM as the reference hypervisor).
 #
 #   scripts/mkinitramfs.sh OUT.cpio.gz
+#
+# DKMS_KO=<a vmx_lite.ko that dkms installed> (the dkms lane, lane.sh):
+# that module goes where DKMS puts it, /lib/modules/<abi>/updates/dkms,
+# with the indexes modprobe reads (depmod -b); /lib/modules/vmxl/vmx_lite.ko
+# becomes a link to it, and the selftests/dkms/*.bats files join the tests.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +42,22 @@ if [ -f "$top/vmx_lite.ko" ]; then
 	cp "$top/vmx_lite.ko" "$root/lib/modules/vmxl/"
 else
 	echo "mkinitramfs: warning: $top/vmx_lite.ko not built" >&2
+fi
+if [ -n "${DKMS_KO:-}" ]; then
+	mkdir -p "$root/lib/modules/$abi/updates/dkms"
+	cp "$DKMS_KO" "$root/lib/modules/$abi/updates/dkms/vmx_lite.ko"
+	ln -sf "../$abi/updates/dkms/vmx_lite.ko" "$root/lib/modules/vmxl/vmx_lite.ko"
+	# depmod wants the kernel's lists of built-in modules and an order.
+	cp "$kmods"/../modules.builtin "$kmods"/../modules.builtin.modinfo \
+		"$root/lib/modules/$abi/"
+	echo updates/dkms/vmx_lite.ko >"$root/lib/modules/$abi/modules.order"
+	depmod -b "$root" "$abi"
+	cp "$top"/selftests/dkms/*.bats "$root/tests/bats/"
+	# What the guest checks against: the version's source, dkms.conf.
+	{
+		echo "dkms_version=$(sed -n 's/^PACKAGE_VERSION="\([^"]*\)"$/\1/p' "$top/dkms.conf")"
+		echo "dkms_srcversion=$(modinfo -F srcversion "$DKMS_KO")"
+	} >"$root/tests/dkms.env"
 fi
 for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko \
 	 arch/x86/kvm/kvm-intel.ko drivers/crypto/ccp/ccp.ko \
