@@ -25,7 +25,8 @@ need_root() {
 # boot ISO. bochs needs some GUI package; bochs-term is the smallest
 # (naming none makes apt pick bochs-wx, which pulls GTK). The lane itself
 # uses the rfb display library built into bochs. `make bench` turns its
-# results into JSON and a plot with jq and gnuplot. `make dkms-install`
+# results into JSON and a plot with jq and gnuplot. clang and its
+# libFuzzer runtime build the SMMU fuzz target; python3 writes its seeds. `make dkms-install`
 # and the dkms lane need dkms; `make lint` needs sparse and cppcheck (and
 # the -cloud-amd64 / -rt-amd64 headers of the test ABI, installed below
 # once the ABI is known).
@@ -36,6 +37,7 @@ pkgs=(
 	jq gnuplot-nox
 	bochs bochs-term bochsbios vgabios isolinux syslinux-common xorriso
 	dkms sparse cppcheck
+	clang libclang-rt-14-dev python3
 )
 
 install_missing() { # install_missing PACKAGE...: apt-get what is not installed
