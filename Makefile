@@ -6,6 +6,8 @@
 #                        and Bochs VMX (LANES=svm for the quick one only)
 #   make bench           the benchmarks in each lane, side by side with KVM:
 #                        table, results/bench.{json,txt,png}
+#   make lint            static gates: checkpatch, sparse + W=1 on three header
+#                        flavours, cppcheck (scripts/lint.sh; CI runs it too)
 #   make module          just vmx_lite.ko
 #   make deps            install packages and fill .cache/ (scripts/deps.sh)
 #   make install         module, uapi header, tools, man pages, udev rule
@@ -38,7 +40,7 @@ export LANES
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\([^"]*\)"$$/\1/p' $(TOP)/dkms.conf)
 
 .PHONY: all module userspace selftests unit check bench deps clean
-.PHONY: install uninstall dkms-install dkms-uninstall
+.PHONY: install uninstall dkms-install dkms-uninstall lint
 
 all: $(CACHE)/abi module userspace selftests
 
@@ -67,6 +69,9 @@ check: deps
 	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)
 	$(MAKE) -f $(TOP)/Makefile userspace selftests unit
 	$(TOP)/scripts/check.sh
+
+lint: deps
+	$(TOP)/scripts/lint.sh
 
 bench: deps
 	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)
