@@ -489,8 +489,8 @@ static long vm_reset_dirty_rings(struct vmxl_vm *vm)
 	struct vmxl_mmu_walk walk = { 0 };
 	struct vmxl_vcpu *vcpu;
 	struct vmxl_slot *slot = NULL;
-	struct vmxl_dirty_entry *e;
-	u32 size, reset, sid, slot_id = U32_MAX;
+	struct vmxl_dirty_entry *e, *ring;
+	u32 size, reset, tail, sid, slot_id = U32_MAX;
 	unsigned int i;
 	u64 offset;
 	long n = 0;
@@ -506,10 +506,11 @@ static long vm_reset_dirty_rings(struct vmxl_vm *vm)
 		vcpu = vm->vcpus[i];
 		if (!vcpu || !vcpu->ring)
 			continue;
-		/* Guests are out: the indices are ours until the end. */
-		for (reset = vcpu->ring_reset; reset != vcpu->ring_tail;
-		     reset++) {
-			e = &vcpu->ring[reset & (size - 1)];
+		/* Guests are out: the ring and its indices hold still. */
+		ring = vcpu->ring;
+		tail = vcpu->ring_tail;
+		for (reset = vcpu->ring_reset; reset != tail; reset++) {
+			e = &ring[reset & (size - 1)];
 			if (READ_ONCE(e->flags) != VMXL_DIRTY_ENTRY_RESET)
 				break;
 			/*
