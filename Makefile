@@ -40,7 +40,7 @@ export LANES
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\([^"]*\)"$$/\1/p' $(TOP)/dkms.conf)
 
 .PHONY: all module userspace selftests unit check bench deps clean
-.PHONY: install uninstall dkms-install dkms-uninstall lint
+.PHONY: install uninstall dkms-install dkms-uninstall _dkms-install _dkms-uninstall lint
 
 all: $(CACHE)/abi module userspace selftests
 
@@ -185,7 +185,15 @@ DKMS_SRC := /usr/src/vmx-lite-$(VERSION)
 DKMS_FILES = Kbuild dkms.conf uapi/linux/vmx_lite.h \
 	$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/kmod/*.[chS] $(TOP)/kmod/*.inc))
 
-dkms-install: $(CACHE)/abi dkms-uninstall
+# /usr/src and the dkms tree belong to the machine: installs from two
+# checkouts take turns (lane.sh dkms holds the lock itself, until its
+# initramfs has the module, and calls _dkms-install).
+DKMS_LOCK := /tmp/vmx-lite-dkms.lock
+
+dkms-install dkms-uninstall:
+	flock $(DKMS_LOCK) $(MAKE) -f $(TOP)/Makefile _$@
+
+_dkms-install: $(CACHE)/abi _dkms-uninstall
 	@[ -n "$(DKMS_KERNEL)" ] || { echo "dkms-install: no kernel release (KDIR=$(KDIR))" >&2; exit 1; }
 	mkdir -p $(DKMS_SRC)
 	cd $(TOP) && cp --parents $(DKMS_FILES) $(DKMS_SRC)/
@@ -193,7 +201,7 @@ dkms-install: $(CACHE)/abi dkms-uninstall
 	dkms build -m vmx-lite -v $(VERSION) -k $(DKMS_KERNEL)
 	dkms install -m vmx-lite -v $(VERSION) -k $(DKMS_KERNEL)
 
-dkms-uninstall:
+_dkms-uninstall:
 	if dkms status -m vmx-lite -v $(VERSION) | grep -q .; then \
 		dkms remove -m vmx-lite -v $(VERSION) --all; fi
 	rm -rf $(DKMS_SRC)
