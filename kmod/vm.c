@@ -1649,7 +1649,11 @@ static void vcpu_reset(struct vmxl_vcpu *vcpu)
 	s.cs.type = 0xb;
 	s.cs.selector = 0xf000;
 	s.cs.base = 0xffff0000;
-	s.ds = s.es = s.fs = s.gs = s.ss = data;
+	s.ds = data;
+	s.es = data;
+	s.fs = data;
+	s.gs = data;
+	s.ss = data;
 	s.tr = (struct vmxl_segment){ .limit = 0xffff, .type = 0xb,
 				      .present = 1 };
 	s.ldt = (struct vmxl_segment){ .limit = 0xffff, .type = 2,

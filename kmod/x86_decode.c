@@ -7,6 +7,7 @@
  * failure with the instruction bytes.
  */
 #ifdef __KERNEL__
+#include <linux/bits.h>
 #include <linux/errno.h>
 #include <linux/string.h>
 #endif
@@ -232,14 +233,14 @@ u64 vmxl_mmio_store_value(const struct vmxl_insn *insn, const u64 regs[16])
 
 /* ---- guest page walks ---- */
 
-#define CR0_PE		(1ULL << 0)
-#define CR0_PG		(1ULL << 31)
-#define CR4_PSE		(1ULL << 4)
-#define CR4_PAE		(1ULL << 5)
-#define CR4_LA57	(1ULL << 12)
-#define EFER_LMA_BIT	(1ULL << 10)
-#define PTE_P		(1ULL << 0)
-#define PTE_PS		(1ULL << 7)
+#define CR0_PE		BIT_ULL(0)
+#define CR0_PG		BIT_ULL(31)
+#define CR4_PSE		BIT_ULL(4)
+#define CR4_PAE		BIT_ULL(5)
+#define CR4_LA57	BIT_ULL(12)
+#define EFER_LMA_BIT	BIT_ULL(10)
+#define PTE_P		BIT_ULL(0)
+#define PTE_PS		BIT_ULL(7)
 #define PTE_ADDR	0x000ffffffffff000ULL
 
 static int read_pte(const struct vmxl_walk_ctx *ctx, u64 gpa,

@@ -329,8 +329,8 @@ enum vmxl_internal_error {
 	VMXL_INTERNAL_EMULATION = 1,	/* instruction the module cannot emulate */
 	VMXL_INTERNAL_UNEXPECTED_EXIT = 2, /* hardware exit code in data[0] */
 	VMXL_INTERNAL_GUEST_WALK = 3,	/* guest page tables unreadable */
-	VMXL_INTERNAL_ENTRY_FAILED = 4,	/* VMLAUNCH/VMRESUME failed: data[0] =
-					 * VM-instruction error */
+	/* VMLAUNCH/VMRESUME failed: data[0] = VM-instruction error */
+	VMXL_INTERNAL_ENTRY_FAILED = 4,
 };
 
 struct vmxl_run {
@@ -607,9 +607,10 @@ struct vmxl_smmu_config {
 enum vmxl_dma_status {
 	VMXL_DMA_DONE = 0,
 	VMXL_DMA_FAULT = 1,	/* the SMMU faulted: event[] is its record */
-	VMXL_DMA_ABORTED = 2,	/* terminated without a record: STE abort,
-				 * GBPA abort, or no SMMU and
-				 * VMXL_VM_DMA_STRICT */
+	/* terminated without a record: STE abort, GBPA abort, or no SMMU and
+	 * VMXL_VM_DMA_STRICT
+	 */
+	VMXL_DMA_ABORTED = 2,
 	VMXL_DMA_NO_RAM = 3,	/* translated to an address with no RAM */
 	VMXL_DMA_BAD_BUFFER = 4, /* buf is not accessible */
 };
