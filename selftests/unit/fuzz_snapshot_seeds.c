@@ -46,9 +46,9 @@ int main(int argc, char **argv)
 		{ .slot = 0, .gpa = 0, .size = sizeof(m0), .host = m0 },
 		{ .slot = 3, .gpa = 0xfee00000, .size = sizeof(m1), .host = m1 },
 	};
-	struct snap_vcpu v[2] = { { .id = 0 }, { .id = 1, .flags = SNAP_VCPU_F_HALTED, .nr_msrs = 2 } };
+	struct snap_vcpu v[2] = { { .id = 0 }, { .id = 1, .flags = SNAP_VCPU_F_HALTED, .nr_msrs = 2, .nr_cpuid = 1 } };
 	uint8_t blob[40] = "uart state";
-	struct snap_device d[2] = { { "uart0", blob, sizeof(blob) }, { "virtio-blk0", NULL, 0 } };
+	struct snap_device d[2] = { { "uart0", 1, blob, sizeof(blob) }, { "virtio-blk0", 1, NULL, 0 } };
 	struct snap_write_params p = {
 		.slots = s, .nr_slots = 2, .vcpus = v, .nr_vcpus = 2,
 		.devices = d, .nr_devices = 2, .no_fsync = true,

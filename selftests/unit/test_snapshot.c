@@ -121,6 +121,12 @@ static void vm_init(struct vm *vm, uint64_t seed, const uint64_t *sizes,
 			b[k] = rnd(&vm->rng);
 		for (unsigned int k = 0; k < sizeof(v->fpu.fxsave); k++)
 			v->fpu.fxsave[k] = rnd(&vm->rng);
+		v->nr_cpuid = i ? 0 : 5;
+		for (unsigned int k = 0; k < v->nr_cpuid; k++) {
+			v->cpuid[k].function = k;
+			v->cpuid[k].eax = rnd(&vm->rng);
+			v->cpuid[k].edx = rnd(&vm->rng);
+		}
 		v->nr_msrs = i ? 3 : 0;
 		for (unsigned int k = 0; k < v->nr_msrs; k++) {
 			v->msrs[k].index = 0xc0000080 + k;
@@ -134,9 +140,11 @@ static void vm_init(struct vm *vm, uint64_t seed, const uint64_t *sizes,
 	strcpy(vm->devs[0].name, "uart0");
 	vm->devs[0].data = vm->uart;
 	vm->devs[0].len = sizeof(vm->uart);
+	vm->devs[0].version = 1;
 	strcpy(vm->devs[1].name, "virtio-blk0");
 	vm->devs[1].data = vm->virtio;
 	vm->devs[1].len = sizeof(vm->virtio);
+	vm->devs[1].version = 3;
 	strcpy(vm->devs[2].name, "exit-port");
 	vm->devs[2].len = 0;
 }
@@ -412,9 +420,13 @@ static void expect_vm_equal(struct __test_metadata *_metadata, struct vm *vm,
 			EXPECT_EQ(a->msrs[k].index, b->msrs[k].index);
 			EXPECT_EQ(a->msrs[k].data, b->msrs[k].data);
 		}
+		ASSERT_EQ(a->nr_cpuid, b->nr_cpuid);
+		EXPECT_EQ(0, memcmp(a->cpuid, b->cpuid,
+				    a->nr_cpuid * sizeof(a->cpuid[0])));
 	}
 	for (unsigned int i = 0; i < 3; i++) {
 		EXPECT_STREQ(vm->devs[i].name, in->devices[i].name);
+		EXPECT_EQ(vm->devs[i].version, in->devices[i].version);
 		ASSERT_EQ(vm->devs[i].len, in->devices[i].len);
 		if (vm->devs[i].len)
 			EXPECT_EQ(0, memcmp(vm->devs[i].data, in->devices[i].data,
@@ -1003,11 +1015,15 @@ TEST(bad_parameters)
 	EXPECT_NE(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
 	EXPECT_NE(NULL, strstr(err.msg, "vCPU 1")) TH_LOG("%s", err.msg);
 	vm.vcpus[1].nr_msrs = SNAP_MAX_MSRS;
+	vm.vcpus[1].nr_cpuid = SNAP_MAX_CPUID + 1;
+	EXPECT_NE(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "CPUID")) TH_LOG("%s", err.msg);
+	vm.vcpus[1].nr_cpuid = SNAP_MAX_CPUID;
 	memset(vm.devs[0].name, 'x', sizeof(vm.devs[0].name));
 	EXPECT_NE(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
 	EXPECT_NE(NULL, strstr(err.msg, "device 0")) TH_LOG("%s", err.msg);
 	strcpy(vm.devs[0].name, "uart0");
-	/* The maximum MSR count round-trips. */
+	/* The maximum MSR and CPUID counts round-trip. */
 	ASSERT_EQ(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err))
 		TH_LOG("%s", err.msg);
 	{
@@ -1015,6 +1031,7 @@ TEST(bad_parameters)
 
 		ASSERT_NE(NULL, r) TH_LOG("%s", err.msg);
 		EXPECT_EQ(SNAP_MAX_MSRS, snap_get_info(r)->vcpus[1].nr_msrs);
+		EXPECT_EQ(SNAP_MAX_CPUID, snap_get_info(r)->vcpus[1].nr_cpuid);
 		snap_close(r);
 	}
 	EXPECT_EQ(-1, vm_write(&vm, path(d, "b.snap"), path(d, "nope.snap"), 2,

@@ -46,6 +46,10 @@ _Static_assert(sizeof(struct vmxl_regs) == 144, "regs layout");
 _Static_assert(sizeof(struct vmxl_sregs) == 312, "sregs layout");
 _Static_assert(sizeof(struct vmxl_fpu) == 512, "fpu layout");
 _Static_assert(sizeof(struct vmxl_msr_entry) == 16, "msr layout");
+_Static_assert(sizeof(struct vmxl_cpuid_entry) == 32, "cpuid layout");
+#define DEVICE_FIXED	(SNAP_DEVICE_NAME + 8u)	/* name, version, reserved */
+#define VCPU_MAX	(VCPU_FIXED + SNAP_MAX_MSRS * sizeof(struct vmxl_msr_entry) + \
+			 SNAP_MAX_CPUID * sizeof(struct vmxl_cpuid_entry))
 
 /* ------------------------------------------------------------------ */
 /* Little helpers                                                     */
@@ -292,13 +296,13 @@ static int out_section(struct out *o, uint32_t type, const void *a, size_t alen,
 
 static int out_vcpu(struct out *o, const struct snap_vcpu *v)
 {
-	uint8_t buf[VCPU_FIXED + SNAP_MAX_MSRS * sizeof(struct vmxl_msr_entry)];
+	static _Thread_local uint8_t buf[VCPU_MAX];
 	size_t off = 16;
 
-	memset(buf, 0, 16);
 	put32(buf, v->id);
 	put32(buf + 4, v->flags);
 	put32(buf + 8, v->nr_msrs);
+	put32(buf + 12, v->nr_cpuid);
 	memcpy(buf + off, &v->regs, sizeof(v->regs));
 	off += sizeof(v->regs);
 	memcpy(buf + off, &v->sregs, sizeof(v->sregs));
@@ -307,6 +311,8 @@ static int out_vcpu(struct out *o, const struct snap_vcpu *v)
 	off += sizeof(v->fpu);
 	memcpy(buf + off, v->msrs, v->nr_msrs * sizeof(v->msrs[0]));
 	off += v->nr_msrs * sizeof(v->msrs[0]);
+	memcpy(buf + off, v->cpuid, v->nr_cpuid * sizeof(v->cpuid[0]));
+	off += v->nr_cpuid * sizeof(v->cpuid[0]);
 	return out_section(o, SNAP_SEC_VCPU, buf, off, NULL, 0);
 }
 
@@ -488,10 +494,11 @@ static int check_params(const struct snap_write_params *p, struct snap_err *err)
 		}
 	}
 	for (uint32_t i = 0; i < p->nr_vcpus; i++)
-		if (p->vcpus[i].nr_msrs > SNAP_MAX_MSRS) {
-			seterr(err, EINVAL, "%s: vCPU %u: %u MSRs (at most %u)",
+		if (p->vcpus[i].nr_msrs > SNAP_MAX_MSRS ||
+		    p->vcpus[i].nr_cpuid > SNAP_MAX_CPUID) {
+			seterr(err, EINVAL, "%s: vCPU %u: %u MSRs, %u CPUID entries (at most %u, %u)",
 			       p->path, p->vcpus[i].id, p->vcpus[i].nr_msrs,
-			       SNAP_MAX_MSRS);
+			       p->vcpus[i].nr_cpuid, SNAP_MAX_MSRS, SNAP_MAX_CPUID);
 			return -1;
 		}
 	for (uint32_t i = 0; i < p->nr_devices; i++) {
@@ -684,11 +691,12 @@ int snap_write(const struct snap_write_params *p, struct snap_write_stats *st,
 		if (out_vcpu(&o, &p->vcpus[i]))
 			goto out;
 	for (uint32_t i = 0; i < p->nr_devices; i++) {
-		char name[SNAP_DEVICE_NAME] = { 0 };
+		uint8_t dh[DEVICE_FIXED] = { 0 };
 
-		memcpy(name, p->devices[i].name,
-		       strnlen(p->devices[i].name, sizeof(name) - 1));
-		if (out_section(&o, SNAP_SEC_DEVICE, name, sizeof(name),
+		memcpy(dh, p->devices[i].name,
+		       strnlen(p->devices[i].name, SNAP_DEVICE_NAME - 1));
+		put32(dh + SNAP_DEVICE_NAME, p->devices[i].version);
+		if (out_section(&o, SNAP_SEC_DEVICE, dh, sizeof(dh),
 				p->devices[i].data, p->devices[i].len))
 			goto out;
 	}
@@ -1115,14 +1123,16 @@ static int parse_vcpu(struct snap_reader *r, uint32_t idx, uint32_t n,
 	v->id = get32(p);
 	v->flags = get32(p + 4);
 	v->nr_msrs = get32(p + 8);
-	if (v->nr_msrs > SNAP_MAX_MSRS ||
-	    len != VCPU_FIXED + v->nr_msrs * sizeof(struct vmxl_msr_entry)) {
-		secerr(err, r, idx, "%u MSRs in %llu bytes", v->nr_msrs,
-		       (unsigned long long)len);
+	v->nr_cpuid = get32(p + 12);
+	if (v->nr_msrs > SNAP_MAX_MSRS || v->nr_cpuid > SNAP_MAX_CPUID ||
+	    len != VCPU_FIXED + v->nr_msrs * sizeof(struct vmxl_msr_entry) +
+		   v->nr_cpuid * sizeof(struct vmxl_cpuid_entry)) {
+		secerr(err, r, idx, "%u MSRs and %u CPUID entries in %llu bytes",
+		       v->nr_msrs, v->nr_cpuid, (unsigned long long)len);
 		return -1;
 	}
-	if (get32(p + 12) || (v->flags & ~SNAP_VCPU_F_HALTED)) {
-		secerr(err, r, idx, "unknown flags or reserved bits");
+	if (v->flags & ~SNAP_VCPU_F_HALTED) {
+		secerr(err, r, idx, "unknown flags %#x", v->flags);
 		return -1;
 	}
 	for (uint32_t k = 0; k < n; k++)
@@ -1137,6 +1147,8 @@ static int parse_vcpu(struct snap_reader *r, uint32_t idx, uint32_t n,
 	memcpy(&v->fpu, p + off, sizeof(v->fpu));
 	off += sizeof(v->fpu);
 	memcpy(v->msrs, p + off, v->nr_msrs * sizeof(v->msrs[0]));
+	off += v->nr_msrs * sizeof(v->msrs[0]);
+	memcpy(v->cpuid, p + off, v->nr_cpuid * sizeof(v->cpuid[0]));
 	return 0;
 }
 
@@ -1160,14 +1172,19 @@ static int parse_device(struct snap_reader *r, uint32_t idx, uint32_t n,
 			secerr(err, r, idx, "device name padding not zero");
 			return -1;
 		}
+	if (get32(p + SNAP_DEVICE_NAME + 4)) {
+		secerr(err, r, idx, "reserved bytes not zero");
+		return -1;
+	}
 	memcpy(d->name, p, SNAP_DEVICE_NAME);
+	d->version = get32(p + SNAP_DEVICE_NAME);
 	for (uint32_t k = 0; k < n; k++)
 		if (!strcmp(r->info.devices[k].name, d->name)) {
 			secerr(err, r, idx, "device '%s' appears twice", d->name);
 			return -1;
 		}
-	d->len = len - SNAP_DEVICE_NAME;
-	d->data = p + SNAP_DEVICE_NAME;
+	d->len = len - DEVICE_FIXED;
+	d->data = p + DEVICE_FIXED;
 	return 0;
 }
 
@@ -1247,11 +1264,11 @@ static struct snap_reader *open_common(struct snap_reader *r, struct snap_err *e
 			break;
 		case SNAP_SEC_VCPU:
 			min = VCPU_FIXED;
-			max = VCPU_FIXED + SNAP_MAX_MSRS * sizeof(struct vmxl_msr_entry);
+			max = VCPU_MAX;
 			break;
 		case SNAP_SEC_DEVICE:
-			min = SNAP_DEVICE_NAME;
-			max = SNAP_DEVICE_NAME + SNAP_MAX_DEVICE_BLOB;
+			min = DEVICE_FIXED;
+			max = DEVICE_FIXED + SNAP_MAX_DEVICE_BLOB;
 			break;
 		case SNAP_SEC_MEMORY:
 			min = CHUNK_HDR;

@@ -34,6 +34,7 @@
 #define SNAP_MAX_DEVICES	64u
 #define SNAP_MAX_DEVICE_BLOB	(16u << 20)
 #define SNAP_MAX_MSRS		VMXL_MAX_MSR_ENTRIES
+#define SNAP_MAX_CPUID		VMXL_MAX_CPUID_ENTRIES
 #define SNAP_DEVICE_NAME	32u
 #define SNAP_MAX_CHAIN		64u	/* base + 63 incrementals */
 #define SNAP_MAX_MEM		(1ULL << 40)
@@ -80,12 +81,15 @@ struct snap_vcpu {
 	struct vmxl_sregs sregs;
 	struct vmxl_fpu fpu;
 	uint32_t nr_msrs;
+	uint32_t nr_cpuid;
 	struct vmxl_msr_entry msrs[SNAP_MAX_MSRS];
+	struct vmxl_cpuid_entry cpuid[SNAP_MAX_CPUID];
 };
 
 /* One device's state, as its model serialized it. */
 struct snap_device {
 	char name[SNAP_DEVICE_NAME];	/* NUL-terminated, e.g. "uart0" */
+	uint32_t version;		/* of the blob's layout, the model's own */
 	const void *data;
 	uint32_t len;
 };
