@@ -1,0 +1,892 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmxctl snapshots (docs/snapshot-format.md): the commands
+ *
+ *   vmxctl snapshot SOCKET FILE [--parent PARENT]   ask a running vmxctl
+ *   vmxctl snapshot-info FILE                       print what FILE holds
+ *   vmxctl verify FILE [--dump-mem OUT]             check the whole chain
+ *   vmxctl run --restore FILE ...                   continue a saved VM
+ *
+ * and the control command "snapshot FILE [--parent PARENT]" that the
+ * first one sends to `vmxctl run --control SOCKET`.
+ *
+ * A snapshot is transactional with the dirty log: with every vCPU paused,
+ * GET the dirty bitmaps (nothing cleared), write FILE.tmp.PID, fsync,
+ * rename, and only then CLEAR exactly the pages GET returned. A snapshot
+ * that fails leaves the previous file and the dirty log as they were.
+ * Dirty logging starts with the first snapshot of a run (which is full,
+ * writes every page and so needs no log) or with --restore; an
+ * incremental's PARENT must be the last snapshot this run wrote (or
+ * restored from), the one that started the log's current window.
+ *
+ * Exit status:
+ *   snapshot       0 written; 1 the snapshot failed (the old FILE is intact);
+ *                  64 usage; 66 the control socket could not be used
+ *   snapshot-info  0; 1 FILE refused (the message names the section); 64 usage
+ *   verify         0 every file of the chain is intact; 1 refused; 64 usage
+ *   run --restore  72 the chain was refused or could not be applied
+ *                  (nothing ran); otherwise as `vmxctl run`
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "vmxctl.h"
+#include "lib/snapshot.h"
+
+#define EXIT_FAILED	1
+#define EXIT_USAGE	64
+#define EXIT_NOINPUT	66
+
+/* What this run knows about its snapshots (control thread, restore). */
+static struct {
+	pthread_mutex_t lock;
+	bool logging;			/* dirty log on since the window began */
+	bool have_last;
+	uint8_t last_id[SNAP_ID_SIZE];
+	char last[PATH_MAX];
+	/* --restore: the chain, opened by prepare(), used by restore() */
+	struct snap_reader **chain;
+	unsigned int chain_len;
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static double mbps(uint64_t bytes, uint64_t ns)
+{
+	return ns ? bytes / 1e6 / (ns / 1e9) : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* state conversion                                                    */
+/* ------------------------------------------------------------------ */
+
+static void to_snap(const struct vmxctl_vcpu_state *st, unsigned int id,
+		    struct snap_vcpu *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	v->regs = st->regs;
+	v->sregs = st->sregs;
+	v->fpu = st->fpu;
+	v->nr_msrs = st->nmsrs;
+	memcpy(v->msrs, st->msrs, st->nmsrs * sizeof(st->msrs[0]));
+	v->nr_cpuid = st->ncpuid;
+	memcpy(v->cpuid, st->cpuid, st->ncpuid * sizeof(st->cpuid[0]));
+}
+
+static int from_snap(const struct snap_vcpu *v, struct vmxctl_vcpu_state *st)
+{
+	if (v->nr_msrs > VMXCTL_MAX_MSRS || v->nr_cpuid > VMXL_MAX_CPUID_ENTRIES)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->regs = v->regs;
+	st->sregs = v->sregs;
+	st->fpu = v->fpu;
+	st->nmsrs = v->nr_msrs;
+	memcpy(st->msrs, v->msrs, v->nr_msrs * sizeof(v->msrs[0]));
+	st->ncpuid = v->nr_cpuid;
+	memcpy(st->cpuid, v->cpuid, v->nr_cpuid * sizeof(v->cpuid[0]));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the control command: snapshot FILE [--parent PARENT]                */
+/* ------------------------------------------------------------------ */
+
+struct snap_job {
+	unsigned int nslots, ncpus, ndevs;
+	struct snap_slot slots[VMXCTL_MAX_SLOTS];
+	uint64_t *bitmap[VMXCTL_MAX_SLOTS];
+	struct snap_vcpu *vcpus;
+	struct vmxctl_vcpu_state *st;
+	struct snap_device devs[SNAP_MAX_DEVICES];
+	struct vmxctl_dev_state dst[SNAP_MAX_DEVICES];
+};
+
+static void job_free(struct snap_job *j)
+{
+	for (unsigned int i = 0; i < j->nslots; i++)
+		free(j->bitmap[i]);
+	for (unsigned int i = 0; i < j->ndevs; i++)
+		free(j->dst[i].data);
+	free(j->vcpus);
+	free(j->st);
+}
+
+/* With the machine paused: everything but memory, and the dirty bitmaps. */
+static int collect(struct vmxctl_machine *m, struct snap_job *j, bool get_log,
+		   FILE *out)
+{
+	int ret;
+
+	j->nslots = vmxctl_nr_slots(m);
+	for (unsigned int i = 0; i < j->nslots; i++) {
+		const struct vmxctl_slot *s = vmxctl_slot(m, i);
+		size_t words = (s->size / SNAP_PAGE_SIZE + 63) / 64;
+
+		j->slots[i] = (struct snap_slot){
+			.slot = s->slot, .flags = s->flags & ~VMXL_MEM_LOG_DIRTY,
+			.gpa = s->gpa, .size = s->size, .host = s->hva,
+		};
+		j->bitmap[i] = calloc(words, 8);
+		if (!j->bitmap[i]) {
+			fprintf(out, "snapshot: out of memory\n");
+			return -ENOMEM;
+		}
+		if (get_log) {
+			ret = vmxctl_dirty_log_get(m, i, j->bitmap[i]);
+			if (ret) {
+				fprintf(out, "snapshot: dirty log of slot %u (GET): %s\n",
+					s->slot, strerror(-ret));
+				return ret;
+			}
+		}
+	}
+	j->ncpus = vmxctl_nr_vcpus(m);
+	j->vcpus = calloc(j->ncpus, sizeof(*j->vcpus));
+	j->st = malloc(sizeof(*j->st));
+	if (!j->vcpus || !j->st) {
+		fprintf(out, "snapshot: out of memory\n");
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < j->ncpus; i++) {
+		ret = vmxctl_get_vcpu_state(m, i, j->st);
+		if (ret) {
+			fprintf(out, "snapshot: vCPU %u state: %s\n", i, strerror(-ret));
+			return ret;
+		}
+		if (j->st->nmsrs > SNAP_MAX_MSRS || j->st->ncpuid > SNAP_MAX_CPUID) {
+			fprintf(out, "snapshot: vCPU %u: too many MSRs or CPUID entries\n", i);
+			return -E2BIG;
+		}
+		to_snap(j->st, i, &j->vcpus[i]);
+	}
+	j->ndevs = 0;
+	for (unsigned int i = 0; i < vmxctl_nr_devices(m); i++) {
+		struct vmxctl_dev_state *d = &j->dst[j->ndevs];
+
+		if (j->ndevs == SNAP_MAX_DEVICES) {
+			fprintf(out, "snapshot: more than %u devices\n", SNAP_MAX_DEVICES);
+			return -E2BIG;
+		}
+		memset(d, 0, sizeof(*d));
+		ret = vmxctl_device_save(m, i, d);
+		if (ret) {
+			fprintf(out, "snapshot: device %s: %s\n",
+				vmxctl_device_name(m, i), strerror(-ret));
+			return ret;
+		}
+		j->ndevs++;
+		if (strnlen(d->name, sizeof(d->name)) >= SNAP_DEVICE_NAME) {
+			fprintf(out, "snapshot: device name too long\n");
+			return -EINVAL;
+		}
+		memcpy(j->devs[j->ndevs - 1].name, d->name, SNAP_DEVICE_NAME);
+		j->devs[j->ndevs - 1].name[SNAP_DEVICE_NAME - 1] = 0;
+		j->devs[j->ndevs - 1].version = d->version;
+		j->devs[j->ndevs - 1].data = d->data;
+		j->devs[j->ndevs - 1].len = d->len;
+	}
+	return 0;
+}
+
+static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
+			FILE *out)
+{
+	const char *file = NULL, *parent = NULL;
+	struct snap_job j = { 0 };
+	struct snap_write_stats st;
+	struct snap_err err = { 0 };
+	uint64_t t0, t1, t2;
+	bool was_logging;
+	int ret = EXIT_FAILED;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--parent") && i + 1 < argc)
+			parent = argv[++i];
+		else if (argv[i][0] != '-' && !file)
+			file = argv[i];
+		else
+			file = NULL, i = argc;
+	}
+	if (!file) {
+		fprintf(out, "usage: snapshot FILE [--parent PARENT]\n");
+		return EXIT_FAILED;
+	}
+	if (vmxctl_config(m)->smmu) {
+		fprintf(out, "snapshot: a VM with --smmu cannot be saved: the SMMU's state lives in the kernel and has no save/restore ioctl\n");
+		return EXIT_FAILED;
+	}
+	pthread_mutex_lock(&S.lock);
+	if (parent) {
+		struct snap_reader *r = snap_open(parent, &err);
+
+		if (!r) {
+			fprintf(out, "snapshot: --parent %s\n", err.msg);
+			goto out_unlock;
+		}
+		if (!S.have_last ||
+		    memcmp(snap_get_info(r)->id, S.last_id, SNAP_ID_SIZE)) {
+			if (S.have_last)
+				fprintf(out, "snapshot: --parent %s is not the last snapshot of this run (%s): the dirty log counts from that one\n",
+					parent, S.last);
+			else
+				fprintf(out, "snapshot: --parent %s: this run has taken no snapshot (nor was it restored from one) yet; take a full one first\n",
+					parent);
+			snap_close(r);
+			goto out_unlock;
+		}
+		snap_close(r);
+	}
+
+	t0 = now_ns();
+	if (vmxctl_pause(m)) {
+		fprintf(out, "snapshot: the machine is stopping\n");
+		goto out_unlock;
+	}
+	t1 = now_ns();
+	was_logging = S.logging;
+	if (!S.logging) {
+		/* First snapshot of the run: a full one; the window opens now. */
+		if (parent) {
+			fprintf(out, "snapshot: no dirty log to make an incremental from\n");
+			goto out_resume;
+		}
+		ret = vmxctl_dirty_log_enable(m, true);
+		if (ret) {
+			fprintf(out, "snapshot: turning the dirty log on: %s\n",
+				strerror(-ret));
+			ret = EXIT_FAILED;
+			goto out_resume;
+		}
+		S.logging = true;
+		S.have_last = false;
+		ret = EXIT_FAILED;
+	}
+	if (collect(m, &j, was_logging, out))
+		goto out_resume;
+	{
+		struct snap_slot sl[VMXCTL_MAX_SLOTS];
+		struct snap_write_params p = {
+			.path = file, .parent = parent, .slots = sl,
+			.nr_slots = j.nslots, .vcpus = j.vcpus, .nr_vcpus = j.ncpus,
+			.devices = j.devs, .nr_devices = j.ndevs, .threads = 2,
+		};
+
+		for (unsigned int i = 0; i < j.nslots; i++) {
+			sl[i] = j.slots[i];
+			sl[i].pages = parent ? j.bitmap[i] : NULL;
+		}
+		if (snap_write(&p, &st, &err)) {
+			fprintf(out, "snapshot: %s\n", err.msg);
+			fprintf(out, "snapshot: nothing changed: %s and the dirty log are as they were\n",
+				file);
+			goto out_resume;
+		}
+	}
+	/* Written and durable: now clear exactly the pages GET returned. */
+	if (was_logging)
+		for (unsigned int i = 0; i < j.nslots; i++) {
+			int r = vmxctl_dirty_log_clear(m, i, j.bitmap[i]);
+
+			if (r) {
+				fprintf(out, "snapshot: %s written, but clearing the dirty log of slot %u failed (%s): the next snapshot must be a full one\n",
+					file, j.slots[i].slot, strerror(-r));
+				S.have_last = false;
+				goto out_resume;
+			}
+		}
+	memcpy(S.last_id, st.id, SNAP_ID_SIZE);
+	if (!realpath(file, S.last))
+		snprintf(S.last, sizeof(S.last), "%s", file);
+	S.have_last = true;
+	ret = 0;
+out_resume:
+	vmxctl_resume(m);
+	t2 = now_ns();
+	if (!ret) {
+		char id[2 * SNAP_ID_SIZE + 1];
+
+		snap_id_hex(st.id, id);
+		fprintf(out, "snapshot %s: %s, %" PRIu64 " of %" PRIu64 " pages (%" PRIu64 " zero, elided), %" PRIu64 " chunks\n",
+			file, parent ? "incremental" : "full", st.pages_selected,
+			st.pages_total, st.pages_zero, st.chunks);
+		fprintf(out, "bytes %" PRIu64 "\n", st.bytes);
+		fprintf(out, "pause %.3f ms\n", (t2 - t1) / 1e6);
+		fprintf(out, "write %.3f ms, %.1f MB/s written, %.1f MB/s of guest memory\n",
+			st.ns / 1e6, mbps(st.bytes, st.ns),
+			mbps(st.pages_selected * SNAP_PAGE_SIZE, st.ns));
+		fprintf(out, "total %.3f ms\n", (t2 - t0) / 1e6);
+		fprintf(out, "id %s\n", id);
+	}
+	job_free(&j);
+out_unlock:
+	pthread_mutex_unlock(&S.lock);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* vmxctl snapshot SOCKET FILE [--parent PARENT]                       */
+/* ------------------------------------------------------------------ */
+
+/* FILE as an absolute path (the server's working directory differs). */
+static char *absolute(const char *path)
+{
+	char *dup, *slash, *dir, *out = NULL;
+	const char *base;
+
+	if (path[0] == '/')
+		return strdup(path);
+	dup = strdup(path);
+	if (!dup)
+		return NULL;
+	slash = strrchr(dup, '/');
+	if (slash) {
+		*slash = 0;
+		base = slash + 1;
+		dir = realpath(*dup ? dup : "/", NULL);
+	} else {
+		base = dup;
+		dir = getcwd(NULL, 0);
+	}
+	if (dir && asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
+		out = NULL;
+	free(dir);
+	free(dup);
+	return out;
+}
+
+static void snapshot_usage(FILE *f)
+{
+	fprintf(f,
+"usage: vmxctl snapshot SOCKET FILE [--parent PARENT]\n"
+"Save the VM of the `vmxctl run --control SOCKET` into FILE: every page\n"
+"(full), or with --parent only the pages written since PARENT, which must\n"
+"be the last snapshot that run wrote or was restored from. The VM pauses\n"
+"while FILE is written (FILE.tmp.PID, fsync, rename); the old FILE and the\n"
+"dirty log stay as they were when anything fails. Prints pages, bytes,\n"
+"the pause and the write rate. Paths must not contain white space.\n"
+"Exit status: 0 written; 1 the snapshot failed; 64 usage; 66 the socket\n"
+"could not be used.\n");
+}
+
+static int cmd_snapshot(int argc, char **argv)
+{
+	const char *sock = NULL, *file = NULL, *parent = NULL;
+	char *afile = NULL, *aparent = NULL, *line = NULL;
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			snapshot_usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--parent")) {
+			if (i + 1 == argc) {
+				vmxctl_err("snapshot: --parent needs a file");
+				return EXIT_USAGE;
+			}
+			parent = argv[++i];
+		} else if (argv[i][0] == '-') {
+			vmxctl_err("snapshot: unknown option %s (vmxctl snapshot --help)", argv[i]);
+			return EXIT_USAGE;
+		} else if (!sock) {
+			sock = argv[i];
+		} else if (!file) {
+			file = argv[i];
+		} else {
+			vmxctl_err("snapshot: too many arguments (vmxctl snapshot --help)");
+			return EXIT_USAGE;
+		}
+	}
+	if (!file) {
+		snapshot_usage(stderr);
+		return EXIT_USAGE;
+	}
+	afile = absolute(file);
+	aparent = parent ? absolute(parent) : NULL;
+	if (!afile || (parent && !aparent)) {
+		vmxctl_err("snapshot: %s: %s", parent && !aparent ? parent : file,
+			   strerror(errno ? errno : ENOMEM));
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (strpbrk(afile, " \t\n") || (aparent && strpbrk(aparent, " \t\n"))) {
+		vmxctl_err("snapshot: file names with white space are not supported");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (asprintf(&line, "snapshot %s%s%s", afile, aparent ? " --parent " : "",
+		     aparent ? aparent : "") < 0) {
+		line = NULL;
+		ret = EXIT_FAILED;
+		goto out;
+	}
+	ret = vmxctl_control_request(sock, line, stdout);
+	ret = ret < 0 ? EXIT_NOINPUT : ret ? EXIT_FAILED : 0;
+out:
+	free(line);
+	free(afile);
+	free(aparent);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* vmxctl snapshot-info FILE                                           */
+/* ------------------------------------------------------------------ */
+
+static void print_info(const struct snap_reader *r, bool regs, bool devices)
+{
+	const struct snap_info *in = snap_get_info(r);
+	char id[2 * SNAP_ID_SIZE + 1], when[64];
+	time_t t = in->created_ns / 1000000000ULL;
+	struct tm tm;
+
+	snap_id_hex(in->id, id);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("file %s\n", snap_name(r));
+	printf("version %u\n", in->version);
+	printf("kind %s\n", in->flags & SNAP_F_INCREMENTAL ? "incremental" : "full");
+	printf("depth %u\n", in->depth);
+	printf("id %s\n", id);
+	if (in->parent) {
+		snap_id_hex(in->parent_id, id);
+		printf("parent %s\n", in->parent);
+		printf("parent-id %s\n", id);
+	}
+	printf("created %s\n", when);
+	printf("size %" PRIu64 "\n", in->file_size);
+	printf("memory %" PRIu64 "\n", in->mem_size);
+	for (uint32_t i = 0; i < in->nr_slots; i++)
+		printf("slot %u gpa 0x%" PRIx64 " size %" PRIu64 " flags 0x%x\n",
+		       in->slots[i].slot, in->slots[i].gpa, in->slots[i].size,
+		       in->slots[i].flags);
+	printf("chunks %u\n", in->nr_chunks);
+	printf("vcpus %u\n", in->nr_vcpus);
+	for (uint32_t i = 0; i < in->nr_vcpus; i++) {
+		const struct snap_vcpu *v = &in->vcpus[i];
+		static const char *const names[] = {
+			"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+			"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+			"rip", "rflags",
+		};
+		const __u64 *g = &v->regs.rax;
+
+		printf("vcpu %u rip 0x%llx rsp 0x%llx cr0 0x%llx cr3 0x%llx efer 0x%llx msrs %u cpuid %u\n",
+		       v->id, (unsigned long long)v->regs.rip,
+		       (unsigned long long)v->regs.rsp,
+		       (unsigned long long)v->sregs.cr0,
+		       (unsigned long long)v->sregs.cr3,
+		       (unsigned long long)v->sregs.efer, v->nr_msrs, v->nr_cpuid);
+		if (!regs)
+			continue;
+		for (unsigned int k = 0; k < 18; k++)
+			printf("vcpu %u %s 0x%llx\n", v->id, names[k],
+			       (unsigned long long)g[k]);
+		printf("vcpu %u cr2 0x%llx cr4 0x%llx cr8 0x%llx apic_base 0x%llx\n",
+		       v->id, (unsigned long long)v->sregs.cr2,
+		       (unsigned long long)v->sregs.cr4,
+		       (unsigned long long)v->sregs.cr8,
+		       (unsigned long long)v->sregs.apic_base);
+		{
+			const struct vmxl_segment *seg[] = {
+				&v->sregs.cs, &v->sregs.ds, &v->sregs.es, &v->sregs.fs,
+				&v->sregs.gs, &v->sregs.ss, &v->sregs.tr, &v->sregs.ldt,
+			};
+			static const char *const sn[] = {
+				"cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt",
+			};
+
+			for (unsigned int k = 0; k < 8; k++)
+				printf("vcpu %u %s sel 0x%x base 0x%llx limit 0x%x type %u p %u dpl %u db %u s %u l %u g %u\n",
+				       v->id, sn[k], seg[k]->selector,
+				       (unsigned long long)seg[k]->base, seg[k]->limit,
+				       seg[k]->type, seg[k]->present, seg[k]->dpl,
+				       seg[k]->db, seg[k]->s, seg[k]->l, seg[k]->g);
+		}
+		printf("vcpu %u gdt 0x%llx/0x%x idt 0x%llx/0x%x\n", v->id,
+		       (unsigned long long)v->sregs.gdt.base, v->sregs.gdt.limit,
+		       (unsigned long long)v->sregs.idt.base, v->sregs.idt.limit);
+		for (unsigned int k = 0; k < v->nr_msrs; k++)
+			printf("vcpu %u msr 0x%x 0x%llx\n", v->id, v->msrs[k].index,
+			       (unsigned long long)v->msrs[k].data);
+		printf("vcpu %u fpu-crc32 %08lx\n", v->id,
+		       crc32(0, v->fpu.fxsave, sizeof(v->fpu.fxsave)));
+	}
+	printf("devices %u\n", in->nr_devices);
+	for (uint32_t i = 0; i < in->nr_devices; i++) {
+		const struct snap_device *d = &in->devices[i];
+
+		printf("device %s version %u bytes %u", d->name, d->version, d->len);
+		if (devices) {
+			printf(" data ");
+			for (uint32_t k = 0; k < d->len; k++)
+				printf("%02x", ((const uint8_t *)d->data)[k]);
+		}
+		printf("\n");
+	}
+}
+
+static void info_usage(FILE *f)
+{
+	fprintf(f,
+"usage: vmxctl snapshot-info [--regs] [--devices] FILE\n"
+"Check FILE's header and small sections and print what it holds, one\n"
+"\"key value\" per line: version, kind (full/incremental), depth, id,\n"
+"parent and parent-id, creation time, sizes, memory slots, vCPUs (with\n"
+"--regs every register, segment and MSR), devices (with --devices their\n"
+"state in hex). Memory chunks are not read: `vmxctl verify` does that.\n"
+"Exit status: 0; 1 FILE refused (the message names the section); 64 usage.\n");
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	const char *file = NULL;
+	bool regs = false, devices = false;
+	struct snap_err err = { 0 };
+	struct snap_reader *r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			info_usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--regs")) {
+			regs = true;
+		} else if (!strcmp(argv[i], "--devices")) {
+			devices = true;
+		} else if (argv[i][0] == '-' || file) {
+			info_usage(stderr);
+			return EXIT_USAGE;
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file) {
+		info_usage(stderr);
+		return EXIT_USAGE;
+	}
+	r = snap_open(file, &err);
+	if (!r) {
+		vmxctl_err("%s", err.msg);
+		return EXIT_FAILED;
+	}
+	print_info(r, regs, devices);
+	snap_close(r);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* vmxctl verify FILE [--dump-mem OUT]                                 */
+/* ------------------------------------------------------------------ */
+
+static void verify_usage(FILE *f)
+{
+	fprintf(f,
+"usage: vmxctl verify [--dump-mem OUT] FILE\n"
+"Check FILE and every parent it needs, down to the full snapshot: each\n"
+"header and section CRC, the chain's ids and memory layouts, every memory\n"
+"chunk decompressed. With --dump-mem, also write the guest memory the\n"
+"chain restores to OUT (each slot at its guest-physical address, as\n"
+"`vmxctl control SOCKET dump-mem` does).\n"
+"Exit status: 0 the chain is intact; 1 refused (the message names the\n"
+"file and section); 64 usage.\n");
+}
+
+static int dump_chain(struct snap_reader **chain, unsigned int n,
+		      const char *out)
+{
+	const struct snap_info *in = snap_get_info(chain[0]);
+	struct snap_slot s[SNAP_MAX_SLOTS];
+	struct snap_err err = { 0 };
+	int fd, ret = EXIT_FAILED;
+	uint32_t i;
+
+	memset(s, 0, sizeof(s));
+	for (i = 0; i < in->nr_slots; i++) {
+		s[i] = in->slots[i];
+		s[i].host = calloc(1, s[i].size);
+		if (!s[i].host) {
+			vmxctl_err("verify: out of memory for %" PRIu64 " bytes",
+				   s[i].size);
+			goto out;
+		}
+	}
+	for (unsigned int k = 0; k < n; k++)
+		if (snap_read_memory(chain[k], s, &err)) {
+			vmxctl_err("%s", err.msg);
+			goto out;
+		}
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		vmxctl_err("verify: %s: %s", out, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+	for (i = 0; i < in->nr_slots && !ret; i++)
+		for (uint64_t off = 0; off < s[i].size;) {
+			ssize_t w = pwrite(fd, (char *)s[i].host + off,
+					   s[i].size - off, s[i].gpa + off);
+
+			if (w <= 0) {
+				vmxctl_err("verify: %s: %s", out,
+					   w ? strerror(errno) : "short write");
+				ret = EXIT_FAILED;
+				break;
+			}
+			off += w;
+		}
+	if (close(fd) && !ret) {
+		vmxctl_err("verify: %s: %s", out, strerror(errno));
+		ret = EXIT_FAILED;
+	}
+out:
+	for (i = 0; i < in->nr_slots; i++)
+		free(s[i].host);
+	return ret;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	const char *file = NULL, *dump = NULL;
+	struct snap_err err = { 0 };
+	struct snap_reader **chain;
+	unsigned int n;
+	int ret = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			verify_usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--dump-mem") && i + 1 < argc) {
+			dump = argv[++i];
+		} else if (argv[i][0] == '-' || file) {
+			verify_usage(stderr);
+			return EXIT_USAGE;
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file) {
+		verify_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (snap_open_chain(file, &chain, &n, &err)) {
+		vmxctl_err("%s", err.msg);
+		return EXIT_FAILED;
+	}
+	for (unsigned int k = 0; k < n && !ret; k++)
+		if (snap_read_memory(chain[k], NULL, &err)) {
+			vmxctl_err("%s", err.msg);
+			ret = EXIT_FAILED;
+		}
+	if (!ret && dump)
+		ret = dump_chain(chain, n, dump);
+	if (!ret) {
+		printf("%s: OK, a chain of %u file%s:", file, n, n > 1 ? "s" : "");
+		for (unsigned int k = 0; k < n; k++)
+			printf(" %s", snap_name(chain[k]));
+		printf("\n");
+	}
+	snap_close_chain(chain, n);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* vmxctl run --restore FILE                                           */
+/* ------------------------------------------------------------------ */
+
+static int restore_prepare(const char *file, struct vmxctl_config *cfg)
+{
+	struct snap_err err = { 0 };
+	const struct snap_info *in;
+
+	if (snap_open_chain(file, &S.chain, &S.chain_len, &err)) {
+		vmxctl_err("--restore: %s", err.msg);
+		return -EINVAL;
+	}
+	/* Everything, memory chunks included, is checked before anything starts. */
+	for (unsigned int k = 0; k < S.chain_len; k++)
+		if (snap_read_memory(S.chain[k], NULL, &err)) {
+			vmxctl_err("--restore: %s", err.msg);
+			goto fail;
+		}
+	in = snap_get_info(S.chain[S.chain_len - 1]);
+	if (in->nr_slots != 1 || in->slots[0].gpa != 0 ||
+	    in->mem_size > VMXCTL_MAX_MEM) {
+		vmxctl_err("--restore: %s: section %u (layout): %u slots of %" PRIu64 " bytes; this vmxctl builds one slot of RAM at 0, at most %llu bytes",
+			   file, in->flags & SNAP_F_INCREMENTAL ? 1u : 0u,
+			   in->nr_slots, in->mem_size,
+			   (unsigned long long)VMXCTL_MAX_MEM);
+		goto fail;
+	}
+	if (!in->nr_vcpus || in->nr_vcpus > VMXCTL_MAX_VCPUS) {
+		vmxctl_err("--restore: %s: header: %u vCPUs (1..%u)", file,
+			   in->nr_vcpus, VMXCTL_MAX_VCPUS);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < in->nr_vcpus; i++)
+		if (in->vcpus[i].id != i || in->vcpus[i].nr_msrs > VMXCTL_MAX_MSRS) {
+			vmxctl_err("--restore: %s: vCPU %u: id %u, %u MSRs: not what this vmxctl saves",
+				   file, i, in->vcpus[i].id, in->vcpus[i].nr_msrs);
+			goto fail;
+		}
+	cfg->mem_size = in->mem_size;
+	cfg->nr_cpus = in->nr_vcpus;
+	return 0;
+fail:
+	snap_close_chain(S.chain, S.chain_len);
+	S.chain = NULL;
+	return -EINVAL;
+}
+
+static int restore_apply(struct vmxctl_machine *m, const char *file)
+{
+	const struct snap_info *in;
+	struct snap_slot sl[VMXCTL_MAX_SLOTS];
+	struct vmxctl_vcpu_state *st = NULL;
+	struct snap_err err = { 0 };
+	uint64_t t0 = now_ns();
+	int ret = -EINVAL;
+
+	if (!S.chain) {
+		vmxctl_err("--restore %s: the chain was not prepared", file);
+		return -EINVAL;
+	}
+	in = snap_get_info(S.chain[S.chain_len - 1]);
+	if (vmxctl_nr_slots(m) != in->nr_slots) {
+		vmxctl_err("--restore: %s: section 1 (layout): %u memory slots, the machine has %u",
+			   file, in->nr_slots, vmxctl_nr_slots(m));
+		goto out;
+	}
+	for (uint32_t i = 0; i < in->nr_slots; i++) {
+		const struct vmxctl_slot *s = vmxctl_slot(m, i);
+
+		if (s->slot != in->slots[i].slot || s->gpa != in->slots[i].gpa ||
+		    s->size != in->slots[i].size) {
+			vmxctl_err("--restore: %s: layout: slot %u at 0x%" PRIx64 ", %" PRIu64 " bytes; the machine has slot %u at 0x%" PRIx64 ", %" PRIu64 " bytes",
+				   file, in->slots[i].slot, in->slots[i].gpa,
+				   in->slots[i].size, s->slot, s->gpa, s->size);
+			goto out;
+		}
+		sl[i] = in->slots[i];
+		sl[i].host = s->hva;
+	}
+	if (vmxctl_nr_vcpus(m) != in->nr_vcpus) {
+		vmxctl_err("--restore: %s: %u vCPUs, the machine has %u", file,
+			   in->nr_vcpus, vmxctl_nr_vcpus(m));
+		goto out;
+	}
+	for (unsigned int k = 0; k < S.chain_len; k++)
+		if (snap_read_memory(S.chain[k], sl, &err)) {
+			vmxctl_err("--restore: %s", err.msg);
+			goto out;
+		}
+	st = malloc(sizeof(*st));
+	if (!st) {
+		vmxctl_err("--restore: out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < in->nr_vcpus; i++) {
+		if (from_snap(&in->vcpus[i], st)) {
+			vmxctl_err("--restore: %s: section %u (vcpu %u): state does not fit",
+				   file, i + 1 + !!(in->flags & SNAP_F_INCREMENTAL), i);
+			goto out;
+		}
+		ret = vmxctl_set_vcpu_state(m, i, st);
+		if (ret) {
+			vmxctl_err("--restore: %s: vCPU %u: setting its state: %s",
+				   file, i, strerror(-ret));
+			goto out;
+		}
+	}
+	ret = -EINVAL;
+	for (uint32_t i = 0; i < in->nr_devices; i++) {
+		const struct snap_device *d = &in->devices[i];
+		struct vmxctl_dev_state ds = {
+			.version = d->version, .len = d->len, .data = (void *)d->data,
+		};
+		int r;
+
+		memcpy(ds.name, d->name, sizeof(ds.name));
+		r = vmxctl_device_restore(m, &ds);
+		if (r == -ENOENT) {
+			vmxctl_err("--restore: %s: device '%s' was saved but this run has none (the disk is not in the snapshot: give --disk)",
+				   file, d->name);
+			goto out;
+		} else if (r) {
+			vmxctl_err("--restore: %s: device '%s' (version %u, %u bytes): %s",
+				   file, d->name, d->version, d->len, strerror(-r));
+			goto out;
+		}
+	}
+	for (unsigned int i = 0; i < vmxctl_nr_devices(m); i++) {
+		const char *name = vmxctl_device_name(m, i);
+		bool found = false;
+
+		for (uint32_t k = 0; k < in->nr_devices && !found; k++)
+			found = !strcmp(in->devices[k].name, name);
+		if (!found)
+			vmxctl_err("--restore: warning: device '%s' is not in %s; it starts from reset",
+				   name, file);
+	}
+	/* The dirty log's window opens at the restored state: FILE can parent. */
+	ret = vmxctl_dirty_log_enable(m, true);
+	if (ret) {
+		vmxctl_err("--restore: turning the dirty log on: %s", strerror(-ret));
+		goto out;
+	}
+	pthread_mutex_lock(&S.lock);
+	S.logging = true;
+	S.have_last = true;
+	memcpy(S.last_id, in->id, SNAP_ID_SIZE);
+	if (!realpath(file, S.last))
+		snprintf(S.last, sizeof(S.last), "%s", file);
+	pthread_mutex_unlock(&S.lock);
+	/* Tests compare the restored state before it moves on. */
+	if (getenv("VMXCTL_RESTORE_PAUSED") &&
+	    !strcmp(getenv("VMXCTL_RESTORE_PAUSED"), "1"))
+		vmxctl_pause(m);
+	fprintf(stderr, "vmxctl: restored %s (a chain of %u) in %.1f ms\n", file,
+		S.chain_len, (now_ns() - t0) / 1e6);
+	ret = 0;
+out:
+	free(st);
+	snap_close_chain(S.chain, S.chain_len);
+	S.chain = NULL;
+	return ret;
+}
+
+static const struct vmxctl_snapshot_ops ops = {
+	.prepare = restore_prepare,
+	.restore = restore_apply,
+};
+
+void vmxctl_snapshot_init(void)
+{
+	vmxctl_register_command("snapshot", "save a running VM: SOCKET FILE [--parent PARENT]",
+				cmd_snapshot);
+	vmxctl_register_command("snapshot-info", "print what a snapshot FILE holds",
+				cmd_info);
+	vmxctl_register_command("verify", "check a snapshot FILE and its whole chain",
+				cmd_verify);
+	vmxctl_register_control("snapshot", "FILE [--parent PARENT]: save the VM",
+				ctl_snapshot);
+	vmxctl_register_snapshot_ops(&ops);
+}
