@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmxctl: a 16550A UART at port 0x3f8 ("uart0").
+ *
+ * The registers Linux's 8250 driver touches: RBR/THR, IER, IIR/FCR, LCR,
+ * MCR (with loopback), LSR, MSR, SCR, and DLL/DLM behind LCR.DLAB. The
+ * transmitter is always ready: THR writes go straight to the output
+ * (stdout or --serial FILE), line-buffered. Input (with --serial stdio)
+ * comes from a reader thread that fills a receive FIFO from stdin, so a
+ * vCPU never blocks on it; LSR.DR says whether a byte is waiting.
+ *
+ * The interrupt line (IIR's priorities: line status, received data, THR
+ * empty, modem status) goes to vmxctl_dev_irq(); nothing listens yet.
+ *
+ * Saved state ("uart0", version 1, little-endian):
+ *   u8 ier, lcr, mcr, msr, scr, dll, dlm, fcr, thre_pending, pad[3]
+ *   u32 rx_len, then rx_len bytes of the receive FIFO (oldest first)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmxctl.h"
+#include "vmxctl_dev.h"
+
+#define RX_SIZE		4096
+#define OUT_SIZE	4096
+
+#define IER_RDI		0x01
+#define IER_THRI	0x02
+#define IER_RLSI	0x04
+#define IER_MSI		0x08
+#define LCR_DLAB	0x80
+#define MCR_DTR		0x01
+#define MCR_RTS		0x02
+#define MCR_OUT1	0x04
+#define MCR_OUT2	0x08
+#define MCR_LOOP	0x10
+#define LSR_DR		0x01
+#define LSR_THRE	0x20
+#define LSR_TEMT	0x40
+#define IIR_NONE	0x01
+#define IIR_MSI		0x00
+#define IIR_THRI	0x02
+#define IIR_RDI		0x04
+#define IIR_FIFO	0xc0
+#define FCR_ENABLE	0x01
+#define FCR_CLEAR_RX	0x02
+
+struct uart_state_v1 {
+	uint8_t ier, lcr, mcr, msr, scr, dll, dlm, fcr, thre_pending, pad[3];
+	uint32_t rx_len;
+} __attribute__((packed));
+
+struct uart {
+	struct vmxctl_device dev;
+	uint8_t ier, lcr, mcr, msr, scr, dll, dlm, fcr;
+	bool thre_pending;
+	uint8_t rx[RX_SIZE];
+	unsigned int rx_head, rx_len;
+	int out_fd;
+	bool out_close;
+	char out[OUT_SIZE];
+	unsigned int out_len;
+	int in_fd;			/* -1: no input */
+	int stop_pipe[2];
+	pthread_t reader;
+	bool reader_started;
+};
+
+static void flush_out(struct uart *u)
+{
+	unsigned int off = 0;
+	ssize_t n;
+
+	while (off < u->out_len) {
+		n = write(u->out_fd, u->out + off, u->out_len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* output gone: drop it, the guest goes on */
+		off += n;
+	}
+	u->out_len = 0;
+}
+
+static void put_out(struct uart *u, uint8_t c)
+{
+	u->out[u->out_len++] = c;
+	if (c == '\n' || u->out_len == OUT_SIZE)
+		flush_out(u);
+}
+
+static void rx_push(struct uart *u, uint8_t c)
+{
+	if (u->rx_len == RX_SIZE)
+		return;		/* overrun: dropped */
+	u->rx[(u->rx_head + u->rx_len) % RX_SIZE] = c;
+	u->rx_len++;
+}
+
+static uint8_t modem_status(struct uart *u)
+{
+	if (u->mcr & MCR_LOOP)
+		return ((u->mcr & MCR_DTR) ? 0x20 : 0) |	/* DSR */
+		       ((u->mcr & MCR_RTS) ? 0x10 : 0) |	/* CTS */
+		       ((u->mcr & MCR_OUT1) ? 0x40 : 0) |	/* RI */
+		       ((u->mcr & MCR_OUT2) ? 0x80 : 0);	/* DCD */
+	return u->msr;
+}
+
+static uint8_t iir(struct uart *u)
+{
+	uint8_t fifo = (u->fcr & FCR_ENABLE) ? IIR_FIFO : 0;
+
+	if ((u->ier & IER_RDI) && u->rx_len)
+		return IIR_RDI | fifo;
+	if ((u->ier & IER_THRI) && u->thre_pending)
+		return IIR_THRI | fifo;
+	return IIR_NONE | fifo;
+}
+
+static void update_irq(struct uart *u)
+{
+	vmxctl_dev_irq(&u->dev, !(iir(u) & IIR_NONE));
+}
+
+static void uart_pio(struct vmxctl_device *d, uint16_t port, bool write,
+		     uint64_t *val, unsigned int size)
+{
+	struct uart *u = d->priv;
+	unsigned int reg = port - d->port_base;
+	uint8_t v = *val;
+
+	(void)size;	/* byte registers: wider accesses use the low byte */
+	if (write) {
+		switch (reg) {
+		case 0:
+			if (u->lcr & LCR_DLAB) {
+				u->dll = v;
+			} else {
+				if (u->mcr & MCR_LOOP)
+					rx_push(u, v);
+				else
+					put_out(u, v);
+				u->thre_pending = true;
+			}
+			break;
+		case 1:
+			if (u->lcr & LCR_DLAB) {
+				u->dlm = v;
+			} else {
+				if ((v & IER_THRI) && !(u->ier & IER_THRI))
+					u->thre_pending = true;
+				u->ier = v & 0x0f;
+			}
+			break;
+		case 2:
+			u->fcr = v & 0xc9;
+			if (v & FCR_CLEAR_RX)
+				u->rx_head = u->rx_len = 0;
+			break;
+		case 3:
+			u->lcr = v;
+			break;
+		case 4:
+			u->mcr = v & 0x1f;
+			break;
+		case 5:
+		case 6:
+			break;	/* LSR, MSR: read-only */
+		case 7:
+			u->scr = v;
+			break;
+		}
+	} else {
+		switch (reg) {
+		case 0:
+			if (u->lcr & LCR_DLAB) {
+				v = u->dll;
+			} else if (u->rx_len) {
+				v = u->rx[u->rx_head];
+				u->rx_head = (u->rx_head + 1) % RX_SIZE;
+				u->rx_len--;
+			} else {
+				v = 0;
+			}
+			break;
+		case 1:
+			v = (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+			break;
+		case 2:
+			v = iir(u);
+			if ((v & 0x0f) == IIR_THRI)
+				u->thre_pending = false;
+			break;
+		case 3:
+			v = u->lcr;
+			break;
+		case 4:
+			v = u->mcr;
+			break;
+		case 5:
+			v = LSR_THRE | LSR_TEMT | (u->rx_len ? LSR_DR : 0);
+			break;
+		case 6:
+			v = modem_status(u);
+			break;
+		case 7:
+			v = u->scr;
+			break;
+		}
+		*val = v;
+	}
+	update_irq(u);
+}
+
+static void *reader(void *arg)
+{
+	struct uart *u = arg;
+	struct pollfd p[2] = {
+		{ .fd = u->in_fd, .events = POLLIN },
+		{ .fd = u->stop_pipe[0], .events = POLLIN },
+	};
+	uint8_t buf[256];
+	ssize_t n, i;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		n = read(u->in_fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;	/* end of input: the FIFO just stays empty */
+		pthread_mutex_lock(&u->dev.lock);
+		for (i = 0; i < n; i++)
+			rx_push(u, buf[i]);
+		update_irq(u);
+		pthread_mutex_unlock(&u->dev.lock);
+	}
+	return NULL;
+}
+
+static int uart_save(struct vmxctl_device *d, struct vmxctl_dev_state *st)
+{
+	struct uart *u = d->priv;
+	struct uart_state_v1 *s;
+	unsigned int i;
+
+	pthread_mutex_lock(&d->lock);
+	st->len = sizeof(*s) + u->rx_len;
+	st->data = calloc(1, st->len);
+	if (!st->data) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENOMEM;
+	}
+	st->version = 1;
+	s = st->data;
+	*s = (struct uart_state_v1){
+		.ier = u->ier, .lcr = u->lcr, .mcr = u->mcr, .msr = u->msr,
+		.scr = u->scr, .dll = u->dll, .dlm = u->dlm, .fcr = u->fcr,
+		.thre_pending = u->thre_pending, .rx_len = u->rx_len,
+	};
+	for (i = 0; i < u->rx_len; i++)
+		((uint8_t *)(s + 1))[i] = u->rx[(u->rx_head + i) % RX_SIZE];
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+static int uart_restore(struct vmxctl_device *d,
+			const struct vmxctl_dev_state *st)
+{
+	struct uart *u = d->priv;
+	const struct uart_state_v1 *s = st->data;
+
+	if (st->version != 1 || st->len < sizeof(*s) ||
+	    s->rx_len > RX_SIZE || st->len != sizeof(*s) + s->rx_len)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	u->ier = s->ier, u->lcr = s->lcr, u->mcr = s->mcr, u->msr = s->msr;
+	u->scr = s->scr, u->dll = s->dll, u->dlm = s->dlm, u->fcr = s->fcr;
+	u->thre_pending = s->thre_pending;
+	memcpy(u->rx, s + 1, s->rx_len);
+	u->rx_head = 0;
+	u->rx_len = s->rx_len;
+	update_irq(u);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+static void uart_quiesce(struct vmxctl_device *d)
+{
+	struct uart *u = d->priv;
+
+	pthread_mutex_lock(&d->lock);
+	flush_out(u);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void uart_destroy(struct vmxctl_device *d)
+{
+	struct uart *u = d->priv;
+
+	if (u->reader_started) {
+		if (write(u->stop_pipe[1], "x", 1) < 0) {
+			/* the reader still ends at exit */
+		}
+		pthread_join(u->reader, NULL);
+	}
+	flush_out(u);
+	if (u->out_close)
+		close(u->out_fd);
+	free(u);
+}
+
+static const struct vmxctl_dev_ops uart_ops = {
+	.pio = uart_pio,
+	.save = uart_save,
+	.restore = uart_restore,
+	.quiesce = uart_quiesce,
+	.destroy = uart_destroy,
+};
+
+int vmxctl_uart_create(struct vmxctl_machine *m, const char *serial)
+{
+	struct uart *u = calloc(1, sizeof(*u));
+	int ret;
+
+	if (!u)
+		return VMXCTL_EXIT_OSERR;
+	snprintf(u->dev.name, sizeof(u->dev.name), "uart0");
+	u->dev.ops = &uart_ops;
+	u->dev.port_base = VMXCTL_UART_PORT;
+	u->dev.port_len = 8;
+	u->dev.priv = u;
+	u->msr = 0xb0;		/* DCD, DSR, CTS: a cable is there */
+	u->in_fd = -1;
+	if (!strcmp(serial, "stdio")) {
+		u->out_fd = STDOUT_FILENO;
+		u->in_fd = STDIN_FILENO;
+	} else {
+		u->out_fd = open(serial, O_WRONLY | O_CREAT | O_TRUNC |
+				 O_CLOEXEC, 0644);
+		if (u->out_fd < 0) {
+			vmxctl_err("--serial %s: %s", serial, strerror(errno));
+			free(u);
+			return VMXCTL_EXIT_NOINPUT;
+		}
+		u->out_close = true;
+	}
+	ret = vmxctl_add_device(m, &u->dev);
+	if (ret) {
+		free(u);
+		return VMXCTL_EXIT_OSERR;
+	}
+	if (u->in_fd >= 0 && !pipe2(u->stop_pipe, O_CLOEXEC) &&
+	    !pthread_create(&u->reader, NULL, reader, u))
+		u->reader_started = true;
+	return 0;
+}
