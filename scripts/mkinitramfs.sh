@@ -38,6 +38,12 @@ cp "$top"/selftests/out/test_* "$top"/selftests/out/bench_* "$root/tests/"
 cp "$top"/userspace/vmxl-info "$top"/userspace/vmxmon "$root/usr/bin/"
 cp "$top"/selftests/out/tools/* /usr/bin/jq "$root/usr/bin/"	# bats helpers
 cp "$top"/selftests/bats/* "$root/tests/bats/"
+# vmxctl with libvmxlite and its guests (userspace/demo-guest).
+cp "$top"/userspace/vmxctl "$root/usr/bin/"
+cp "$top"/userspace/lib/libvmxlite.so.0 "$root/usr/lib/"
+mkdir -p "$root/usr/share/vmxctl"
+cp "$top"/userspace/demo-guest/*.elf "$top"/userspace/demo-guest/*.bin \
+   "$top"/scripts/guest-demo.sh "$root/usr/share/vmxctl/"
 if [ -f "$top/vmx_lite.ko" ]; then
 	cp "$top/vmx_lite.ko" "$root/lib/modules/vmxl/"
 else
@@ -67,7 +73,7 @@ done
 
 # Shared libraries of every dynamic binary, with the loader.
 for bin in "$root/bin/bash" "$root"/tests/test_* "$root"/tests/bench_* "$root"/usr/bin/vmxl-* \
-	   "$root/usr/bin/vmxmon" "$root/usr/bin/jq"; do
+	   "$root/usr/bin/vmxmon" "$root/usr/bin/jq" "$root/usr/bin/vmxctl"; do
 	ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"
