@@ -10,6 +10,8 @@
 #                        flavours, cppcheck (scripts/lint.sh; CI runs it too)
 #   make module          just vmx_lite.ko
 #   make deps            install packages and fill .cache/ (scripts/deps.sh)
+#   make demo            boot the QEMU lane in demo mode: vmxctl, the demo
+#                        guest, vmxmon (scripts/demo.sh)
 #   make install         module, uapi header, tools, man pages, udev rule
 #                        (DESTDIR, PREFIX; see "Install" below)
 #   make uninstall       remove exactly what `make install` installed
@@ -39,7 +41,7 @@ export LANES
 # userspace/Makefile read it the same way).
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\([^"]*\)"$$/\1/p' $(TOP)/dkms.conf)
 
-.PHONY: all module userspace selftests unit check bench deps clean
+.PHONY: all module userspace selftests unit check bench deps clean demo
 .PHONY: install uninstall dkms-install dkms-uninstall _dkms-install _dkms-uninstall lint
 
 all: $(CACHE)/abi module userspace selftests
@@ -205,6 +207,11 @@ _dkms-uninstall:
 	if dkms status -m vmx-lite -v $(VERSION) | grep -q .; then \
 		dkms remove -m vmx-lite -v $(VERSION) --all; fi
 	rm -rf $(DKMS_SRC)
+
+demo: deps
+	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)
+	$(MAKE) -f $(TOP)/Makefile userspace selftests
+	$(TOP)/scripts/demo.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

@@ -10,7 +10,8 @@
 # Kernel command line: vmxl.filter=<text>[,<text>...] runs only suites
 # whose name contains one of them, vmxl.timeout=<s> bounds each suite (default 180),
 # vmxl.bench=1 runs the benchmarks /tests/bench_* instead of the tests,
-# vmxl.shell=1 gives a shell on the console instead.
+# vmxl.shell=1 gives a shell on the console instead, vmxl.demo=1 runs the
+# demo (scripts/guest-demo.sh, `make demo`) on the console instead.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
 
 mount -t proc proc /proc
@@ -19,19 +20,26 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 ln -s /proc/self/fd /dev/fd	# bash process substitution (bats)
 
-filter= timeout=180 shell= bench=
+filter= timeout=180 shell= bench= demo=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	vmxl.filter=*) filter=${arg#vmxl.filter=} ;;
 	vmxl.timeout=*) timeout=${arg#vmxl.timeout=} ;;
 	vmxl.shell=1) shell=1 ;;
 	vmxl.bench=1) bench=1 ;;
+	vmxl.demo=1) demo=1 ;;
 	esac
 done
 
 if [ -n "$shell" ]; then
 	echo "vmx-lite test guest: tests in /tests, modules in /lib/modules/vmxl"
 	setsid cttyhack bash -l
+	poweroff -f
+fi
+
+if [ -n "$demo" ]; then
+	bash /usr/share/vmxctl/guest-demo.sh
+	sync
 	poweroff -f
 fi
 
