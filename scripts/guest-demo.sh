@@ -36,14 +36,14 @@ echo "    (listening; events are shown at the end)"
 
 caption "4. The demo guest under vmxctl: serial console, counting, memory, virtio disk"
 dd if=/dev/zero of=$W/disk.img bs=512 count=64 2>/dev/null
-printf 'VMXLDEMO every=200000 io=1\n' | dd of=$W/disk.img conv=notrunc 2>/dev/null
+printf 'VMXLDEMO every=20000000 io=1\n' | dd of=$W/disk.img conv=notrunc 2>/dev/null
 dd if=/dev/urandom of=$W/disk.img bs=512 seek=16 count=8 conv=notrunc 2>/dev/null
 echo "    \$ vmxctl run --mem 64M --cpus 2 --disk disk.img --serial serial.log --control ctl demo.elf"
 vmxctl run --mem 64M --cpus 2 --disk $W/disk.img --serial $W/serial.log \
 	--control $W/ctl $G/demo.elf 2>$W/vmxctl.err &
 vm=$!
 wait_for $W/serial.log '^count ' 30 || { echo "    the demo guest did not start:"; show <$W/vmxctl.err; }
-show <$W/serial.log
+head -n 8 $W/serial.log | show
 sleep 3
 echo "    ... three seconds later:"
 tail -n 2 $W/serial.log | show
@@ -68,16 +68,20 @@ if vmxctl help | grep -q '^  snapshot '; then
 	echo "    \$ vmxctl snapshot ctl inc1.snap --parent base.snap"
 	vmxctl snapshot $W/ctl $W/inc1.snap --parent $W/base.snap 2>&1 | show
 	ls -l $W/base.snap $W/inc1.snap 2>/dev/null | awk '{ print "    " $5 " bytes  " $NF }'
+	at_snap=$(grep '^count ' $W/serial.log | tail -n 1)
+	sleep 1
 	before=$(grep '^count ' $W/serial.log | tail -n 1)
 	kill -KILL $vm
 	wait $vm 2>/dev/null
-	echo "    killed the VM; its last line was: $before"
+	echo "    last line at the incremental snapshot: $at_snap"
+	echo "    one second later the VM is killed (SIGKILL); its last line: $before"
 	echo "    \$ vmxctl run --restore inc1.snap --disk disk.img --serial serial2.log --control ctl"
 	vmxctl run --restore $W/inc1.snap --disk $W/disk.img --serial $W/serial2.log \
 		--control $W/ctl 2>$W/vmxctl.err &
 	vm=$!
 	wait_for $W/serial2.log '^count ' 30 || show <$W/vmxctl.err
-	echo "    the restored guest goes on:"
+	sleep 1
+	echo "    the restored guest counts on from the snapshot:"
 	head -n 3 $W/serial2.log | show
 else
 	caption "5. Snapshots: not built into this vmxctl yet (hook: scripts/guest-demo.sh)"
