@@ -78,6 +78,7 @@ lint: deps
 bench: deps
 	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)
 	$(MAKE) -f $(TOP)/Makefile userspace selftests
+	$(MAKE) -C $(TOP)/selftests bench-host
 	$(TOP)/scripts/bench.sh
 
 # ---- Install ----

@@ -1,6 +1,8 @@
 #!/bin/bash
 # The body of `make bench`: boot every lane in $LANES with the benchmarks
 # (scripts/lane.sh with LANE_BENCH=1; the programs are selftests/bench_*),
+# after the host benchmarks (build/unit/bench_*, lane "host"; BENCH_HOST=0
+# skips them),
 # collect their BENCH lines (format: selftests/lib/bench.h), and write
 #   results/bench.json   every metric with its samples' median and spread
 #   results/bench.txt    the table printed at the end
@@ -16,6 +18,21 @@ mkdir -p "$out"
 lines=$(mktemp)
 trap 'rm -f "$lines"' EXIT
 status=0
+
+# Host benchmarks (selftests/unit/bench_*.c, built by `make -C selftests
+# bench-host`): userspace code timed on this machine's cores, lane "host".
+if [ "${BENCH_HOST:-1}" = 1 ]; then
+	echo "== bench host"
+	for prog in "$top"/build/unit/bench_*; do
+		[ -x "$prog" ] || continue
+		log=$top/build/unit/$(basename "$prog").log
+		(cd "$top" && "$prog") >"$log" 2>&1 || { status=1; tail -n 5 "$log"; }
+		grep '^# ' "$log"
+		sed -n 's/^BENCH //p' "$log" | jq -c --arg lane host \
+			--arg prog "$(basename "$prog")" \
+			'. + {lane: $lane, program: $prog}' >>"$lines" || status=1
+	done
+fi
 
 for lane in $lanes; do
 	[ "$lane" != dkms ] || continue	# the svm lane with the DKMS build
