@@ -75,13 +75,13 @@ jq -r '.results[] | select(.ratio) | "\(.lane):\(.metric)\t\(.ratio)"' \
 	"$out/bench.json" >"$out/bench.dat"
 if [ -s "$out/bench.dat" ]; then
 	gnuplot <<-EOF || status=1
-	set terminal png size 1200,700
+	set terminal png size 1400,700 noenhanced
 	set output "$out/bench.png"
-	set title "vmx-lite / reference (below 1: vmx-lite faster)"
+	set title "vmx-lite / reference (below 1: vmx-lite faster; log scale)"
 	set style fill solid 0.6
 	set boxwidth 0.7
 	set xtics rotate by -50 font ",8"
-	set yrange [0:*]
+	set logscale y
 	set grid ytics
 	set datafile separator "\t"
 	plot "$out/bench.dat" using 0:2:xtic(1) with boxes notitle, 1 with lines lw 2 title "parity"
