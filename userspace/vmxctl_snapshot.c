@@ -730,7 +730,7 @@ static int restore_prepare(const char *file, struct vmxctl_config *cfg)
 	if (in->nr_slots != 1 || in->slots[0].gpa != 0 ||
 	    in->mem_size > VMXCTL_MAX_MEM) {
 		vmxctl_err("--restore: %s: section %u (layout): %u slots of %" PRIu64 " bytes; this vmxctl builds one slot of RAM at 0, at most %llu bytes",
-			   file, in->flags & SNAP_F_INCREMENTAL ? 1u : 0u,
+			   file, (in->flags & SNAP_F_INCREMENTAL) ? 1u : 0u,
 			   in->nr_slots, in->mem_size,
 			   (unsigned long long)VMXCTL_MAX_MEM);
 		goto fail;
