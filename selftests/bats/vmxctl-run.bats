@@ -300,8 +300,9 @@ check_disk() { # disk
 	[[ $output == *"unknown command 'nonsense'"* ]]
 	run vmxctl control "$T/ctl" stop 12
 	[ "$status" -eq 0 ]
-	run wait "$PID"
-	[ "$status" -eq 12 ]
+	rc=0
+	wait "$PID" || rc=$?	# not in `run`: a subshell cannot wait for it
+	[ "$rc" -eq 12 ]
 	[ ! -e "$T/ctl" ]
 	run vmxctl control "$T/ctl" status
 	[ "$status" -eq 66 ]
@@ -312,8 +313,9 @@ check_disk() { # disk
 	background run --cpus 2 --serial "$T/serial.log" --control "$T/ctl" $G/demo.elf
 	wait_for "$T/serial.log" '^count ' "$PID"
 	kill -INT "$PID"
-	run wait "$PID"
-	[ "$status" -eq 130 ]
+	rc=0
+	wait "$PID" || rc=$?
+	[ "$rc" -eq 130 ]
 	grep -q 'SIGINT: stopping the VM' "$T/err"
 	[ ! -e "$T/ctl" ]
 	[ "$(cat /sys/class/misc/vmx-lite/objects | grep -E '^vms' | tr -dc 0-9)" -eq 0 ]
@@ -321,8 +323,9 @@ check_disk() { # disk
 	background run --serial "$T/serial2.log" $G/demo.elf
 	wait_for "$T/serial2.log" '^count ' "$PID"
 	kill -TERM "$PID"
-	run wait "$PID"
-	[ "$status" -eq 143 ]
+	rc=0
+	wait "$PID" || rc=$?
+	[ "$rc" -eq 143 ]
 }
 
 @test "--restore without snapshot support, or of a missing file, fails with 72" {
