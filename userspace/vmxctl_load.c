@@ -49,7 +49,6 @@ enum mode { MODE_REAL, MODE_PROT32, MODE_LONG };
 static int read_file(const char *path, unsigned char **buf, size_t *len)
 {
 	struct stat st;
-	ssize_t n;
 	size_t off = 0;
 	int fd;
 
@@ -70,7 +69,8 @@ static int read_file(const char *path, unsigned char **buf, size_t *len)
 		return VMXCTL_EXIT_OSERR;
 	}
 	while (off < *len) {
-		n = read(fd, *buf + off, *len - off);
+		ssize_t n = read(fd, *buf + off, *len - off);
+
 		if (n <= 0) {
 			vmxctl_err("%s: read: %s", path,
 				   n ? strerror(errno) : "file shrank");
@@ -124,8 +124,8 @@ static int load_elf(struct vmxctl_machine *m, const char *path,
 		return VMXCTL_EXIT_IMAGE;
 	}
 	is64 = img[EI_CLASS] == ELFCLASS64;
-	if (img[EI_DATA] != ELFDATA2LSB ||
-	    len < (is64 ? sizeof(*e64) : sizeof(*e32))) {
+	if (img[EI_DATA] != ELFDATA2LSB || len < sizeof(*e32) ||
+	    (is64 && len < sizeof(*e64))) {
 		vmxctl_err("%s: bad ELF header (truncated or big-endian)", path);
 		return VMXCTL_EXIT_IMAGE;
 	}
@@ -173,12 +173,14 @@ static int load_elf(struct vmxctl_machine *m, const char *path,
 		uint64_t type, off, filesz, memsz, paddr;
 
 		if (is64) {
-			const Elf64_Phdr *p = (const void *)(img + phoff) + i * phentsize;
+			const Elf64_Phdr *p = (const void *)(img + phoff +
+							     i * phentsize);
 
 			type = p->p_type, off = p->p_offset, filesz = p->p_filesz;
 			memsz = p->p_memsz, paddr = p->p_paddr;
 		} else {
-			const Elf32_Phdr *p = (const void *)(img + phoff) + i * phentsize;
+			const Elf32_Phdr *p = (const void *)(img + phoff +
+							     i * phentsize);
 
 			type = p->p_type, off = p->p_offset, filesz = p->p_filesz;
 			memsz = p->p_memsz, paddr = p->p_paddr;
@@ -223,17 +225,16 @@ static void build_boot_area(struct vmxctl_machine *m, bool paging)
 	uint64_t base = vmxctl_config(m)->mem_size - BOOT_AREA_SIZE;
 	uint64_t *t = vmxctl_gpa_to_hva(m, base, BOOT_AREA_SIZE);
 	uint64_t *gdt, tss = base + BOOT_TSS;
-	unsigned int i, j;
 
 	memset(t, 0, BOOT_AREA_SIZE);
 	if (paging) {
 		t[BOOT_PML4 / 8] = (base + BOOT_PDPT) | PTE_P | PTE_RW;
-		for (i = 0; i < 4; i++) {
+		for (unsigned int i = 0; i < 4; i++) {
 			uint64_t *pd = t + (BOOT_PD + i * 0x1000) / 8;
 
 			t[BOOT_PDPT / 8 + i] = (base + BOOT_PD + i * 0x1000) |
 					       PTE_P | PTE_RW;
-			for (j = 0; j < 512; j++)
+			for (unsigned int j = 0; j < 512; j++)
 				pd[j] = ((uint64_t)i << 30) | ((uint64_t)j << 21) |
 					PTE_P | PTE_RW | PTE_PS;
 		}

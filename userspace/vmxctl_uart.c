@@ -76,10 +76,9 @@ struct uart {
 static void flush_out(struct uart *u)
 {
 	unsigned int off = 0;
-	ssize_t n;
 
 	while (off < u->out_len) {
-		n = write(u->out_fd, u->out + off, u->out_len - off);
+		ssize_t n = write(u->out_fd, u->out + off, u->out_len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -256,6 +255,7 @@ static int uart_save(struct vmxctl_device *d, struct vmxctl_dev_state *st)
 {
 	struct uart *u = d->priv;
 	struct uart_state_v1 *s;
+	uint8_t *rx;
 	unsigned int i;
 
 	pthread_mutex_lock(&d->lock);
@@ -272,8 +272,9 @@ static int uart_save(struct vmxctl_device *d, struct vmxctl_dev_state *st)
 		.scr = u->scr, .dll = u->dll, .dlm = u->dlm, .fcr = u->fcr,
 		.thre_pending = u->thre_pending, .rx_len = u->rx_len,
 	};
+	rx = (uint8_t *)(s + 1);
 	for (i = 0; i < u->rx_len; i++)
-		((uint8_t *)(s + 1))[i] = u->rx[(u->rx_head + i) % RX_SIZE];
+		rx[i] = u->rx[(u->rx_head + i) % RX_SIZE];
 	pthread_mutex_unlock(&d->lock);
 	return 0;
 }

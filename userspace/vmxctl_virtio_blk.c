@@ -392,6 +392,7 @@ static int pop(struct blk *b, struct req *r)
 /* Put a finished chain on the used ring. dev.lock held. */
 static void push(struct blk *b, uint16_t head, uint32_t len)
 {
+	/* cppcheck-suppress unusedStructMember ; the guest reads them */
 	struct { uint32_t id, len; } e = { head, len };
 	const char *why = "?";
 	uint16_t idx;
@@ -421,10 +422,10 @@ static const char *xfer(struct blk *b, const struct vring_desc *d,
 	const char *why = NULL;
 	uint64_t done, n;
 	ssize_t k;
-	void *hva;
 
 	if (!vmxctl_has_smmu(b->m)) {
-		hva = vmxctl_gpa_to_hva(b->m, d->addr, d->len);
+		void *hva = vmxctl_gpa_to_hva(b->m, d->addr, d->len);
+
 		if (!hva)
 			return "buffer outside RAM";
 		for (done = 0; done < d->len; done += k) {
@@ -458,6 +459,7 @@ static const char *xfer(struct blk *b, const struct vring_desc *d,
 }
 
 struct blk_hdr {
+	/* cppcheck-suppress unusedStructMember ; the driver's layout */
 	uint32_t type, reserved;
 	uint64_t sector;
 };
@@ -470,7 +472,7 @@ struct blk_hdr {
 static int64_t handle(struct blk *b, struct req *r, char *buf)
 {
 	const struct vring_desc *st = &r->d[r->n - 1];
-	const char *why = "?", *err;
+	const char *why = "?";
 	struct blk_hdr h;
 	uint64_t off, total = 0;
 	uint8_t status = BLK_S_OK;
@@ -510,6 +512,7 @@ static int64_t handle(struct blk *b, struct req *r, char *buf)
 		}
 		for (i = 1; i < r->n - 1; i++) {
 			bool to_guest = h.type == T_IN;
+			const char *err;
 
 			if (!!(r->d[i].flags & VRING_DESC_F_WRITE) != to_guest) {
 				status = BLK_S_IOERR;
@@ -566,7 +569,6 @@ static void *worker(void *arg)
 	struct req *r = malloc(sizeof(*r));
 	char *buf = vmxctl_has_smmu(b->m) ? malloc(CHUNK) : NULL;
 	int64_t len;
-	int got;
 
 	if (!r || (vmxctl_has_smmu(b->m) && !buf)) {
 		vmxctl_err("virtio-blk: worker: out of memory");
@@ -581,8 +583,7 @@ static void *worker(void *arg)
 			pthread_cond_wait(&b->work, &b->dev.lock);
 		if (b->exiting)
 			break;
-		got = pop(b, r);
-		if (got <= 0) {
+		if (pop(b, r) <= 0) {
 			b->notified = false;	/* ring empty (or failed) */
 			continue;
 		}

@@ -42,6 +42,7 @@ static struct {
 } avail __attribute__((aligned(2)));
 static struct {
 	uint16_t flags, idx;
+	/* cppcheck-suppress unusedStructMember ; the device writes them */
 	struct { uint32_t id, len; } ring[QSIZE];
 } used __attribute__((aligned(4)));
 static struct {
@@ -257,8 +258,6 @@ static void disk_io(uint64_t c)
 void guest_main(uint64_t cpu, uint64_t cpus, uint64_t ram);
 void guest_main(uint64_t cpu, uint64_t cpus, uint64_t ram)
 {
-	uint64_t c;
-
 	lock();
 	uart_puts("demo-guest: cpu ");
 	uart_putu(cpu);
@@ -282,7 +281,8 @@ void guest_main(uint64_t cpu, uint64_t cpus, uint64_t ram)
 	unlock();
 
 	for (;;) {
-		c = ++count;
+		uint64_t c = ++count;
+
 		*(volatile uint64_t *)dirty_array[c % 1024] = c;
 		if (c % opt_every == 0) {
 			if (opt_io && have_disk)
