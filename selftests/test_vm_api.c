@@ -67,8 +67,17 @@ static int set_region(int vm_fd, __u32 slot, __u32 flags, __u64 gpa,
 
 TEST_F(api, create_vm_flags)
 {
-	EXPECT_EQ(-1, ioctl(self->sys_fd, VMXL_CREATE_VM, 1));
-	EXPECT_EQ(EINVAL, errno);
+	unsigned int bit;
+	int fd;
+
+	/* every flag but VMXL_VM_DMA_STRICT is refused */
+	for (bit = 1; bit < 32; bit++) {
+		EXPECT_EQ(-1, ioctl(self->sys_fd, VMXL_CREATE_VM, 1UL << bit));
+		EXPECT_EQ(EINVAL, errno) TH_LOG("flag bit %u", bit);
+	}
+	fd = ioctl(self->sys_fd, VMXL_CREATE_VM, VMXL_VM_DMA_STRICT);
+	EXPECT_LE(0, fd);
+	close(fd);
 }
 
 TEST_F(api, memory_region_errors)
