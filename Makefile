@@ -94,11 +94,14 @@ bench: deps
 # file) and the libvmxlite.so development link. A .pc.in file is
 # installed without .in, with @PREFIX@, @LIBDIR@, @INCLUDEDIR@ and
 # @VERSION@ filled in; man pages get @VERSION@.
-INSTALL_BINS := userspace/vmxl-info userspace/vmxmon
-INSTALL_MAN1 := userspace/man/vmxl-info.1 userspace/man/vmxmon.1
-INSTALL_SHLIBS :=
-INSTALL_STATIC :=
-INSTALL_PC :=
+INSTALL_BINS := userspace/vmxl-info userspace/vmxmon userspace/vmxctl
+INSTALL_MAN1 := userspace/man/vmxl-info.1 userspace/man/vmxmon.1 \
+		userspace/man/vmxctl.1
+INSTALL_SHLIBS := userspace/lib/libvmxlite.so.0
+INSTALL_STATIC := userspace/lib/libvmxlite.a
+INSTALL_PC := userspace/lib/libvmxlite.pc.in
+# Headers into INCLUDEDIR, beside linux/vmx_lite.h which they include.
+INSTALL_HEADERS := userspace/lib/libvmxlite.h
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -131,6 +134,8 @@ install: module userspace
 		CONFIG_MODULE_SIG_ALL= modules_install
 	$(vmxl_depmod)
 	install -D -m 644 $(TOP)/uapi/linux/vmx_lite.h $(DESTDIR)$(INCLUDEDIR)/linux/vmx_lite.h
+	for f in $(INSTALL_HEADERS); do \
+		install -D -m 644 $(TOP)/$$f $(DESTDIR)$(INCLUDEDIR)/$${f##*/} || exit; done
 	for f in $(INSTALL_BINS); do \
 		install -D -m 755 $(TOP)/$$f $(DESTDIR)$(BINDIR)/$${f##*/} || exit; done
 	for f in $(INSTALL_MAN1); do \
@@ -167,6 +172,7 @@ uninstall:
 	-rmdir $(MODDIR)/extra 2>/dev/null
 	[ ! -d $(MODDIR) ] || { $(vmxl_depmod); }
 	rm -f $(DESTDIR)$(INCLUDEDIR)/linux/vmx_lite.h
+	for f in $(INSTALL_HEADERS); do rm -f $(DESTDIR)$(INCLUDEDIR)/$${f##*/}; done
 	for f in $(INSTALL_BINS); do rm -f $(DESTDIR)$(BINDIR)/$${f##*/}; done
 	for f in $(INSTALL_MAN1); do rm -f $(DESTDIR)$(MANDIR)/man1/$${f##*/}; done
 	for f in $(INSTALL_SHLIBS); do \

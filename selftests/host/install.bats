@@ -26,10 +26,17 @@ files() { # every file and link under $dest, relative, sorted
 	mk install PREFIX=/usr
 	expected="/lib/modules/$abi/extra/vmx_lite.ko
 /lib/udev/rules.d/60-vmx-lite.rules
+/usr/bin/vmxctl
 /usr/bin/vmxl-info
 /usr/bin/vmxmon
+/usr/include/libvmxlite.h
 /usr/include/linux/vmx_lite.h
+/usr/lib/libvmxlite.a
+/usr/lib/libvmxlite.so
+/usr/lib/libvmxlite.so.0
+/usr/lib/pkgconfig/libvmxlite.pc
 /usr/lib/sysusers.d/vmx-lite.conf
+/usr/share/man/man1/vmxctl.1
 /usr/share/man/man1/vmxl-info.1
 /usr/share/man/man1/vmxmon.1"
 	diff -u <(echo "$expected") <(files)
@@ -39,6 +46,13 @@ files() { # every file and link under $dest, relative, sorted
 	mk install
 	[ "$(stat -c %a "$dest/usr/local/bin/vmxmon")" = 755 ]
 	[ "$(stat -c %a "$dest/usr/local/bin/vmxl-info")" = 755 ]
+	[ "$(stat -c %a "$dest/usr/local/bin/vmxctl")" = 755 ]
+	# libvmxlite: the SONAME, the development link, a usable .pc
+	[ "$(readlink "$dest/usr/local/lib/libvmxlite.so")" = libvmxlite.so.0 ]
+	objdump -p "$dest/usr/local/lib/libvmxlite.so.0" | grep -q 'SONAME *libvmxlite.so.0'
+	PKG_CONFIG_PATH=$dest/usr/local/lib/pkgconfig pkg-config --exists libvmxlite
+	[ "$(PKG_CONFIG_PATH=$dest/usr/local/lib/pkgconfig pkg-config --modversion libvmxlite)" = "$version" ]
+	grep -q "\"vmx-lite $version\"" "$dest/usr/local/share/man/man1/vmxctl.1"
 	[ "$(stat -c %a "$dest/usr/local/include/linux/vmx_lite.h")" = 644 ]
 	[ "$(stat -c %a "$dest/lib/udev/rules.d/60-vmx-lite.rules")" = 644 ]
 	cmp "$top/uapi/linux/vmx_lite.h" "$dest/usr/local/include/linux/vmx_lite.h"
