@@ -50,16 +50,18 @@ for t in "$top"/selftests/host/*.bats; do
 	add "$p" "$f" "$s"
 done
 
-# A bounded run of the SMMU model's fuzz target (selftests/unit/fuzz_smmu.c):
-# any crash, sanitizer report, leak or time-out is a failure.
-echo "== fuzz (SMMU model, ${FUZZ_TIME:-20} s)"
-log=$top/build/unit/fuzz_smmu.log
+# A bounded run of each fuzz target (selftests/unit/fuzz_*.c: the SMMU
+# model, the snapshot reader): any crash, sanitizer report, leak or
+# time-out is a failure.
+echo "== fuzz (${FUZZ_TIME:-20} s per target)"
+log=$top/build/unit/fuzz.log
 if make -s -C "$top/selftests" fuzz-run FUZZ_TIME="${FUZZ_TIME:-20}" >"$log" 2>&1; then
-	printf 'unit  %-28s pass 1    fail 0    skip 0  (%s)\n' fuzz_smmu \
-		"$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2 " runs"}')"
+	printf 'unit  %-28s pass 1    fail 0    skip 0  (%s)\n' fuzz \
+		"$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" |
+		   awk '{ n += $2 } END { print n " inputs, " NR " targets" }')"
 	add 1 0 0
 else
-	printf 'unit  %-28s pass 0    fail 1    skip 0\n' fuzz_smmu
+	printf 'unit  %-28s pass 0    fail 1    skip 0\n' fuzz
 	tail -n 30 "$log"
 	echo "full log: $log"
 	add 0 1 0
