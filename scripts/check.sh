@@ -12,6 +12,18 @@ add() { # add PASS FAIL SKIP
 	pass=$((pass + $1)) fail=$((fail + $2)) skip=$((skip + $3))
 }
 
+# The vmx lane (Bochs, the longest by far) runs on the second core while
+# everything else runs here; its report is printed in its turn below.
+vmx_bg=
+case " $lanes " in
+*" vmx "*)
+	mkdir -p "$top/build"
+	rm -f "$top/build/lane-vmx/counts"
+	"$top/scripts/lane.sh" vmx >"$top/build/lane-vmx.out" 2>&1 &
+	vmx_bg=$!
+	;;
+esac
+
 echo "== host unit tests (ASan + UBSan)"
 for t in "$top"/build/unit/test_*; do
 	[ -x "$t" ] || continue
@@ -70,8 +82,13 @@ fi
 for lane in $lanes; do
 	echo "== lane $lane"
 	counts=$top/build/lane-$lane/counts
-	rm -f "$counts"
-	"$top/scripts/lane.sh" "$lane"
+	if [ "$lane" = vmx ] && [ -n "$vmx_bg" ]; then
+		wait "$vmx_bg"
+		cat "$top/build/lane-vmx.out"
+	else
+		rm -f "$counts"
+		"$top/scripts/lane.sh" "$lane"
+	fi
 	if [ -s "$counts" ]; then
 		read -r p f s <"$counts"
 		add "$p" "$f" "$s"

@@ -4,7 +4,7 @@
 # Runs every kselftest program in /tests and every bats file in
 # /tests/bats, and writes the results to the second serial port:
 #   @@SUITE <name> <kselftest|bats>   then its TAP output
-#   @@END <name> rc=<exit status>
+#   @@END <name> rc=<exit status> t=<seconds>
 #   @@DMESG                           then the kernel log since the tests began
 #   @@DONE
 # Kernel command line: vmxl.filter=<text>[,<text>...] runs only suites
@@ -59,12 +59,13 @@ wanted() { # name
 }
 
 run_suite() { # name kind command...
-	local name=$1 kind=$2 rc
+	local name=$1 kind=$2 rc start
 	shift 2
 	echo "@@SUITE $name $kind" >$out
+	start=$(cut -d. -f1 /proc/uptime)
 	timeout -s KILL "$timeout" "$@" 2>&1 | tee -a $out
 	rc=${PIPESTATUS[0]}
-	echo "@@END $name rc=$rc" >$out
+	echo "@@END $name rc=$rc t=$(($(cut -d. -f1 /proc/uptime) - start))" >$out
 }
 
 cd /tests
@@ -94,7 +95,10 @@ done
 	echo "@@DMESG"
 	dmesg
 	echo "@@DONE"
-} >$out
+} >/tmp/tail.log
+cat /tmp/tail.log >$out
 sync
-sleep 1		# let the serial port drain
+# Let the serial port drain before power-off: Bochs times its UART
+# (115200 baud, about 11 KB/s) and loses what is still in flight.
+sleep $(($(wc -c </tmp/tail.log) / 10000 + 1))
 poweroff -f

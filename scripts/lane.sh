@@ -187,9 +187,11 @@ tr -d '\r' <"$dir/results.log" | awk -v d="$dir/suites" '
 		name = w[2]; file = d "/" name ".tap"
 		print name >>(d "/order"); printf "" >file; next
 	}
-	match($0, /@@END [^ ]+ rc=[0-9]+/) {
+	match($0, /@@END [^ ]+ rc=[0-9]+( t=[0-9]+)?/) {
 		split(substr($0, RSTART, RLENGTH), w, /[ =]/)
-		print w[4] >(d "/" w[2] ".rc"); file = ""; next
+		print w[4] >(d "/" w[2] ".rc")
+		if (w[6] != "") print w[6] >(d "/" w[2] ".time")
+		file = ""; next
 	}
 	/@@DMESG/ { file = d "/dmesg"; printf "" >file; next }
 	/@@DONE/ { print "done" >(d "/done"); file = ""; next }
@@ -208,8 +210,9 @@ while read -r name; do
 		note="  (exit status $rc$([ "$rc" = 137 ] && echo ': timed out'))"
 		f=$((f + 1))
 	fi
-	printf '%-5s %-28s pass %-4d fail %-4d skip %d%s\n' \
-		"$lane" "$name" "$p" "$f" "$s" "$note"
+	t=$(cat "$dir/suites/$name.time" 2>/dev/null || echo "?")
+	printf '%-5s %-28s pass %-4d fail %-4d skip %-4d %4ss%s\n' \
+		"$lane" "$name" "$p" "$f" "$s" "$t" "$note"
 	if [ "$f" -gt 0 ]; then
 		grep -E '^not ok|^# .*(:[0-9]+:|FAIL|rvm_|gvm)' \
 			"$dir/suites/$name.tap" | head -n 40 | sed 's/^/      /'
