@@ -1061,7 +1061,13 @@ static int parse_header(struct snap_reader *r, struct snap_err *err)
 	    in->mem_size % SNAP_PAGE_SIZE)
 		BAD("%s: header: memory size %llu", r->name,
 		    (unsigned long long)in->mem_size);
-	if (in->nr_chunks > in->mem_size / SNAP_PAGE_SIZE)
+	/*
+	 * Each slot is cut into chunks of SNAP_CHUNK_PAGES pages: at most one
+	 * partial chunk per slot. The reader allocates per chunk, so this
+	 * bound (about a million at SNAP_MAX_MEM) comes before it does.
+	 */
+	if (in->nr_chunks > in->mem_size / SNAP_PAGE_SIZE / SNAP_CHUNK_PAGES +
+			    SNAP_MAX_SLOTS)
 		BAD("%s: header: %u memory chunks for %llu bytes", r->name,
 		    in->nr_chunks, (unsigned long long)in->mem_size);
 	if (!!(in->flags & SNAP_F_INCREMENTAL) != !!in->depth ||
