@@ -64,10 +64,14 @@ done
 
 # A bounded run of each fuzz target (selftests/unit/fuzz_*.c: the SMMU
 # model, the snapshot reader): any crash, sanitizer report, leak or
-# time-out is a failure.
-echo "== fuzz (${FUZZ_TIME:-20} s per target)"
+# time-out is a failure. A fixed seed and number of inputs, so every
+# machine runs the same inputs and a result repeats; longer, wider runs:
+# make -C selftests fuzz-run FUZZ_TIME=600.
+fuzz_runs=${FUZZ_RUNS:-300000} fuzz_seed=${FUZZ_SEED:-1}
+echo "== fuzz ($fuzz_runs inputs per target, seed $fuzz_seed)"
 log=$top/build/unit/fuzz.log
-if make -s -C "$top/selftests" fuzz-run FUZZ_TIME="${FUZZ_TIME:-20}" >"$log" 2>&1; then
+if make -s -C "$top/selftests" fuzz-run FUZZ_RUNS="$fuzz_runs" \
+	FUZZ_SEED="$fuzz_seed" >"$log" 2>&1; then
 	printf 'unit  %-28s pass 1    fail 0    skip 0  (%s)\n' fuzz \
 		"$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" |
 		   awk '{ n += $2 } END { print n " inputs, " NR " targets" }')"
