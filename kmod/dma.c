@@ -45,7 +45,6 @@ long vmxl_create_smmu(struct vmxl_vm *vm, void __user *argp)
 	};
 	struct vmxl_smmu_config c;
 	struct vmxl_smmu *smmu;
-	unsigned int i;
 	long ret = 0;
 	u64 end;
 
@@ -67,13 +66,9 @@ long vmxl_create_smmu(struct vmxl_vm *vm, void __user *argp)
 		ret = -EEXIST;
 		goto out;
 	}
-	for (i = 0; i < vmxl_caps.max_slots; i++) {
-		struct vmxl_slot *s = vm->slots[i];
-
-		if (s && c.base_gpa < s->gpa + s->size && s->gpa < end) {
-			ret = -EEXIST;
-			goto out;
-		}
+	if (vmxl_slots_overlap(vm, c.base_gpa, end, U32_MAX)) {
+		ret = -EEXIST;
+		goto out;
 	}
 	smmu = vmxl_smmu_create(&p, &mem);
 	if (!smmu) {

@@ -176,6 +176,20 @@ static void vm_tables_end(struct vmxl_vm *vm)
 	up_write(&vm->run_sem);
 }
 
+/* Whether a slot other than @except holds part of [@gpa, @end). */
+bool vmxl_slots_overlap(struct vmxl_vm *vm, u64 gpa, u64 end, u32 except)
+{
+	struct vmxl_slot *s;
+	unsigned int i;
+
+	for (i = 0; i < vmxl_caps.max_slots; i++) {
+		s = vm->slots[i];
+		if (s && i != except && gpa < s->gpa + s->size && s->gpa < end)
+			return true;
+	}
+	return false;
+}
+
 /* Clean again: bit cleared, page re-armed (read-only, or dirty bit off). */
 static void slot_rearm(struct vmxl_vm *vm, struct vmxl_mmu_walk *walk,
 		       struct vmxl_slot *slot, unsigned long idx)
@@ -216,7 +230,6 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 {
 	struct vmxl_memory_region mr;
 	struct vmxl_slot *old, *new = NULL;
-	unsigned int i;
 	u64 end, mem;
 	int ret;
 
@@ -253,16 +266,8 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 	}
 	mem = vm->mem_bytes - (old ? old->size : 0);
 	if (mr.memory_size) {
-		for (i = 0; i < vmxl_caps.max_slots; i++) {
-			struct vmxl_slot *s = vm->slots[i];
-
-			if (s && i != mr.slot && mr.guest_phys_addr < s->gpa + s->size &&
-			    s->gpa < end) {
-				mutex_unlock(&vm->lock);
-				return -EEXIST;
-			}
-		}
-		if (vmxl_smmu_overlaps(vm, mr.guest_phys_addr, end)) {
+		if (vmxl_slots_overlap(vm, mr.guest_phys_addr, end, mr.slot) ||
+		    vmxl_smmu_overlaps(vm, mr.guest_phys_addr, end)) {
 			mutex_unlock(&vm->lock);
 			return -EEXIST;
 		}

@@ -329,6 +329,8 @@ struct vmxl_io_info {
 /* Helpers backends call from their exit handlers. */
 bool vmxl_gpa_is_ram(struct vmxl_vm *vm, u64 gpa, bool write);
 int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write);
+/* Caller holds vm->lock or run_sem. */
+bool vmxl_slots_overlap(struct vmxl_vm *vm, u64 gpa, u64 end, u32 except);
 int vmxl_read_gpa(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len);
 int vmxl_gpa_write(struct vmxl_vm *vm, u64 gpa, const void *buf,
 		   unsigned int len);
