@@ -42,6 +42,8 @@
 
 #include <linux/vmx_lite.h>
 
+#include "lib/libvmxlite.h"
+
 #ifndef SOL_NETLINK
 #define SOL_NETLINK	270
 #endif
@@ -88,20 +90,6 @@ static const char *const stat_names[] = {
 	[VMXL_STAT_OTHER] = "other",
 };
 
-static const char *const exit_names[] = {
-	[VMXL_EXIT_NONE] = "none",
-	[VMXL_EXIT_IO] = "io",
-	[VMXL_EXIT_MMIO] = "mmio",
-	[VMXL_EXIT_HLT] = "hlt",
-	[VMXL_EXIT_HYPERCALL] = "hypercall",
-	[VMXL_EXIT_SHUTDOWN] = "shutdown",
-	[VMXL_EXIT_FAIL_ENTRY] = "fail_entry",
-	[VMXL_EXIT_INTERNAL_ERROR] = "internal_error",
-	[VMXL_EXIT_INTR] = "intr",
-	[VMXL_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
-	[VMXL_EXIT_DIRTY_RING_FULL] = "dirty_ring_full",
-};
-
 static const char *const state_names[] = {
 	[VMXL_VCPU_STOPPED] = "stopped",
 	[VMXL_VCPU_RUNNING] = "running",
@@ -132,6 +120,19 @@ static const char *table_name(const char *const *tab, size_t n, unsigned int v,
 
 #define NAME(tab, v, prefix, buf) \
 	table_name(tab, ARRAY_SIZE(tab), v, prefix, buf, sizeof(buf))
+
+/* An exit reason's name (libvmxlite has them all), or exit_<n>. */
+static const char *exit_name(uint32_t v, char *buf, size_t len)
+{
+	const char *n = vmxlite_exit_name(v);
+
+	if (strcmp(n, "unknown"))
+		return n;
+	snprintf(buf, len, "exit_%u", v);
+	return buf;
+}
+
+#define EXIT_NAME(v, buf)	exit_name(v, buf, sizeof(buf))
 
 /* ---- a tiny JSON emitter: one object per line ---- */
 
@@ -783,8 +784,7 @@ static int cmd_list(void)
 				json_u64("id", c->id);
 				json_str("state", NAME(state_names, c->state,
 						       "state_", buf));
-				json_str("last_exit", NAME(exit_names, c->last_exit,
-							   "exit_", buf));
+				json_str("last_exit", EXIT_NAME(c->last_exit, buf));
 				json_u64("exits", c->stats.v[VMXL_STAT_EXITS]);
 				json_stats("stats", &c->stats);
 				json_close('}');
@@ -807,7 +807,7 @@ static int cmd_list(void)
 
 			printf("       %-6u %-9s %-16s %" PRIu64 "\n", c->id,
 			       NAME(state_names, c->state, "state_", buf),
-			       NAME(exit_names, c->last_exit, "exit_", b2),
+			       EXIT_NAME(c->last_exit, b2),
 			       c->stats.v[VMXL_STAT_EXITS]);
 		}
 	}
@@ -928,9 +928,8 @@ static int event_valid(struct nl_msg *msg, void *arg)
 		}
 		break;
 	case VMXL_EVT_VCPU_STOPPED: {
-		const char *reason = NAME(exit_names,
-					  get_u32(tb, VMXL_A_EXIT_REASON),
-					  "exit_", buf);
+		const char *reason = EXIT_NAME(get_u32(tb, VMXL_A_EXIT_REASON),
+					       buf);
 
 		if (opt.json) {
 			json_str("reason", reason);
