@@ -31,33 +31,9 @@ vmxctl() {
 	timeout 60 /usr/bin/vmxctl "$@"
 }
 
-# mkdisk FILE CONFIG: 64 sectors; sector 0 holds the demo's settings,
-# sectors 16-23 random bytes (the demo copies them to 32-39).
-mkdisk() {
-	dd if=/dev/zero of="$1" bs=512 count=64 2>/dev/null
-	printf '%s\n' "$2" | dd of="$1" conv=notrunc 2>/dev/null
-	dd if=/dev/urandom of="$1" bs=512 seek=16 count=8 conv=notrunc 2>/dev/null
-}
-
 # sectors FILE FIRST COUNT: those sectors on stdout
 sectors() {
 	dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null
-}
-
-# wait_for FILE REGEX PID: until FILE has a line matching REGEX (20 s),
-# failing early when PID has ended.
-wait_for() {
-	local i
-
-	for ((i = 0; i < 400; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || break
-		sleep 0.05
-	done
-	grep -qE "$2" "$1" 2>/dev/null && return 0
-	echo "# no line /$2/ in $1:" >&2
-	sed 's/^/# /' "$1" >&2
-	return 1
 }
 
 # background ARGS...: vmxctl ARGS in the background, stdout/stderr to

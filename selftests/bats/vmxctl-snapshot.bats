@@ -11,6 +11,7 @@ bats_require_minimum_version 1.5.0
 
 G=/usr/share/vmxctl
 PIDS=()
+WAIT_SECONDS=30
 
 setup() {
 	load_vmxl
@@ -27,28 +28,6 @@ teardown() {
 	umount "$T/full" 2>/dev/null || true
 	rm -rf "$T"
 	unload_vmxl || true
-}
-
-# mkdisk FILE CONFIG: 64 sectors, sector 0 the demo's settings.
-mkdisk() {
-	dd if=/dev/zero of="$1" bs=512 count=64 2>/dev/null
-	printf '%s\n' "$2" | dd of="$1" conv=notrunc 2>/dev/null
-	dd if=/dev/urandom of="$1" bs=512 seek=16 count=8 conv=notrunc 2>/dev/null
-}
-
-# wait_for FILE REGEX PID: until FILE has a line matching REGEX (30 s).
-wait_for() {
-	local i
-
-	for ((i = 0; i < 600; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || break
-		sleep 0.05
-	done
-	grep -qE "$2" "$1" 2>/dev/null && return 0
-	echo "# no line /$2/ in $1:" >&2
-	sed 's/^/# /' "$1" >&2
-	return 1
 }
 
 # background ARGS...: vmxctl ARGS in the background; PID, $T/out, $T/err.
