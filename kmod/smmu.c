@@ -987,6 +987,7 @@ enum vmxl_smmu_result vmxl_smmu_translate(struct vmxl_smmu *s,
 		out->iotlb_hit = true;
 	} else {
 		s->st.iotlb_misses++;
+		out->iotlb_miss = true;
 		w1.oa = t->iova;
 		w1.shift = 63;
 		w1.r = true;

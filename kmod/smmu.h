@@ -103,6 +103,8 @@ struct vmxl_smmu_out {
 	u64 event[4];		/* FAULT: the 32-byte record, as queued */
 	bool event_queued;	/* FAULT: it reached the guest's event queue */
 	bool iotlb_hit;		/* OK: from the IOTLB, no table walked */
+	/* Looked up and not found; neither flag: bypass, no lookup. */
+	bool iotlb_miss;
 };
 
 /* Counters, for tests and benchmarks. */
