@@ -662,6 +662,8 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 		run->exit_reason = VMXL_EXIT_HLT;
 		return VMXL_EXIT_USER;
 	case SVM_EXIT_VMMCALL:
+		if (vcpu->switch_floor)
+			return VMXL_EXIT_FLOOR;
 		svm_skip(vcpu, 3);
 		return vmxl_hypercall_exit(vcpu);
 	case SVM_EXIT_SHUTDOWN:

@@ -1339,7 +1339,12 @@ static int vcpu_complete_pending(struct vmxl_vcpu *vcpu)
 /* vCPU fd                                                            */
 /* ------------------------------------------------------------------ */
 
-static long vcpu_run(struct vmxl_vcpu *vcpu)
+/*
+ * VMXL_RUN, and VMXL_SWITCH_FLOOR when @floor is nonzero: then a
+ * hypercall exit goes straight back in, RIP unmoved, until *done reaches
+ * @floor.
+ */
+static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 {
 	struct vmxl_run *run = vcpu->run;
 	enum vmxl_exit_action act;
@@ -1355,6 +1360,7 @@ static long vcpu_run(struct vmxl_vcpu *vcpu)
 		return -EFAULT;
 
 	WRITE_ONCE(vcpu->in_run, true);
+	vcpu->switch_floor = floor;
 	for (;;) {
 		if (run->immediate_exit || signal_pending(current)) {
 			run->exit_reason = VMXL_EXIT_INTR;
@@ -1376,12 +1382,19 @@ static long vcpu_run(struct vmxl_vcpu *vcpu)
 		act = vmxl_backend->vcpu_run(vcpu);
 		up_read(&vcpu->vm->run_sem);
 		run->exit_count++;
+		if (act == VMXL_EXIT_FLOOR) {
+			if (++*done < floor)
+				continue;
+			run->exit_reason = VMXL_EXIT_NONE;
+			break;
+		}
 		if (act == VMXL_EXIT_USER) {
 			WRITE_ONCE(vcpu->stats[VMXL_STAT_USER],
 				   vcpu->stats[VMXL_STAT_USER] + 1);
 			break;
 		}
 	}
+	vcpu->switch_floor = false;
 	WRITE_ONCE(vcpu->last_exit, run->exit_reason);
 	WRITE_ONCE(vcpu->in_run, false);
 	/* Told to listeners here, outside the guest-entry loop. */
@@ -1403,6 +1416,22 @@ static long vcpu_run(struct vmxl_vcpu *vcpu)
 	run->ready_for_interrupt_injection = vcpu->irq_pending < 0 &&
 					     vmxl_backend->interruptible(vcpu);
 	return ret;
+}
+
+static long vcpu_switch_floor(struct vmxl_vcpu *vcpu, void __user *argp)
+{
+	struct vmxl_switch_floor f;
+	long ret;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	if (f.flags || f.done || memchr_inv(f.reserved, 0, sizeof(f.reserved)) ||
+	    !f.count || f.count > VMXL_SWITCH_FLOOR_MAX)
+		return -EINVAL;
+	ret = vcpu_run(vcpu, f.count, &f.done);
+	if (ret && ret != -EINTR)
+		return ret;
+	return copy_to_user(argp, &f, sizeof(f)) ? -EFAULT : ret;
 }
 
 static void regs_to_user(struct vmxl_vcpu *vcpu, struct vmxl_regs *r)
@@ -1491,7 +1520,9 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 	case VMXL_RUN:
 		if (arg)
 			return -EINVAL;
-		return vcpu_run(vcpu);
+		return vcpu_run(vcpu, 0, NULL);
+	case VMXL_SWITCH_FLOOR:
+		return vcpu_switch_floor(vcpu, argp);
 	case VMXL_GET_REGS:
 		memset(&u.regs, 0, sizeof(u.regs));
 		regs_to_user(vcpu, &u.regs);

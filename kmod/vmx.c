@@ -1501,6 +1501,8 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 		vmx_skip(vcpu, e);	/* caches are the host's business */
 		return VMXL_EXIT_RESUME;
 	case EXIT_REASON_VMCALL:
+		if (vcpu->switch_floor)
+			return VMXL_EXIT_FLOOR;
 		vmx_skip(vcpu, e);
 		return vmxl_hypercall_exit(vcpu);
 	case EXIT_REASON_CR_ACCESS:

@@ -207,6 +207,7 @@ struct vmxl_vcpu {
 	bool nmi_masked;
 	s32 irq_pending;		/* vector to inject, -1 = none */
 	bool shutdown;			/* triple-faulted: stays stopped */
+	bool switch_floor;		/* in VMXL_SWITCH_FLOOR: VMXL_EXIT_FLOOR */
 
 	/*
 	 * For netlink readers, lock-free: only the vCPU's own thread writes
@@ -223,6 +224,11 @@ struct vmxl_vcpu {
 enum vmxl_exit_action {
 	VMXL_EXIT_RESUME = 0,	/* handled in the kernel: enter again */
 	VMXL_EXIT_USER = 1,	/* run->exit_reason filled: return to user */
+	/*
+	 * With vcpu->switch_floor set: a hypercall exit taken back as it
+	 * came, RIP unmoved and nothing emulated (VMXL_SWITCH_FLOOR).
+	 */
+	VMXL_EXIT_FLOOR = 2,
 };
 
 /*

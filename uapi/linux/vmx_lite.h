@@ -303,6 +303,38 @@ struct vmxl_interrupt {
 /* EAGAIN while an NMI is already pending */
 #define VMXL_NMI		_IO(VMXL_IOCTL_TYPE, 0x2c)
 
+/*
+ * VMXL_SWITCH_FLOOR (vCPU fd): the floor under every exit path, for
+ * benchmarks and for seeing what a world switch alone costs. The vCPU
+ * must stand at a hypercall instruction (VMMCALL on SVM, VMCALL on VMX).
+ * The module enters the guest count times and takes each hypercall exit
+ * straight back in: nothing emulated, RIP and registers unchanged, no
+ * return to userspace. One iteration is the backend's entry, the world
+ * switch and the exit's classification, which every exit pays. Host
+ * interrupts that end an entry are handled as under VMXL_RUN and are not
+ * iterations.
+ *
+ * It begins like VMXL_RUN (completing the last exit to userspace) and
+ * stops like it: done says how many iterations ran; when done == count,
+ * run->exit_reason is VMXL_EXIT_NONE. Any other exit (the vCPU was not at
+ * a hypercall, say) ends it early, handled and reported in the run page
+ * as VMXL_RUN would; so do signals (EINTR, done still written) and
+ * immediate_exit. The next VMXL_RUN executes the hypercall. Every
+ * iteration counts in run->exit_count and the hypercall statistics.
+ *
+ * Errors: EINVAL flags, done or reserved nonzero, count 0 or above
+ * VMXL_SWITCH_FLOOR_MAX, and VMXL_RUN's; EINTR; EFAULT.
+ */
+struct vmxl_switch_floor {
+	__u32 count;
+	__u32 flags;		/* must be 0 */
+	__u32 done;		/* out */
+	__u32 reserved[5];
+};
+
+#define VMXL_SWITCH_FLOOR_MAX	(1U << 20)
+#define VMXL_SWITCH_FLOOR	_IOWR(VMXL_IOCTL_TYPE, 0x2d, struct vmxl_switch_floor)
+
 /* ------------------------------------------------------------------ */
 /* The run page: mmap(NULL, caps.run_mmap_size, ..., vcpu_fd, 0)       */
 /* ------------------------------------------------------------------ */
