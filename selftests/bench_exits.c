@@ -13,6 +13,10 @@
  *                  columns do not measure the same path)
  *   vm_create_destroy, vcpu_create, slot_register (per GiB: vmx-lite pins
  *                  the pages up front, KVM maps them on first touch)
+ *   world_switch_floor  VMXL_SWITCH_FLOOR: the module enters the guest on
+ *                  its hypercall and takes the exit straight back, the
+ *                  floor under every path above; vmx-lite only, so its
+ *                  reference is vmx-lite's own in-kernel CPUID
  *
  *   bench_exits [-n operations] [-r repeats]
  *
@@ -121,7 +125,45 @@ static double round_ns(struct gvm *vm, uint64_t n)
 struct results {
 	double op[NR_OPS][MAX_REPS];
 	double vm_life[MAX_REPS], vcpu[MAX_REPS], slot[MAX_REPS];
+	double floor[MAX_REPS];
 };
+
+/*
+ * The floor: stop the hypercall guest on its first hypercall, step back
+ * onto the instruction, and let the module loop on it @n times a round.
+ */
+static void world_switch_floor(uint64_t n, unsigned int reps, bool amd,
+			       struct results *res)
+{
+	struct vmxl_switch_floor f;
+	struct vmxl_regs regs;
+	struct gvm_exit e;
+	struct gvm vm;
+	unsigned int r;
+	uint64_t t0;
+
+	if (n > VMXL_SWITCH_FLOOR_MAX)
+		n = VMXL_SWITCH_FLOOR_MAX;
+	if (gvm_create(&vm, GVM_VMXL, 1) ||
+	    gvm_enter_long_mode(&vm, 0, guest_ops, OP_HCALL, n << 1 | amd))
+		FAIL("vmx-lite: cannot set up the floor guest\n");
+	if (gvm_run(&vm, 0, &e) || e.reason != GVM_EXIT_HYPERCALL ||
+	    gvm_get_regs(&vm, 0, &regs))
+		FAIL("vmx-lite: the floor guest did not make its hypercall\n");
+	regs.rip -= 3;		/* VMMCALL and VMCALL are 3 bytes */
+	if (gvm_set_regs(&vm, 0, &regs))
+		FAIL("vmx-lite: SET_REGS: %s\n", strerror(errno));
+	for (r = 0; r <= reps; r++) {
+		f = (struct vmxl_switch_floor){ .count = n };
+		t0 = bench_now_ns();
+		if (ioctl(vm.vcpu_fd[0], VMXL_SWITCH_FLOOR, &f) || f.done != n)
+			FAIL("vmx-lite: SWITCH_FLOOR: %s, %u of %llu done\n",
+			     strerror(errno), f.done, (unsigned long long)n);
+		if (r)	/* round 0 warms up */
+			res->floor[r - 1] = (double)(bench_now_ns() - t0) / n;
+	}
+	gvm_destroy(&vm);
+}
 
 static int hv_ioctl(enum gvm_kind kind, int fd, unsigned long vmxl,
 		    unsigned long kvm, unsigned long arg)
@@ -215,6 +257,8 @@ static void run_kind(enum gvm_kind kind, uint64_t n, unsigned int reps,
 			res->op[op][r] = round_ns(&vm, n);
 		gvm_destroy(&vm);
 	}
+	if (kind == GVM_VMXL)
+		world_switch_floor(n, reps, amd, res);
 	lifecycles(kind, reps, res);
 	gvm_hypervisor_unload(kind);
 }
@@ -227,6 +271,27 @@ static void report(const char *metric, const char *unit, double scale,
 	k.median /= scale, k.min /= scale, k.max /= scale;
 	v.median /= scale, v.min /= scale, v.max /= scale;
 	bench_report(metric, unit, "kvm", &k, &v);
+}
+
+/* The floor against vmx-lite's CPUID, and what each path adds to it. */
+static void floor_report(struct results *vmxl, unsigned int reps)
+{
+	struct bench_stat fl = bench_stat(vmxl->floor, reps), c;
+	int op;
+
+	printf("# world-switch floor %.2f us; each vmx-lite path above it:\n",
+	       fl.median / 1e3);
+	for (op = 0; op < NR_OPS; op++) {
+		c = bench_stat(vmxl->op[op], reps);
+		printf("#   %-12s %6.2f us = floor + %.2f us (floor %.0f%%)\n",
+		       op_names[op], c.median / 1e3,
+		       (c.median - fl.median) / 1e3,
+		       100 * fl.median / c.median);
+	}
+	c = bench_stat(vmxl->op[OP_CPUID], reps);
+	c.median /= 1e3, c.min /= 1e3, c.max /= 1e3;
+	fl.median /= 1e3, fl.min /= 1e3, fl.max /= 1e3;
+	bench_report("world_switch_floor", "us/op", "vmx-lite cpuid", &c, &fl);
 }
 
 int main(int argc, char **argv)
@@ -263,5 +328,6 @@ int main(int argc, char **argv)
 	report("vm_create_destroy", "us/vm", 1e3, kvm.vm_life, vmxl.vm_life, reps);
 	report("vcpu_create", "us/vcpu", 1e3, kvm.vcpu, vmxl.vcpu, reps);
 	report("slot_register", "ms/GiB", 1e6, kvm.slot, vmxl.slot, reps);
+	floor_report(&vmxl, reps);
 	return 0;
 }
