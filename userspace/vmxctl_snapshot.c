@@ -2,13 +2,15 @@
 /*
  * vmxctl snapshots (docs/snapshot-format.md): the commands
  *
- *   vmxctl snapshot SOCKET FILE [--parent PARENT]   ask a running vmxctl
+ *   vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N]
+ *                                                   ask a running vmxctl
  *   vmxctl snapshot-info FILE                       print what FILE holds
  *   vmxctl verify FILE [--dump-mem OUT]             check the whole chain
  *   vmxctl run --restore FILE ...                   continue a saved VM
  *
- * and the control command "snapshot FILE [--parent PARENT]" that the
- * first one sends to `vmxctl run --control SOCKET`.
+ * and the control command "snapshot FILE [--parent PARENT] [--level N]"
+ * that the first one sends to `vmxctl run --control SOCKET`. N is the
+ * zlib level, 1 (the default: fastest, the shortest pause) to 9.
  *
  * A snapshot is transactional with the dirty log: with every vCPU paused,
  * GET the dirty bitmaps (nothing cleared), write FILE.tmp.PID, fsync,
@@ -46,6 +48,10 @@
 #define EXIT_FAILED	1
 #define EXIT_USAGE	64
 #define EXIT_NOINPUT	66
+
+#define LEVEL_DEFAULT	1	/* zlib: the pause is the write, keep it short */
+#define LEVEL_MAX	9
+#define LEVEL_RANGE	"1 to 9: 1 fastest, 9 smallest"	/* for messages */
 
 /* What this run knows about its snapshots (control thread, restore). */
 static struct {
@@ -105,8 +111,23 @@ static int from_snap(const struct snap_vcpu *v, struct vmxctl_vcpu_state *st)
 	return 0;
 }
 
+/* A zlib level, 1..9, in decimal digits only; -1 otherwise. */
+static int parse_level(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end || errno || v < 1 || v > LEVEL_MAX)
+		return -1;
+	return v;
+}
+
 /* ------------------------------------------------------------------ */
-/* the control command: snapshot FILE [--parent PARENT]                */
+/* the control command: snapshot FILE [--parent PARENT] [--level N]    */
 /* ------------------------------------------------------------------ */
 
 struct snap_job {
@@ -215,18 +236,27 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 	struct snap_err err = { 0 };
 	uint64_t t0, t1, t2;
 	bool was_logging;
-	int ret = EXIT_FAILED;
+	int ret = EXIT_FAILED, level = LEVEL_DEFAULT;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--parent") && i + 1 < argc)
+		if (!strcmp(argv[i], "--parent") && i + 1 < argc) {
 			parent = argv[++i];
-		else if (argv[i][0] != '-' && !file)
+		} else if (!strcmp(argv[i], "--level") && i + 1 < argc) {
+			level = parse_level(argv[++i]);
+			if (level < 0) {
+				fprintf(out, "snapshot: --level %s: not a zlib level (" LEVEL_RANGE ")\n",
+					argv[i]);
+				return EXIT_FAILED;
+			}
+		} else if (argv[i][0] != '-' && !file) {
 			file = argv[i];
-		else
-			file = NULL, i = argc;
+		} else {
+			file = NULL;
+			break;
+		}
 	}
 	if (!file) {
-		fprintf(out, "usage: snapshot FILE [--parent PARENT]\n");
+		fprintf(out, "usage: snapshot FILE [--parent PARENT] [--level N]\n");
 		return EXIT_FAILED;
 	}
 	if (vmxctl_config(m)->smmu) {
@@ -287,6 +317,7 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 			.path = file, .parent = parent, .slots = sl,
 			.nr_slots = j.nslots, .vcpus = j.vcpus, .nr_vcpus = j.ncpus,
 			.devices = j.devs, .nr_devices = j.ndevs, .threads = 2,
+			.level = level,
 		};
 
 		for (unsigned int i = 0; i < j.nslots; i++) {
@@ -328,6 +359,7 @@ out_resume:
 			file, parent ? "incremental" : "full", st.pages_selected,
 			st.pages_total, st.pages_zero, st.chunks);
 		fprintf(out, "bytes %" PRIu64 "\n", st.bytes);
+		fprintf(out, "level %d\n", level);
 		fprintf(out, "pause %.3f ms\n", (t2 - t1) / 1e6);
 		fprintf(out, "write %.3f ms, %.1f MB/s written, %.1f MB/s of guest memory\n",
 			st.ns / 1e6, mbps(st.bytes, st.ns),
@@ -342,7 +374,7 @@ out_unlock:
 }
 
 /* ------------------------------------------------------------------ */
-/* vmxctl snapshot SOCKET FILE [--parent PARENT]                       */
+/* vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N]           */
 /* ------------------------------------------------------------------ */
 
 /* FILE as an absolute path (the server's working directory differs). */
@@ -375,13 +407,18 @@ static char *absolute(const char *path)
 static void snapshot_usage(FILE *f)
 {
 	fprintf(f,
-"usage: vmxctl snapshot SOCKET FILE [--parent PARENT]\n"
+"usage: vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N]\n"
 "Save the VM of the `vmxctl run --control SOCKET` into FILE: every page\n"
 "(full), or with --parent only the pages written since PARENT, which must\n"
 "be the last snapshot that run wrote or was restored from. The VM pauses\n"
 "while FILE is written (FILE.tmp.PID, fsync, rename); the old FILE and the\n"
 "dirty log stay as they were when anything fails. Prints pages, bytes,\n"
-"the pause and the write rate. Paths must not contain white space.\n"
+"the level, the pause and the write rate. Paths must not contain white\n"
+"space.\n"
+"  --level N  zlib level, " LEVEL_RANGE " (default 1). The VM\n"
+"             stays paused while it compresses: higher levels make a\n"
+"             smaller file and a longer pause (docs/benchmarks.md).\n"
+"             A chain may mix levels.\n"
 "Exit status: 0 written; 1 the snapshot failed; 64 usage; 66 the socket\n"
 "could not be used.\n");
 }
@@ -389,8 +426,8 @@ static void snapshot_usage(FILE *f)
 static int cmd_snapshot(int argc, char **argv)
 {
 	const char *sock = NULL, *file = NULL, *parent = NULL;
-	char *afile = NULL, *aparent = NULL, *line = NULL;
-	int ret;
+	char *afile = NULL, *aparent = NULL, *line = NULL, opt_level[24] = "";
+	int ret, level = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -402,6 +439,17 @@ static int cmd_snapshot(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			parent = argv[++i];
+		} else if (!strcmp(argv[i], "--level")) {
+			if (i + 1 == argc) {
+				vmxctl_err("snapshot: --level needs a zlib level (" LEVEL_RANGE ")");
+				return EXIT_USAGE;
+			}
+			level = parse_level(argv[++i]);
+			if (level < 0) {
+				vmxctl_err("snapshot: --level %s: not a zlib level (" LEVEL_RANGE ")",
+					   argv[i]);
+				return EXIT_USAGE;
+			}
 		} else if (argv[i][0] == '-') {
 			vmxctl_err("snapshot: unknown option %s (vmxctl snapshot --help)", argv[i]);
 			return EXIT_USAGE;
@@ -431,8 +479,11 @@ static int cmd_snapshot(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (asprintf(&line, "snapshot %s%s%s", afile, aparent ? " --parent " : "",
-		     aparent ? aparent : "") < 0) {
+	/* --level only when given: the server's default is the one default. */
+	if (level)
+		snprintf(opt_level, sizeof(opt_level), " --level %d", level);
+	if (asprintf(&line, "snapshot %s%s%s%s", afile, aparent ? " --parent " : "",
+		     aparent ? aparent : "", opt_level) < 0) {
 		line = NULL;
 		ret = EXIT_FAILED;
 		goto out;
@@ -880,13 +931,15 @@ static const struct vmxctl_snapshot_ops ops = {
 
 void vmxctl_snapshot_init(void)
 {
-	vmxctl_register_command("snapshot", "save a running VM: SOCKET FILE [--parent PARENT]",
+	vmxctl_register_command("snapshot",
+				"save a running VM: SOCKET FILE [--parent PARENT] [--level N]",
 				cmd_snapshot);
 	vmxctl_register_command("snapshot-info", "print what a snapshot FILE holds",
 				cmd_info);
 	vmxctl_register_command("verify", "check a snapshot FILE and its whole chain",
 				cmd_verify);
-	vmxctl_register_control("snapshot", "FILE [--parent PARENT]: save the VM",
+	vmxctl_register_control("snapshot",
+				"FILE [--parent PARENT] [--level N]: save the VM (zlib level N, 1-9)",
 				ctl_snapshot);
 	vmxctl_register_snapshot_ops(&ops);
 }
