@@ -11,6 +11,11 @@
  * and the monitor's own, which on the QEMU lane (one host thread runs
  * both guest CPUs in turn) takes time from the vCPU being measured.
  *
+ * The monitor is a process of its own, as vmxmon is. A thread of this
+ * one would also make every RUN pay for a multi-threaded process (fdget
+ * takes a file reference only then), a cost of the benchmark's shape
+ * rather than of listening.
+ *
  *   bench_netlink [-n exits] [-r repeats]
  *
  * Exit 0, or 1 when a step failed.
@@ -20,8 +25,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -42,8 +48,13 @@ GUEST(g_out_loop, "1: out %al, $0x80\n jmp 1b\n");
 	exit(1);							\
 } while (0)
 
-static atomic_bool stop;
-static atomic_long events;
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 /* ns per exit over @n port I/O exits. */
 static double exits_ns(struct rvm *vm, unsigned int n)
@@ -59,51 +70,77 @@ static double exits_ns(struct rvm *vm, unsigned int n)
 }
 
 /*
- * The monitor: blocks until the groups send something, reads it, until
- * told to stop (the 100 ms stats samples wake it to see that).
+ * The monitor, in a child process: joins every group, says so on @up,
+ * says again when it has heard the first event (the sample that setting
+ * the interval sends), then reads events as they come until SIGTERM, and
+ * reports how many it heard.
  */
-static void *listen_thread(void *arg)
+static void monitor(int up)
 {
-	struct vnl *lis = arg;
+	struct sigaction sa = { .sa_handler = on_term };
+	struct vnl lis;
 	struct vnl_msg ev;
+	long heard = 0;
 
-	while (!atomic_load(&stop))
-		if (!vnl_next_event(lis, 0, &ev, 1000))
-			atomic_fetch_add(&events, 1);
-	return NULL;
+	sigaction(SIGTERM, &sa, NULL);	/* no SA_RESTART: poll returns */
+	if (vnl_open(&lis) || vnl_join(&lis, VNL_LIFECYCLE) ||
+	    vnl_join(&lis, VNL_FAULTS) || vnl_join(&lis, VNL_STATS))
+		_exit(1);
+	if (write(up, &heard, sizeof(heard)) != sizeof(heard))
+		_exit(1);
+	while (!stop)
+		if (!vnl_next_event(&lis, 0, &ev, 1000) && ++heard == 1 &&
+		    write(up, &heard, sizeof(heard)) != sizeof(heard))
+			_exit(1);
+	if (write(up, &heard, sizeof(heard)) != sizeof(heard))
+		_exit(1);
+	vnl_close(&lis);
+	_exit(0);
+}
+
+static void read_word(int fd, long *v, const char *what)
+{
+	if (read(fd, v, sizeof(*v)) != sizeof(*v))
+		FAIL("the monitor did not %s\n", what);
 }
 
 /* One measured run with a monitor listening to every group. */
 static double heard_run(struct rvm *vm, struct vnl *nl, unsigned int n,
-			unsigned int interval_ms)
+			unsigned int interval_ms, long *events)
 {
-	struct vnl lis;
-	long seen, i;
-	pthread_t t;
+	int up[2], status;
+	long v;
 	double ns;
+	pid_t pid;
 
-	if (vnl_open(&lis) || vnl_join(&lis, VNL_LIFECYCLE) ||
-	    vnl_join(&lis, VNL_FAULTS) || vnl_join(&lis, VNL_STATS) ||
-	    vnl_set_interval(nl, interval_ms) < 0)
-		FAIL("cannot join the groups\n");
-	atomic_store(&stop, false);
-	seen = atomic_load(&events);
-	if (pthread_create(&t, NULL, listen_thread, &lis))
-		FAIL("pthread_create\n");
+	if (pipe(up))
+		FAIL("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s\n", strerror(errno));
+	if (!pid) {
+		close(up[0]);
+		monitor(up[1]);
+	}
+	close(up[1]);
+	read_word(up[0], &v, "join the groups");
 	/*
 	 * Setting the interval sends a sample at once: measure from when the
 	 * monitor has read it and waits, in its steady state.
 	 */
-	for (i = 0; i < 200 && atomic_load(&events) == seen; i++)
-		usleep(10000);
-	if (atomic_load(&events) == seen)
-		FAIL("no stats sample within 2 s of joining\n");
+	if (vnl_set_interval(nl, interval_ms) < 0)
+		FAIL("cannot set the stats interval\n");
+	read_word(up[0], &v, "hear the first sample");
 	usleep(10000);
 	ns = exits_ns(vm, n);
-	atomic_store(&stop, true);
-	pthread_join(t, NULL);
-	/* closing leaves the groups: nobody listens in a quiet run */
-	vnl_close(&lis);
+	kill(pid, SIGTERM);
+	read_word(up[0], &v, "report");
+	*events += v;
+	close(up[0]);
+	/* its exit closes the socket and leaves the groups */
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		FAIL("the monitor failed\n");
 	return ns;
 }
 
@@ -111,6 +148,7 @@ int main(int argc, char **argv)
 {
 	static const unsigned int intervals[2] = { 1000, VMXL_NL_INTERVAL_MIN };
 	double quiet[2][MAX_REPS], heard[2][MAX_REPS];
+	long events;
 	unsigned int n = 20000, reps = 7, r, i;
 	struct bench_stat sq, sh;
 	struct rvm vm;
@@ -147,18 +185,18 @@ int main(int argc, char **argv)
 
 	/* in turns, each first every other time, so drift favours neither */
 	for (i = 0; i < 2; i++) {
-		atomic_store(&events, 0);
+		events = 0;
 		for (r = 0; r < reps; r++) {
 			if (r % 2) {
-				heard[i][r] = heard_run(&vm, &nl, n, intervals[i]);
+				heard[i][r] = heard_run(&vm, &nl, n, intervals[i], &events);
 				quiet[i][r] = exits_ns(&vm, n);
 			} else {
 				quiet[i][r] = exits_ns(&vm, n);
-				heard[i][r] = heard_run(&vm, &nl, n, intervals[i]);
+				heard[i][r] = heard_run(&vm, &nl, n, intervals[i], &events);
 			}
 		}
 		printf("# stats every %u ms: %u exits x %u runs; %ld events heard\n",
-		       intervals[i], n, reps, atomic_load(&events));
+		       intervals[i], n, reps, events);
 		sq = bench_stat(quiet[i], reps);
 		sh = bench_stat(heard[i], reps);
 		snprintf(metric, sizeof(metric), "io_exit_listener_stats_%ums",
