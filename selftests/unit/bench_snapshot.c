@@ -6,7 +6,8 @@
  * file I/O, so they are measured on the build host (real cores, real zlib
  * speed) rather than under TCG or Bochs, whose instruction emulation would
  * be timed instead. scripts/bench.sh runs it as the "host" lane of
- * `make bench`.
+ * `make bench`. The pause a running guest sees is measured in the lanes
+ * (selftests/bench_snapshot_pause.c).
  *
  * Memory: MEM_MB MiB (default 128) of pages, 30% zero, 50% text-like
  * (compressible about 3:1), 20% random, in a fixed pseudo-random order;
