@@ -162,9 +162,9 @@ struct smmu_cfg {
 	u64 ttb0, s2ttb;
 };
 
-/* What both caches keep per slot: LRU stamp and hash chain. */
+/* What both caches keep per slot: use order and hash chain. */
 struct smmu_slot {
-	u64 stamp;
+	s32 older, newer;	/* neighbours in use order, or -1 */
 	s32 next;		/* next slot in this bucket, or -1 */
 	u32 bucket;
 	bool valid;
@@ -187,14 +187,19 @@ struct smmu_tlb_ent {
 	u8 perm;
 };
 
-/* A hashed, fully associative cache with LRU eviction. */
+/*
+ * A hashed, fully associative cache with LRU eviction. Every slot, valid
+ * or not, is on one list in use order, so a miss finds its victim at the
+ * old end without a scan: invalidated slots go there too, to be reused
+ * first.
+ */
 struct smmu_cache {
 	void *ents;
 	size_t ent_size;
 	u32 n;			/* capacity */
 	u32 hmask;		/* buckets - 1 */
 	s32 *head;
-	u64 tick;
+	s32 oldest, newest;	/* the ends of the use order */
 };
 
 struct vmxl_smmu {
@@ -296,7 +301,61 @@ static int cache_init(struct smmu_cache *c, u32 n, size_t ent_size)
 		return -ENOMEM;
 	for (i = 0; i < nb; i++)
 		c->head[i] = -1;
+	for (i = 0; i < n; i++) {
+		cache_slot(c, i)->older = (s32)i - 1;
+		cache_slot(c, i)->newer = i + 1 < n ? (s32)i + 1 : -1;
+		cache_slot(c, i)->next = -1;
+	}
+	c->oldest = 0;
+	c->newest = n - 1;
 	return 0;
+}
+
+static void lru_take(struct smmu_cache *c, u32 i)
+{
+	struct smmu_slot *e = cache_slot(c, i);
+
+	if (e->older >= 0)
+		cache_slot(c, e->older)->newer = e->newer;
+	else
+		c->oldest = e->newer;
+	if (e->newer >= 0)
+		cache_slot(c, e->newer)->older = e->older;
+	else
+		c->newest = e->older;
+}
+
+/* Put slot @i back in the use order: at the new end, or the old one. */
+static void lru_put(struct smmu_cache *c, u32 i, bool newest)
+{
+	struct smmu_slot *e = cache_slot(c, i);
+
+	if (newest) {
+		e->older = c->newest;
+		e->newer = -1;
+		if (c->newest >= 0)
+			cache_slot(c, c->newest)->newer = i;
+		else
+			c->oldest = i;
+		c->newest = i;
+	} else {
+		e->newer = c->oldest;
+		e->older = -1;
+		if (c->oldest >= 0)
+			cache_slot(c, c->oldest)->older = i;
+		else
+			c->newest = i;
+		c->oldest = i;
+	}
+}
+
+/* A hit: slot @i is now the most recently used. */
+static void cache_touch(struct smmu_cache *c, u32 i)
+{
+	if (c->newest != (s32)i) {
+		lru_take(c, i);
+		lru_put(c, i, true);
+	}
 }
 
 static void cache_fini(struct smmu_cache *c)
@@ -320,6 +379,8 @@ static void cache_unlink(struct smmu_cache *c, u32 i)
 	}
 	e->valid = false;
 	e->next = -1;
+	lru_take(c, i);
+	lru_put(c, i, false);
 }
 
 static void cache_flush(struct smmu_cache *c)
@@ -337,30 +398,19 @@ static void cache_flush(struct smmu_cache *c)
 /* A slot for a new entry: a free one, else the least recently used. */
 static u32 cache_alloc(struct smmu_cache *c, u32 bucket, u64 *evictions)
 {
-	u32 i, victim = 0;
-	u64 oldest = ~0ULL;
+	u32 victim = c->oldest;
+	struct smmu_slot *e = cache_slot(c, victim);
 
-	for (i = 0; i < c->n; i++) {
-		struct smmu_slot *e = cache_slot(c, i);
-
-		if (!e->valid) {
-			victim = i;
-			break;
-		}
-		if (e->stamp < oldest) {
-			oldest = e->stamp;
-			victim = i;
-		}
-	}
-	if (i == c->n) {
+	if (e->valid) {
 		cache_unlink(c, victim);
 		(*evictions)++;
 	}
-	memset(cache_slot(c, victim), 0, c->ent_size);
-	cache_slot(c, victim)->valid = true;
-	cache_slot(c, victim)->bucket = bucket;
-	cache_slot(c, victim)->stamp = ++c->tick;
-	cache_slot(c, victim)->next = c->head[bucket];
+	lru_take(c, victim);
+	memset(e, 0, c->ent_size);
+	lru_put(c, victim, true);
+	e->valid = true;
+	e->bucket = bucket;
+	e->next = c->head[bucket];
 	c->head[bucket] = victim;
 	return victim;
 }
@@ -388,7 +438,7 @@ static struct smmu_cfg_ent *cfg_lookup(struct vmxl_smmu *s,
 		struct smmu_cfg_ent *e = (struct smmu_cfg_ent *)cache_slot(c, i);
 
 		if (e->sid == t->sid && e->ssv == t->ssv && e->ssid == ssid) {
-			e->s.stamp = ++c->tick;
+			cache_touch(c, i);
 			return e;
 		}
 		i = e->s.next;
@@ -429,7 +479,7 @@ static struct smmu_tlb_ent *tlb_lookup(struct vmxl_smmu *s, u32 vmid,
 		struct smmu_tlb_ent *e = (struct smmu_tlb_ent *)cache_slot(c, i);
 
 		if (e->page == page && e->vmid == vmid && e->asid == asid) {
-			e->s.stamp = ++c->tick;
+			cache_touch(c, i);
 			return e;
 		}
 		i = e->s.next;

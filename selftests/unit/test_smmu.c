@@ -1524,6 +1524,48 @@ TEST(iotlb_pressure)
 	teardown();
 }
 
+/* An invalidated entry's slot is taken before any valid entry is evicted. */
+TEST(iotlb_reuses_invalidated_slot_first)
+{
+	struct vmxl_smmu_out o;
+	struct vmxl_smmu_stats st;
+	u64 root;
+	int i;
+
+	setup_full(8, 0, 4, 16, 8);
+	s1_stream(1, 25, 5, &root);
+	for (i = 0; i < 6; i++)
+		map1(root, 25, 0x100000 + i * 0x1000ULL,
+		     RAM_BASE + 0x800000 + i * 0x1000ULL, 3);
+	for (i = 0; i < 4; i++)		/* pages 0-3 fill the IOTLB */
+		ASSERT_EQ(VMXL_SMMU_OK,
+			  tx(1, false, 0, false, 0x100000 + i * 0x1000ULL, &o));
+	/* TLBI_NH_VA asid 5, page 2 */
+	cmd(0x12 | 5ULL << 48, 0x102000 | 1);
+	cmd_sync();
+	/* page 4 takes page 2's slot: nothing evicted, 0, 1, 3 still hit */
+	ASSERT_EQ(VMXL_SMMU_OK, tx(1, false, 0, false, 0x104000, &o));
+	st = stats();
+	EXPECT_EQ(0ULL, st.iotlb_evictions);
+	for (i = 0; i < 5; i++) {
+		if (i == 2)
+			continue;
+		ASSERT_EQ(VMXL_SMMU_OK,
+			  tx(1, false, 0, false, 0x100000 + i * 0x1000ULL, &o));
+		EXPECT_TRUE(o.iotlb_hit) TH_LOG("page %d", i);
+	}
+	/* Full again: page 5 evicts the least recently used, page 0 */
+	ASSERT_EQ(VMXL_SMMU_OK, tx(1, false, 0, false, 0x105000, &o));
+	st = stats();
+	EXPECT_EQ(1ULL, st.iotlb_evictions);
+	ASSERT_EQ(VMXL_SMMU_OK, tx(1, false, 0, false, 0x101000, &o));
+	EXPECT_TRUE(o.iotlb_hit);
+	ASSERT_EQ(VMXL_SMMU_OK, tx(1, false, 0, false, 0x100000, &o));
+	EXPECT_FALSE(o.iotlb_hit);
+	ASSERT_CLEAN();
+	teardown();
+}
+
 TEST(cfg_cache_pressure)
 {
 	struct vmxl_smmu_out o;
