@@ -178,6 +178,8 @@ static void vm_dirty(struct vm *vm, unsigned int pct)
 	vm->virtio[7]++;
 }
 
+static int level;	/* zlib level of vm_write(); 0: the default */
+
 static int vm_write(struct vm *vm, const char *path, const char *parent,
 		    unsigned int threads, struct snap_write_stats *st,
 		    struct snap_err *err)
@@ -187,7 +189,7 @@ static int vm_write(struct vm *vm, const char *path, const char *parent,
 		.path = path, .parent = parent, .slots = s,
 		.nr_slots = vm->nslots, .vcpus = vm->vcpus, .nr_vcpus = 2,
 		.devices = vm->devs, .nr_devices = 3, .threads = threads,
-		.no_fsync = true,
+		.level = level, .no_fsync = true,
 	};
 
 	for (unsigned int i = 0; i < vm->nslots; i++) {
@@ -1023,6 +1025,16 @@ TEST(bad_parameters)
 	EXPECT_NE(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
 	EXPECT_NE(NULL, strstr(err.msg, "device 0")) TH_LOG("%s", err.msg);
 	strcpy(vm.devs[0].name, "uart0");
+	/* zlib levels: 0 (default) and 1..9; others refused before zlib */
+	for (level = -1; level <= 10; level += 11) {
+		EXPECT_NE(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
+		EXPECT_NE(NULL, strstr(err.msg, "zlib level")) TH_LOG("%s", err.msg);
+		EXPECT_EQ(-1, access(path(d, "a.snap"), F_OK));
+	}
+	level = 9;
+	EXPECT_EQ(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err))
+		TH_LOG("%s", err.msg);
+	level = 0;
 	/* The maximum MSR and CPUID counts round-trip. */
 	ASSERT_EQ(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err))
 		TH_LOG("%s", err.msg);

@@ -477,6 +477,11 @@ static int check_params(const struct snap_write_params *p, struct snap_err *err)
 		       p->nr_slots, SNAP_MAX_SLOTS);
 		return -1;
 	}
+	if (p->level < 0 || p->level > Z_BEST_COMPRESSION) {
+		seterr(err, EINVAL, "%s: zlib level %d (0 for the default, or 1..9)",
+		       p->path, p->level);
+		return -1;
+	}
 	if (p->nr_vcpus > SNAP_MAX_VCPUS || p->nr_devices > SNAP_MAX_DEVICES) {
 		seterr(err, EINVAL, "%s: %u vCPUs, %u devices (at most %u, %u)",
 		       p->path, p->nr_vcpus, p->nr_devices, SNAP_MAX_VCPUS,

@@ -105,7 +105,7 @@ struct snap_write_params {
 	const struct snap_device *devices;
 	uint32_t nr_devices;
 	unsigned int threads;		/* compression workers; 0: 2 */
-	int level;			/* zlib level; 0: 1 (Z_BEST_SPEED) */
+	int level;			/* zlib 1..9; 0: 1 (Z_BEST_SPEED) */
 	bool no_fsync;			/* benchmarks on tmpfs only */
 };
 
