@@ -142,6 +142,10 @@ static void dump_trace(const char *who, const struct trace *t)
 			gvm_exit_str(&t->exits[i], b, sizeof(b)));
 }
 
+/*
+ * KVM stays loaded for the first record(), which runs on it: loading it
+ * is the slowest step of a test under Bochs (seconds), so once per test.
+ */
 FIXTURE_SETUP(diff)
 {
 	int ret = gvm_hypervisor_load(GVM_KVM);
@@ -149,7 +153,6 @@ FIXTURE_SETUP(diff)
 	if (ret == -ENOENT || ret == -ENODEV || ret == -EBUSY)
 		SKIP(return, "KVM cannot be loaded here: %s", strerror(-ret));
 	ASSERT_EQ(0, ret);
-	gvm_hypervisor_unload(GVM_KVM);
 }
 
 FIXTURE_TEARDOWN(diff)
