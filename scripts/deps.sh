@@ -25,7 +25,8 @@ need_root() {
 # boot ISO. bochs needs some GUI package; bochs-term is the smallest
 # (naming none makes apt pick bochs-wx, which pulls GTK). The lane itself
 # uses the rfb display library built into bochs. `make bench` turns its
-# results into JSON and a plot with jq and gnuplot. clang and its
+# results into JSON and a plot with jq and gnuplot; the guests' bats
+# files run gojq as their jq (it starts 30 times faster). clang and its
 # libFuzzer runtime build the SMMU fuzz target; python3 writes its seeds. `make dkms-install`
 # and the dkms lane need dkms; `make lint` needs sparse and cppcheck (and
 # the -cloud-amd64 / -rt-amd64 headers of the test ABI, installed below
@@ -34,7 +35,7 @@ pkgs=(
 	build-essential linux-headers-amd64 kmod cpio xz-utils
 	qemu-system-x86 busybox-static bash bats
 	libnl-3-dev libnl-genl-3-dev zlib1g-dev pkg-config
-	jq gnuplot-nox
+	jq gojq gnuplot-nox
 	bochs bochs-term bochsbios vgabios isolinux syslinux-common xorriso
 	dkms sparse cppcheck
 	clang libclang-rt-14-dev python3

@@ -36,7 +36,11 @@ ln -sf /bin/env "$root/usr/bin/env"
 # Test programs, bats files, userspace tools, modules.
 cp "$top"/selftests/out/test_* "$top"/selftests/out/bench_* "$root/tests/"
 cp "$top"/userspace/vmxl-info "$top"/userspace/vmxmon "$root/usr/bin/"
-cp "$top"/selftests/out/tools/* /usr/bin/jq "$root/usr/bin/"	# bats helpers
+cp "$top"/selftests/out/tools/* "$root/usr/bin/"	# bats helpers
+# The bats files' jq is gojq: jq 1.6 compiles its builtin library at
+# every start, 175 M instructions, 2.2 s under Bochs per call; gojq (Go,
+# static) starts in 0.08 s and evaluates the same filters.
+cp /usr/bin/gojq "$root/usr/bin/jq"
 cp "$top"/selftests/bats/* "$root/tests/bats/"
 # vmxctl with libvmxlite and its guests (userspace/demo-guest).
 cp "$top"/userspace/vmxctl "$root/usr/bin/"
@@ -91,7 +95,7 @@ done
 
 # Shared libraries of every dynamic binary, with the loader.
 for bin in "$root/bin/bash" "$root"/tests/test_* "$root"/tests/bench_* "$root"/usr/bin/vmxl-* \
-	   "$root/usr/bin/vmxmon" "$root/usr/bin/jq" "$root/usr/bin/vmxctl"; do
+	   "$root/usr/bin/vmxmon" "$root/usr/bin/vmxctl"; do
 	ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"
