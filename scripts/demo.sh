@@ -12,13 +12,13 @@ start=$(date +%s)
 
 mkdir -p "$dir"
 echo "==> vmx-lite demo: building the guest's initramfs"
-"$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio.gz"
+"$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio"
 echo "==> booting Debian's 6.1 kernel under QEMU (emulated AMD SVM with nested paging)"
 timeout -s KILL "${DEMO_TIMEOUT:-170}" qemu-system-x86_64 -machine q35 \
 	-accel tcg,thread=single -cpu EPYC,+svm,+npt -m 1024 -smp 2 \
 	-display none -monitor none -no-reboot \
 	-kernel "$top/.cache/kernel/$abi/boot/vmlinuz-$abi" \
-	-initrd "$dir/initrd.cpio.gz" \
+	-initrd "$dir/initrd.cpio" \
 	-append "console=ttyS0 quiet loglevel=1 panic=-1 mitigations=off vmxl.demo=1" \
 	-serial stdio </dev/null | tee "$dir/console.log" | grep -v '^\[' || true
 echo "==> demo done in $(( $(date +%s) - start )) s (console: $dir/console.log)"

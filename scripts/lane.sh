@@ -65,7 +65,7 @@ if [ "$lane" = dkms ]; then
 	echo "dkms: make dkms-install took $(( $(date +%s) - dkms_start ))s"
 	export DKMS_KO=/lib/modules/$abi/updates/dkms/vmx_lite.ko
 fi
-"$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio.gz" || exit 1
+"$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio" || exit 1
 [ "$lane" != dkms ] || flock -u 8
 
 # thread=single: with one host thread per vCPU (MTTCG), about one boot in
@@ -78,7 +78,7 @@ boot_svm() {
 		qemu-system-x86_64 -machine q35 -accel tcg,thread=single
 		-cpu EPYC,+svm,+npt
 		-m 1024 -smp 2 -display none -monitor none -no-reboot
-		-kernel "$kernel" -initrd "$dir/initrd.cpio.gz"
+		-kernel "$kernel" -initrd "$dir/initrd.cpio"
 		-append "$append"
 		-serial stdio -serial "file:$dir/results.log")
 	if [ "${V:-0}" = 1 ]; then
@@ -105,13 +105,13 @@ prep_vmx() {
 	cp /usr/lib/ISOLINUX/isolinux.bin \
 		/usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/"
 	cp "$kernel" "$iso/vmlinuz"
-	cp "$dir/initrd.cpio.gz" "$iso/initrd.gz"
+	cp "$dir/initrd.cpio" "$iso/initrd.img"
 	cat >"$iso/isolinux/isolinux.cfg" <<-EOF
 	DEFAULT vmxl
 	PROMPT 0
 	LABEL vmxl
 	  KERNEL /vmlinuz
-	  INITRD /initrd.gz
+	  INITRD /initrd.img
 	  APPEND $cmdline
 	EOF
 	xorriso -as mkisofs -quiet -o "$dir/boot.iso" \

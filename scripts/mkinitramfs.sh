@@ -3,7 +3,11 @@
 # shared libraries they need, the test programs, vmx_lite.ko and the test
 # kernel's modules that tests load (KVM as the reference hypervisor).
 #
-#   scripts/mkinitramfs.sh OUT.cpio.gz
+#   scripts/mkinitramfs.sh OUT.cpio
+#
+# Uncompressed: under Bochs the kernel took 6.4 s to inflate a gzip -1
+# image and 0.8 s to unpack this one; loading the larger file from the
+# CD costs next to nothing.
 #
 # DKMS_KO=<a vmx_lite.ko that dkms installed> (the dkms lane, lane.sh):
 # that module goes where DKMS puts it, /lib/modules/<abi>/updates/dkms,
@@ -107,4 +111,4 @@ chmod +x "$root/init"
 echo "root:x:0:0:root:/root:/bin/bash" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
 
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$out"
