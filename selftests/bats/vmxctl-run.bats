@@ -159,8 +159,22 @@ background() {
 }
 
 @test "UART input from stdin: echoed without blocking the vCPU, loopback and FIFO work" {
-	run --separate-stderr bash -c "(sleep 1; printf 'hello q') | timeout 60 vmxctl run $G/echo.elf"
-	[ "$status" -eq 0 ]
+	local in rc=0
+
+	# The input goes in once the guest runs and says so, from a fifo
+	# held open until then (not after a fixed second).
+	mkfifo "$T/in"
+	timeout 60 /usr/bin/vmxctl run $G/echo.elf <"$T/in" >"$T/out" 2>"$T/err" &
+	PID=$!
+	PIDS+=("$PID")
+	exec {in}>"$T/in"
+	wait_for "$T/out" '^echo: ready$' "$PID"
+	printf 'hello q' >&"$in"
+	exec {in}>&-
+	wait "$PID" || rc=$?
+	sed 's/^/# /' "$T/out" "$T/err"
+	[ "$rc" -eq 0 ]
+	mapfile -t lines <"$T/out"
 	[ "${lines[0]}" = "echo: ready" ]
 	[ "${lines[1]}" = "HELLO " ]
 	[ "${lines[2]}" = "echo: bye" ]
