@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bench.h"
@@ -53,4 +54,41 @@ void bench_report(const char *metric, const char *unit, const char *ref_name,
 	print_stat(vmxl);
 	printf("}\n");
 	fflush(stdout);
+}
+
+uint64_t bench_rnd(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+void bench_fill_page(void *page, uint64_t *state)
+{
+	static const char *const words[] = {
+		"the ", "guest ", "kernel ", "page ", "cache ", "struct ",
+		"return ", "0x0000 ", "int ", "void ", "\n\t", "if (",
+	};
+	unsigned int kind = bench_rnd(state) % 100, i;
+	uint8_t *p = page;
+
+	if (kind < 30) {
+		memset(p, 0, 4096);
+	} else if (kind < 80) {
+		for (i = 0; i < 4096;) {
+			const char *w = words[bench_rnd(state) % 12];
+
+			while (*w && i < 4096)
+				p[i++] = *w++;
+		}
+	} else {
+		for (i = 0; i < 4096; i += 8) {
+			uint64_t v = bench_rnd(state);
+
+			memcpy(p + i, &v, 8);
+		}
+	}
 }

@@ -30,4 +30,14 @@ struct bench_stat bench_stat(double *samples, unsigned int n);
 void bench_report(const char *metric, const char *unit, const char *ref_name,
 		  const struct bench_stat *ref, const struct bench_stat *vmxl);
 
+/* xorshift64 step of *@state: repeatable pseudo-random numbers. */
+uint64_t bench_rnd(uint64_t *state);
+
+/*
+ * A 4 KiB page of guest-like memory, from *@state: 30% zero pages, 50%
+ * text-like (compresses about 3:1), 20% random; what the snapshot
+ * benchmarks write, so that the codec works on realistic data.
+ */
+void bench_fill_page(void *page, uint64_t *state);
+
 #endif

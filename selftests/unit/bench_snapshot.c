@@ -82,36 +82,12 @@ static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return bench_rnd(&rng);
 }
 
 static void fill(uint8_t *p)
 {
-	static const char *const words[] = {
-		"the ", "guest ", "kernel ", "page ", "cache ", "struct ",
-		"return ", "0x0000 ", "int ", "void ", "\n\t", "if (",
-	};
-	unsigned int kind = rnd() % 100;
-
-	if (kind < 30) {
-		memset(p, 0, PG);
-	} else if (kind < 80) {
-		for (unsigned int i = 0; i < PG;) {
-			const char *w = words[rnd() % 12];
-
-			while (*w && i < PG)
-				p[i++] = *w++;
-		}
-	} else {
-		for (unsigned int i = 0; i < PG; i += 8) {
-			uint64_t v = rnd();
-
-			memcpy(p + i, &v, 8);
-		}
-	}
+	bench_fill_page(p, &rng);
 }
 
 static void die(const char *what, const char *msg)
