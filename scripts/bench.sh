@@ -85,8 +85,13 @@ cat "$out/bench.txt"
 jq -r '.results[] | select(.ratio) | "\(.lane):\(.metric)\t\(.ratio)"' \
 	"$out/bench.json" >"$out/bench.dat"
 if [ -s "$out/bench.dat" ]; then
+	# 18 pixels a bar, so the labels stay apart as metrics are added
+	width=$(( $(wc -l <"$out/bench.dat") * 18 + 200 ))
+	[ "$width" -ge 1400 ] || width=1400
 	gnuplot <<-EOF || status=1
-	set terminal png size 1400,700 noenhanced
+	set terminal png size $width,760 noenhanced
+	set bmargin 14
+	set rmargin 16
 	set output "$out/bench.png"
 	set title "vmx-lite / reference (below 1: vmx-lite faster; log scale)"
 	set style fill solid 0.6
