@@ -364,7 +364,8 @@ static void cache_fini(struct smmu_cache *c)
 	kvfree(c->head);
 }
 
-static void cache_unlink(struct smmu_cache *c, u32 i)
+/* Take slot @i out of its bucket's chain; it holds nothing any more. */
+static void bucket_unlink(struct smmu_cache *c, u32 i)
 {
 	struct smmu_slot *e = cache_slot(c, i);
 	s32 *pp = &c->head[e->bucket];
@@ -379,6 +380,12 @@ static void cache_unlink(struct smmu_cache *c, u32 i)
 	}
 	e->valid = false;
 	e->next = -1;
+}
+
+/* Invalidate slot @i: to the old end, the next one a miss takes. */
+static void cache_unlink(struct smmu_cache *c, u32 i)
+{
+	bucket_unlink(c, i);
 	lru_take(c, i);
 	lru_put(c, i, false);
 }
@@ -402,7 +409,7 @@ static u32 cache_alloc(struct smmu_cache *c, u32 bucket, u64 *evictions)
 	struct smmu_slot *e = cache_slot(c, victim);
 
 	if (e->valid) {
-		cache_unlink(c, victim);
+		bucket_unlink(c, victim);
 		(*evictions)++;
 	}
 	lru_take(c, victim);
