@@ -26,7 +26,6 @@
 #include "bench.h"
 #include "dlog.h"
 #include "gvm.h"
-#include "kvmload.h"
 #include "testlib.h"
 
 #define SLOT		1
@@ -267,11 +266,8 @@ static void report(const char *tag, const char *ref_name,
 
 static int load(enum gvm_kind kind, const char *params)
 {
-	if (kind == GVM_VMXL && params) {
-		test_kvm_unload();
-		test_module_unload("vmx_lite");
-		return test_module_load("vmx_lite", params);
-	}
+	if (kind == GVM_VMXL && params)
+		return gvm_vmxl_reload(params);
 	return gvm_hypervisor_load(kind);
 }
 

@@ -769,3 +769,10 @@ int gvm_hypervisor_unload(enum gvm_kind kind)
 	return kind == GVM_KVM ? test_kvm_unload() :
 				 test_module_unload("vmx_lite");
 }
+
+int gvm_vmxl_reload(const char *params)
+{
+	test_kvm_unload();
+	test_module_unload("vmx_lite");
+	return test_module_load("vmx_lite", params);
+}

@@ -134,5 +134,10 @@ const char *gvm_ucall_str(const struct ucall *uc, char *buf, size_t len);
 /* Load the hypervisor of @kind (unloading the other); 0 or -errno. */
 int gvm_hypervisor_load(enum gvm_kind kind);
 int gvm_hypervisor_unload(enum gvm_kind kind);
+/*
+ * Load vmx_lite with module parameters @params, unloading KVM and a
+ * vmx_lite loaded with others first; 0 or -errno.
+ */
+int gvm_vmxl_reload(const char *params);
 
 #endif
