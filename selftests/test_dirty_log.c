@@ -18,8 +18,7 @@
 #include "kselftest_harness.h"
 #include "dlog.h"
 #include "gvm.h"
-#include "kvmload.h"
-#include "testlib.h"
+#include "harness.h"
 
 #define LOG_SLOT	1
 #define LOG_GPA		0x40000000ULL	/* identity-mapped, above slot 0 */
@@ -32,16 +31,11 @@ FIXTURE(dl) {
 	uint8_t *mem;		/* the logged slot */
 };
 
-FIXTURE_VARIANT(dl) {
-	enum gvm_kind kind;
-	const char *params;	/* vmx_lite's, to force a mechanism */
-};
-
-/* vmx-lite's default: PML where the CPU has it, else write protection */
-FIXTURE_VARIANT_ADD(dl, vmxl) { .kind = GVM_VMXL };
-/* write protection on every CPU */
-FIXTURE_VARIANT_ADD(dl, vmxl_wp) { .kind = GVM_VMXL, .params = "pml=0" };
-FIXTURE_VARIANT_ADD(dl, kvm) { .kind = GVM_KVM };
+/*
+ * vmxl: vmx-lite's default, PML where the CPU has it, else write
+ * protection; vmxl_wp: write protection on every CPU; kvm.
+ */
+GVM_VARIANTS(dl, GVM_VMXL_VARIANT(dl, vmxl_wp, "pml=0"));
 
 static int log_slot_set(struct gvm *vm, void *mem, bool log)
 {
@@ -67,21 +61,7 @@ static bool bit(const uint64_t *bm, unsigned int i)
 
 FIXTURE_SETUP(dl)
 {
-	int ret;
-
-	if (variant->params) {
-		test_kvm_unload();
-		test_module_unload("vmx_lite");
-		ASSERT_EQ(0, test_module_load("vmx_lite", variant->params));
-	}
-	ret = gvm_hypervisor_load(variant->kind);
-	self->vm.mem = NULL;
-	self->mem = NULL;
-	if (ret == -ENOENT || ret == -ENODEV || ret == -EBUSY)
-		SKIP(return, "%s cannot be loaded here: %s",
-		     gvm_kind_name(variant->kind), strerror(-ret));
-	ASSERT_EQ(0, ret);
-	ASSERT_EQ(0, gvm_create(&self->vm, variant->kind, 2));
+	GVM_SETUP(2);
 	/* KVM: GET leaves the log alone, CLEAR re-protects: our model. */
 	ASSERT_EQ(0, dlog_init(&self->vm));
 	self->mem = mmap(NULL, LOG_PAGES * PAGE, PROT_READ | PROT_WRITE,
@@ -90,34 +70,13 @@ FIXTURE_SETUP(dl)
 	ASSERT_EQ(0, log_slot_set(&self->vm, self->mem, true));
 }
 
-/*
- * KVM stays loaded from one kvm test to the next, as loading it takes
- * seconds under Bochs; vmx_lite's setup unloads it, and so does this
- * program when it ends (the tests run in children that _exit, so only
- * the harness runs this).
- */
-static void __attribute__((destructor)) unload_kvm_at_exit(void)
-{
-	test_kvm_unload();
-}
-
+/* The slot's memory goes once the VM that maps it is gone. */
 FIXTURE_TEARDOWN(dl)
 {
-	gvm_destroy(&self->vm);
+	GVM_TEARDOWN();
 	if (self->mem && self->mem != MAP_FAILED)
 		munmap(self->mem, LOG_PAGES * PAGE);
-	if (variant->kind == GVM_VMXL)
-		gvm_hypervisor_unload(variant->kind);
 }
-
-#define RUN_UCALL(vm, cpu, e, want) do {				\
-	char __b[320];							\
-	ASSERT_EQ(0, gvm_run(vm, cpu, e));				\
-	ASSERT_EQ(GVM_EXIT_UCALL, (e)->reason)				\
-		TH_LOG("%s", gvm_exit_str(e, __b, sizeof(__b)));	\
-	ASSERT_EQ((uint64_t)(want), (e)->uc.cmd)			\
-		TH_LOG("%s", gvm_ucall_str(&(e)->uc, __b, sizeof(__b)));\
-} while (0)
 
 /*
  * Round m (3, 5, 7): write the pages i with i % m == 1, then report.
@@ -151,7 +110,7 @@ TEST_F(dl, exact_pages_then_reads)
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_patterns,
 					 LOG_GPA, 0));
 	for (round = 0, m = 3; m <= 7; round++, m += 2) {
-		RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+		ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 		ASSERT_EQ(m, e.uc.args[0]);
 		ASSERT_EQ(0, log_get(&self->vm, bm));
 		for (i = 0; i < LOG_PAGES; i++) {
@@ -188,7 +147,7 @@ TEST_F(dl, exact_pages_then_reads)
 	 * where it can and logs it dirty right then: a documented difference
 	 * (a superset, never a missed page), so only vmx-lite is held to it.
 	 */
-	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 	ASSERT_EQ(0, log_get(&self->vm, bm));
 	for (bad = 0, i = 0; i < LOG_PAGES; i++)
 		bad += bit(bm, i);
@@ -198,7 +157,7 @@ TEST_F(dl, exact_pages_then_reads)
 		TH_LOG("KVM logged %u of %u read-only pages dirty", bad,
 		       LOG_PAGES);
 	}
-	RUN_UCALL(&self->vm, 0, &e, UCALL_DONE);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_DONE);
 }
 
 /*
@@ -326,12 +285,12 @@ TEST_F(dl, logging_on_and_off_on_a_live_slot)
 
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_write_page,
 					 LOG_GPA, 0));
-	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* page 0 */
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* page 0 */
 	ASSERT_EQ(0, log_get(&self->vm, bm));
 	EXPECT_EQ(1, bm[0]);
 
 	ASSERT_EQ(0, log_slot_set(&self->vm, self->mem, false));
-	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* page 1, unlogged */
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* page 1, unlogged */
 	EXPECT_EQ(2, *(uint64_t *)(self->mem + PAGE));
 	/* not logging: KVM says ENOENT, vmx-lite EINVAL (ENOENT: no slot) */
 	if (variant->kind == GVM_VMXL) {
@@ -345,7 +304,7 @@ TEST_F(dl, logging_on_and_off_on_a_live_slot)
 	ASSERT_EQ(0, log_get(&self->vm, bm));
 	for (i = 0; i < BM_WORDS; i++)
 		EXPECT_EQ(0, bm[i]);
-	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* page 2 */
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* page 2 */
 	ASSERT_EQ(0, log_get(&self->vm, bm));
 	EXPECT_EQ(4, bm[0]);
 	EXPECT_EQ(3, *(uint64_t *)(self->mem + 2 * PAGE));
@@ -427,7 +386,7 @@ TEST_F(dl, module_writes_are_logged)
 		ASSERT_EQ(0x99, e.port);
 		gvm_complete_read(&self->vm, 0, 0xa0 + n);
 	}
-	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 	EXPECT_EQ(0xa3, self->mem[5 * PAGE + 103]);
 	ASSERT_EQ(0, log_get(&self->vm, bm));
 	EXPECT_EQ(1ULL << 5, bm[0]);
@@ -488,7 +447,7 @@ TEST_F(dl, vmxl_ring_harvest_and_reset)
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_patterns,
 					 LOG_GPA, 0));
 	for (m = 3; m <= 7; m += 2) {
-		RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+		ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 		memset(seen, 0, sizeof(seen));
 		n = ring_harvest(ring, size, &next, seen, &dups, &bad);
 		for (i = 0; i < LOG_PAGES; i++)
@@ -530,7 +489,7 @@ TEST_F(dl, vmxl_ring_reset_survives_rewritten_entries)
 	ASSERT_NE(MAP_FAILED, ring);
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_patterns,
 					 LOG_GPA, 0));
-	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* pages i % 3 == 1 */
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);	/* pages i % 3 == 1 */
 	while (n < size && ring[n].flags == VMXL_DIRTY_ENTRY_DIRTY)
 		n++;
 	ASSERT_EQ((LOG_PAGES + 1) / 3, n);
@@ -777,14 +736,14 @@ TEST_F(dl, vmxl_mechanism_by_exit_count)
 		SKIP(return, "vmx-lite's mechanisms");
 	ASSERT_EQ(0, ioctl(self->vm.sys_fd, VMXL_GET_CAPS, &caps));
 	pml = caps.backend == VMXL_BACKEND_VMX &&
-	      (caps.features & VMXL_FEAT_PML) && !variant->params;
+	      (caps.features & VMXL_FEAT_PML) && !variant->vmxl_params;
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_read_then_write,
 					 LOG_GPA, 0));
-	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 	ASSERT_EQ(0, log_get(&self->vm, bm));
 	EXPECT_EQ(0, bm[0]);
 	before = run->exit_count;
-	RUN_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 	TH_LOG("%s: %llu exits for 64 first writes", pml ? "PML" : "write protection",
 	       (unsigned long long)(run->exit_count - before));
 	if (pml) {

@@ -5,73 +5,17 @@
  * guest library itself is checked against the reference hypervisor.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "kselftest_harness.h"
 #include "gvm.h"
-#include "kvmload.h"
-#include "testlib.h"
+#include "harness.h"
 
 #define DATA_GPA	0x300000ULL	/* identity-mapped RAM for guest data */
 #define UNMAPPED_VA	0x100000000000ULL
 
-FIXTURE(lm) {
-	struct gvm vm;
-};
-
-FIXTURE_VARIANT(lm) {
-	enum gvm_kind kind;
-};
-
-FIXTURE_VARIANT_ADD(lm, vmxl) { .kind = GVM_VMXL };
-FIXTURE_VARIANT_ADD(lm, kvm) { .kind = GVM_KVM };
-
-FIXTURE_SETUP(lm)
-{
-	int ret = gvm_hypervisor_load(variant->kind);
-
-	self->vm.mem = NULL;
-	if (ret == -ENOENT || ret == -ENODEV || ret == -EBUSY)
-		SKIP(return, "%s cannot be loaded here: %s",
-		     gvm_kind_name(variant->kind), strerror(-ret));
-	ASSERT_EQ(0, ret);
-	ASSERT_EQ(0, gvm_create(&self->vm, variant->kind, 2));
-}
-
-/*
- * KVM stays loaded from one kvm test to the next, as loading it takes
- * seconds under Bochs; vmx_lite's setup unloads it, and so does this
- * program when it ends (the tests run in children that _exit, so only
- * the harness runs this).
- */
-static void __attribute__((destructor)) unload_kvm_at_exit(void)
-{
-	test_kvm_unload();
-}
-
-FIXTURE_TEARDOWN(lm)
-{
-	gvm_destroy(&self->vm);
-	if (variant->kind == GVM_VMXL)
-		gvm_hypervisor_unload(variant->kind);
-}
-
-/* Run until the next ucall; anything else fails the test. */
-#define RUN_UCALL(vm, cpu, e) do {					\
-	char __b[320];							\
-	ASSERT_EQ(0, gvm_run(vm, cpu, e));				\
-	ASSERT_EQ(GVM_EXIT_UCALL, (e)->reason)				\
-		TH_LOG("%s", gvm_exit_str(e, __b, sizeof(__b)));	\
-} while (0)
-
-#define EXPECT_UCALL(vm, cpu, e, want) do {				\
-	char __b2[320];							\
-	RUN_UCALL(vm, cpu, e);						\
-	ASSERT_EQ((uint64_t)(want), (e)->uc.cmd)				\
-		TH_LOG("%s", gvm_ucall_str(&(e)->uc, __b2, sizeof(__b2)));\
-} while (0)
+GVM_TEST_SUITE(lm, 2);
 
 static void guest_sync_loop(uint64_t n)
 {
@@ -88,11 +32,11 @@ TEST_F(lm, sync_then_done)
 
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_sync_loop, 5, 0));
 	for (i = 0; i < 5; i++) {
-		EXPECT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+		ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 		EXPECT_EQ((uint64_t)i, e.uc.args[0]);
 		EXPECT_EQ((uint64_t)i * 3, e.uc.args[1]);
 	}
-	EXPECT_UCALL(&self->vm, 0, &e, UCALL_DONE);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_DONE);
 }
 
 static void guest_assert_42(uint64_t x)
@@ -106,7 +50,7 @@ TEST_F(lm, guest_assert_reports_file_line_values)
 	struct gvm_exit e;
 
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_assert_42, 41, 0));
-	EXPECT_UCALL(&self->vm, 0, &e, UCALL_ASSERT);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_ASSERT);
 	EXPECT_NE(NULL, strstr((const char *)e.uc.args[0], "test_longmode.c"));
 	EXPECT_STREQ("x == 42", (const char *)e.uc.args[2]);
 	EXPECT_EQ(41, e.uc.args[3]);
@@ -142,7 +86,7 @@ TEST_F(lm, memory_both_ways)
 	for (i = 0; i < 4096; i++)
 		p[i] = (uint8_t)(i * 7);
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_memory, DATA_GPA, 0));
-	EXPECT_UCALL(&self->vm, 0, &e, UCALL_DONE);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_DONE);
 	for (i = 0; i < 4096; i++)
 		ASSERT_EQ((uint8_t)(i ^ 0xa5), p[4096 + i]) TH_LOG("byte %d", i);
 }
@@ -190,7 +134,7 @@ TEST_F(lm, exceptions_report_vector_error_rip)
 
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_fault, i, 0));
-		EXPECT_UCALL(&self->vm, 0, &e, UCALL_EXCEPTION);
+		ASSERT_UCALL(&self->vm, 0, &e, UCALL_EXCEPTION);
 		EXPECT_EQ((uint64_t)cases[i].vector, e.uc.args[0]);
 		EXPECT_EQ(cases[i].error, e.uc.args[1]);
 		EXPECT_EQ((uint64_t)cases[i].rip, e.uc.args[2]);
@@ -262,13 +206,13 @@ TEST_F(lm, real_mode_switches_to_long_mode)
 	ASSERT_EQ(0, gvm_enter_real_mode(&self->vm, 0, rm2lm_start,
 					 rm2lm_end - rm2lm_start,
 					 guest_in_long_mode, 0xfeedface));
-	EXPECT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 	EXPECT_EQ(0x80010033, e.uc.args[1] & 0xe005003f);	/* ET is fixed */
-	EXPECT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 	EXPECT_EQ(0x620, e.uc.args[1]);
-	EXPECT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 	EXPECT_EQ(0x500, e.uc.args[1] & 0xd01);			/* LME LMA */
-	EXPECT_UCALL(&self->vm, 0, &e, UCALL_DONE);
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_DONE);
 
 	/* And the host sees the same state. */
 	ASSERT_EQ(0, gvm_get_sregs(&self->vm, 0, &s));
