@@ -26,7 +26,7 @@
 
 #include "kselftest_harness.h"
 #include "gvm.h"
-#include "testlib.h"
+#include "harness.h"
 
 #define MMIO_BASE	0xd0000000ULL	/* no RAM there: every access exits */
 #define MAX_TRACE	512
@@ -142,11 +142,7 @@ static void dump_trace(const char *who, const struct trace *t)
  */
 FIXTURE_SETUP(diff)
 {
-	int ret = gvm_hypervisor_load(GVM_KVM);
-
-	if (ret == -ENOENT || ret == -ENODEV || ret == -EBUSY)
-		SKIP(return, "KVM cannot be loaded here: %s", strerror(-ret));
-	ASSERT_EQ(0, ret);
+	GVM_LOAD_OR_SKIP(GVM_KVM);
 }
 
 FIXTURE_TEARDOWN(diff)

@@ -16,6 +16,7 @@
 
 #include "kselftest_harness.h"
 #include "gvm.h"
+#include "harness.h"
 #include "testlib.h"
 
 #define HCALL_NR	0x2000ULL
@@ -29,12 +30,7 @@ FIXTURE(floor) {
 
 FIXTURE_SETUP(floor)
 {
-	int ret = gvm_hypervisor_load(GVM_VMXL);
-
-	self->vm.mem = NULL;
-	if (ret == -ENOENT || ret == -ENODEV || ret == -EBUSY)
-		SKIP(return, "vmx-lite cannot be loaded here: %s", strerror(-ret));
-	ASSERT_EQ(0, ret);
+	GVM_LOAD_OR_SKIP(GVM_VMXL);
 	ASSERT_EQ(0, gvm_create(&self->vm, GVM_VMXL, 1));
 	self->run = self->vm.run[0];
 	self->amd = test_cpuinfo_has("svm");
