@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Host benchmark of the snapshot writer and reader (userspace/lib/snapshot.c).
+ * Host benchmark of the snapshot writer and reader (userspace/lib/snapshot*.c).
  * Both are plain userspace: the writer reads guest memory through vmxctl's
  * mapping and the reader fills it, neither enters the kernel except for
  * file I/O, so they are measured on the build host (real cores, real zlib
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 
 		fprintf(help ? stdout : stderr,
 			"usage: bench_snapshot\n"
-			"Times the snapshot writer and reader (userspace/lib/snapshot.c) at\n"
+			"Times the snapshot writer and reader (userspace/lib/snapshot*.c) at\n"
 			"zlib levels 1, 6 and 9: full and incremental writes, restores checked\n"
 			"byte for byte; prints BENCH lines (selftests/lib/bench.h).\n"
 			"Environment: MEM_MB (default 128), BENCH_DIR (default\n"

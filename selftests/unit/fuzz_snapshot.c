@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer target for the snapshot reader (userspace/lib/snapshot.c):
+ * libFuzzer target for the snapshot reader (userspace/lib/snapshot*.c):
  * snap_open_mem() and snap_read_memory() on arbitrary bytes, then, when
  * the file is accepted and its memory small, a restore into real buffers.
  * The reader must refuse bad input with a message naming the file and the

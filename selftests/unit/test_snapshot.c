@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Host unit test of userspace/lib/snapshot.c, the snapshot file format
+ * Host unit test of userspace/lib/snapshot*.c, the snapshot file format
  * (docs/snapshot-format.md), compiled from the same source as vmxctl:
  * round trips of memory (byte for byte), vCPU state (field by field) and
  * device blobs; chains of three incrementals; every byte of a file
