@@ -2,8 +2,18 @@
 /*
  * The snapshot library's own header (not installed, not for callers):
  * the on-disk layout the writer and the reader share, beyond the public
- * constants of snapshot.h. docs/snapshot-format.md describes the format;
- * the short version:
+ * constants of snapshot.h. The library's files:
+ *
+ *   snapshot_format.c       this header's functions, snap_id_hex()
+ *   snapshot_sha256.c       the file id's hash
+ *   snapshot_write.c        snap_write()
+ *   snapshot_compress.[ch]  its worker threads, which deflate memory
+ *   snapshot_read.c         snap_open(): the header and every section
+ *   snapshot_read_memory.c  snap_read_memory(): the memory chunks
+ *   snapshot_reader.h       the reader's state those two share
+ *   snapshot_chain.c        snap_open_chain(): a file and its parents
+ *
+ * docs/snapshot-format.md describes the format; the short version:
  *
  *   header (128 bytes, CRC32, its SHA-256 is the file's id)
  *   [parent]  layout  vcpu x N  device x N  memory x N  end
