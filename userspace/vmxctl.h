@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vmxctl: the interfaces between vmxctl's core (vmxctl.c: machine, vCPU
- * threads, control socket) and code built into it from other files:
- * snapshots (vmxctl_snapshot.c) and, later, other commands.
+ * vmxctl: the interfaces between vmxctl's core (the machine, vCPU
+ * threads, control socket: vmxctl_machine.h lists its files) and code
+ * built into it from other files: snapshots (vmxctl_snapshot.c) and,
+ * later, other commands.
  *
  * Everything here is a stable interface: additions only. Functions
  * return 0 (or a count) on success and -errno on failure, and print

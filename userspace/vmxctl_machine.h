@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmxctl's machine, inside (internal to vmxctl; vmxctl.h is the stable
+ * interface, vmxctl_dev.h the devices'). The files that build and run
+ * the machine share this struct:
+ *   vmxctl_machine.c     kernel objects: VM, RAM, SMMU, vCPUs, devices
+ *   vmxctl_vcpu.c        vCPU threads and their exits
+ *   vmxctl_vcpu_state.c  vCPU state (registers, MSRs, CPUID)
+ *   vmxctl_pause.c       stop, pause, resume
+ *   vmxctl_dirty.c       the dirty log (kernel's and devices')
+ *   vmxctl_dma.c         device DMA
+ *   vmxctl_bus.c         the device bus
+ *   vmxctl_control.c     the control socket; vmxctl_control_cmds.c its
+ *                        built-in commands
+ *   vmxctl_run.c         `vmxctl run`
+ */
+#ifndef VMXCTL_MACHINE_H
+#define VMXCTL_MACHINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "vmxctl.h"
+#include "vmxctl_dev.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define PAGE_SIZE	4096ULL
+#define MAX_DEVICES	8
+
+struct vcpu {
+	struct vmxctl_machine *m;
+	unsigned int id;
+	int fd;
+	struct vmxl_run *run;
+	pthread_t thread;
+	bool started;
+	bool settled;		/* nothing pending in the kernel */
+	bool stopped;		/* halted for good or failed */
+	unsigned int warned;	/* unmapped-access messages printed */
+};
+
+struct vmxctl_machine {
+	struct vmxctl_config cfg;
+	int sys_fd, vm_fd;
+	size_t run_size;
+	unsigned int nr_vcpus;
+	struct vcpu vcpus[VMXCTL_MAX_VCPUS];
+	unsigned int nr_slots;
+	struct vmxctl_slot slots[VMXCTL_MAX_SLOTS];
+	uint64_t *dev_dirty[VMXCTL_MAX_SLOTS];	/* pages devices wrote */
+	unsigned int nr_devices;
+	struct vmxctl_device *devices[MAX_DEVICES];
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_int pause_req;		/* pause nesting */
+	unsigned int parked;		/* vCPU threads parked or stopped */
+	atomic_bool stopping;
+	int status;
+	int wake_pipe[2];		/* wakes the control and stdin threads */
+	int control_fd;
+	pthread_t control_thread;
+	bool control_started;
+};
+
+/* 64-bit words of a dirty bitmap of slot @s. */
+static inline uint64_t vmxctl_slot_words(const struct vmxctl_slot *s)
+{
+	return (s->size / PAGE_SIZE + 63) / 64;
+}
+
+/* vmxctl_machine.c */
+void vmxctl_machine_init(struct vmxctl_machine *m);
+/* The kernel's VM, RAM, SMMU, vCPUs, then the devices: 0 or an exit status. */
+int vmxctl_machine_create(struct vmxctl_machine *m);
+void vmxctl_machine_destroy(struct vmxctl_machine *m);
+
+/* vmxctl_vcpu.c: one thread per vCPU until the machine stops; its status. */
+int vmxctl_machine_run(struct vmxctl_machine *m);
+/* SIGUSR1 interrupts VMXL_RUN (kicks); install before any vCPU runs. */
+void vmxctl_vcpu_signals(void);
+
+/* vmxctl_bus.c: the device at @port, @gpa, or NULL. */
+struct vmxctl_device *vmxctl_bus_find_pio(struct vmxctl_machine *m,
+					  uint16_t port);
+struct vmxctl_device *vmxctl_bus_find_mmio(struct vmxctl_machine *m,
+					   uint64_t a);
+
+/* vmxctl_pause.c: make every vCPU leave VMXL_RUN now. */
+void vmxctl_kick_vcpus(struct vmxctl_machine *m);
+
+/* vmxctl_control.c: listen on --control @path: 0 or an exit status. */
+int vmxctl_control_start(struct vmxctl_machine *m, const char *path);
+void vmxctl_control_stop(struct vmxctl_machine *m);
+int vmxctl_ctl_help(struct vmxctl_machine *m, int argc, char **argv,
+		    FILE *out);
+/* vmxctl_control_cmds.c: register the built-in control commands. */
+void vmxctl_control_builtins(void);
+
+/* vmxctl_run.c */
+int vmxctl_cmd_run(int argc, char **argv);
+
+#endif /* VMXCTL_MACHINE_H */
