@@ -122,6 +122,7 @@ int vmxctl_control_start(struct vmxctl_machine *m, const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct stat st;
+	int ret;
 
 	if (strlen(path) >= sizeof(a.sun_path)) {
 		vmxctl_err("--control %s: path too long", path);
@@ -137,8 +138,10 @@ int vmxctl_control_start(struct vmxctl_machine *m, const char *path)
 		vmxctl_err("--control %s: %s", path, strerror(errno));
 		return VMXCTL_EXIT_NOINPUT;
 	}
-	if (pthread_create(&m->control_thread, NULL, control_thread, m)) {
-		vmxctl_err("control thread: %s", strerror(errno));
+	ret = pthread_create(&m->control_thread, NULL, control_thread, m);
+	if (ret) {
+		vmxctl_err("--control %s: control thread: %s", path,
+			   strerror(ret));
 		return VMXCTL_EXIT_OSERR;
 	}
 	m->control_started = true;

@@ -232,6 +232,16 @@ int vmxctl_cmd_run(int argc, char **argv)
 	}
 	if (!ret && m->cfg.control)
 		ret = vmxctl_control_start(m, m->cfg.control);
+	if (!ret) {
+		/* Without it SIGINT and SIGTERM, blocked, would never stop us. */
+		ret = pthread_create(&sigthr, NULL, signal_thread, m);
+		if (ret) {
+			vmxctl_err("signal thread: %s", strerror(ret));
+			ret = VMXCTL_EXIT_OSERR;
+		} else {
+			pthread_detach(sigthr);
+		}
+	}
 	if (ret) {
 		atomic_store(&m->stopping, true);
 		if (write(m->wake_pipe[1], "x", 1) < 0) {
@@ -239,9 +249,6 @@ int vmxctl_cmd_run(int argc, char **argv)
 		}
 		goto out;
 	}
-	pthread_create(&sigthr, NULL, signal_thread, m);
-	pthread_detach(sigthr);
-
 	ret = vmxctl_machine_run(m);
 out:
 	vmxctl_control_stop(m);

@@ -275,9 +275,10 @@ int vmxctl_machine_run(struct vmxctl_machine *m)
 
 	for (i = 0; i < m->nr_vcpus; i++) {
 		struct vcpu *v = &m->vcpus[i];
+		int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
 
-		if (pthread_create(&v->thread, NULL, vcpu_thread, v)) {
-			vmxctl_err("vCPU %u thread: %s", i, strerror(errno));
+		if (ret) {
+			vmxctl_err("vCPU %u thread: %s", i, strerror(ret));
 			vmxctl_machine_stop(m, VMXCTL_EXIT_OSERR);
 			break;
 		}

@@ -759,9 +759,11 @@ int vmxctl_virtio_blk_create(struct vmxctl_machine *m, const char *path)
 		return VMXCTL_EXIT_OSERR;
 	}
 	for (i = 0; i < NR_WORKERS; i++) {
-		if (pthread_create(&b->workers[i], NULL, worker, b)) {
+		int ret = pthread_create(&b->workers[i], NULL, worker, b);
+
+		if (ret) {
 			vmxctl_err("virtio-blk: worker thread: %s",
-				   strerror(errno));
+				   strerror(ret));
 			return VMXCTL_EXIT_OSERR;
 		}
 		b->nr_workers++;
