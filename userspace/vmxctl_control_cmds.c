@@ -25,8 +25,8 @@ static int ctl_status(struct vmxctl_machine *m, int argc, char **argv,
 	fprintf(out, "vcpus %u\n", m->nr_vcpus);
 	fprintf(out, "mem %llu\n", (unsigned long long)m->cfg.mem_size);
 	fprintf(out, "smmu %s\n", m->cfg.smmu ? "yes" : "no");
-	for (i = 0; i < m->nr_devices; i++)
-		fprintf(out, "device %s\n", m->devices[i]->name);
+	for (i = 0; i < vmxctl_nr_devices(m); i++)
+		fprintf(out, "device %s\n", vmxctl_device_name(m, i));
 	return 0;
 }
 

@@ -20,6 +20,7 @@ void vmxctl_machine_init(struct vmxctl_machine *m)
 	m->cfg.nr_cpus = 1;
 	m->cfg.serial = "stdio";
 	m->sys_fd = m->vm_fd = m->control_fd = -1;
+	m->serial_fd = m->disk_fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 }
@@ -173,15 +174,7 @@ int vmxctl_machine_create(struct vmxctl_machine *m)
 		}
 		m->nr_vcpus = i + 1;
 	}
-	ret = vmxctl_uart_create(m, m->cfg.serial);
-	if (ret)
-		return ret;
-	if (m->cfg.disk) {
-		ret = vmxctl_virtio_blk_create(m, m->cfg.disk);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return vmxctl_machine_add_devices(m);
 }
 
 void vmxctl_machine_destroy(struct vmxctl_machine *m)
@@ -191,6 +184,10 @@ void vmxctl_machine_destroy(struct vmxctl_machine *m)
 	for (i = 0; i < m->nr_devices; i++)
 		if (m->devices[i]->ops->destroy)
 			m->devices[i]->ops->destroy(m->devices[i]);
+	if (m->serial_fd >= 0)
+		close(m->serial_fd);
+	if (m->disk_fd >= 0)
+		close(m->disk_fd);
 	for (i = 0; i < m->nr_vcpus; i++) {
 		if (m->vcpus[i].run)
 			vmxlite_unmap_run(m->vcpus[i].run, m->run_size);

@@ -10,6 +10,7 @@
  *   vmxctl_dirty.c       the dirty log (kernel's and devices')
  *   vmxctl_dma.c         device DMA
  *   vmxctl_bus.c         the device bus
+ *   vmxctl_devices.c     the devices the options ask for
  *   vmxctl_control.c     the control socket; vmxctl_control_cmds.c its
  *                        built-in commands
  *   vmxctl_run.c         `vmxctl run`
@@ -50,6 +51,7 @@ struct vmxctl_machine {
 	uint64_t *dev_dirty[VMXCTL_MAX_SLOTS];	/* pages devices wrote */
 	unsigned int nr_devices;
 	struct vmxctl_device *devices[MAX_DEVICES];
+	int serial_fd, disk_fd;		/* --serial FILE, --disk; or -1 */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -80,11 +82,11 @@ int vmxctl_machine_run(struct vmxctl_machine *m);
 /* SIGUSR1 interrupts VMXL_RUN (kicks); install before any vCPU runs. */
 void vmxctl_vcpu_signals(void);
 
-/* vmxctl_bus.c: the device at @port, @gpa, or NULL. */
-struct vmxctl_device *vmxctl_bus_find_pio(struct vmxctl_machine *m,
-					  uint16_t port);
-struct vmxctl_device *vmxctl_bus_find_mmio(struct vmxctl_machine *m,
-					   uint64_t a);
+/*
+ * vmxctl_devices.c: the devices m->cfg asks for, on the bus, their files
+ * (--serial, --disk) opened: 0 or an exit status after a message.
+ */
+int vmxctl_machine_add_devices(struct vmxctl_machine *m);
 
 /* vmxctl_pause.c: make every vCPU leave VMXL_RUN now. */
 void vmxctl_kick_vcpus(struct vmxctl_machine *m);

@@ -64,7 +64,6 @@ struct uart {
 	uint8_t rx[RX_SIZE];
 	unsigned int rx_head, rx_len;
 	int out_fd;
-	bool out_close;
 	char out[OUT_SIZE];
 	unsigned int out_len;
 	int in_fd;			/* -1: no input */
@@ -129,11 +128,10 @@ static void update_irq(struct uart *u)
 	vmxctl_dev_irq(&u->dev, !(iir(u) & IIR_NONE));
 }
 
-static void uart_pio(struct vmxctl_device *d, uint16_t port, bool write,
+static void uart_pio(struct vmxctl_device *d, uint64_t reg, bool write,
 		     uint64_t *val, unsigned int size)
 {
 	struct uart *u = d->priv;
-	unsigned int reg = port - d->port_base;
 	uint8_t v = *val;
 
 	(void)size;	/* byte registers: wider accesses use the low byte */
@@ -319,9 +317,11 @@ static void uart_destroy(struct vmxctl_device *d)
 		}
 		pthread_join(u->reader, NULL);
 	}
+	if (u->stop_pipe[0] >= 0) {
+		close(u->stop_pipe[0]);
+		close(u->stop_pipe[1]);
+	}
 	flush_out(u);
-	if (u->out_close)
-		close(u->out_fd);
 	free(u);
 }
 
@@ -333,40 +333,43 @@ static const struct vmxctl_dev_ops uart_ops = {
 	.destroy = uart_destroy,
 };
 
-int vmxctl_uart_create(struct vmxctl_machine *m, const char *serial)
+int vmxctl_uart_create(struct vmxctl_machine *m, int out_fd, int in_fd)
 {
 	struct uart *u = calloc(1, sizeof(*u));
 	int ret;
 
-	if (!u)
-		return VMXCTL_EXIT_OSERR;
+	if (!u) {
+		vmxctl_err("uart0: out of memory");
+		return -ENOMEM;
+	}
 	snprintf(u->dev.name, sizeof(u->dev.name), "uart0");
 	u->dev.ops = &uart_ops;
 	u->dev.port_base = VMXCTL_UART_PORT;
 	u->dev.port_len = 8;
 	u->dev.priv = u;
 	u->msr = 0xb0;		/* DCD, DSR, CTS: a cable is there */
-	u->in_fd = -1;
-	if (!strcmp(serial, "stdio")) {
-		u->out_fd = STDOUT_FILENO;
-		u->in_fd = STDIN_FILENO;
-	} else {
-		u->out_fd = open(serial, O_WRONLY | O_CREAT | O_TRUNC |
-				 O_CLOEXEC, 0644);
-		if (u->out_fd < 0) {
-			vmxctl_err("--serial %s: %s", serial, strerror(errno));
-			free(u);
-			return VMXCTL_EXIT_NOINPUT;
-		}
-		u->out_close = true;
-	}
+	u->out_fd = out_fd;
+	u->in_fd = in_fd;
+	u->stop_pipe[0] = u->stop_pipe[1] = -1;
 	ret = vmxctl_add_device(m, &u->dev);
 	if (ret) {
 		free(u);
-		return VMXCTL_EXIT_OSERR;
+		return ret;
 	}
-	if (u->in_fd >= 0 && !pipe2(u->stop_pipe, O_CLOEXEC) &&
-	    !pthread_create(&u->reader, NULL, reader, u))
-		u->reader_started = true;
+	/* From here on the bus owns u: destroy cleans up what exists. */
+	if (in_fd < 0)
+		return 0;
+	if (pipe2(u->stop_pipe, O_CLOEXEC)) {
+		ret = -errno;
+		u->stop_pipe[0] = u->stop_pipe[1] = -1;
+		vmxctl_err("uart0: input reader's pipe: %s", strerror(-ret));
+		return ret;
+	}
+	ret = pthread_create(&u->reader, NULL, reader, u);
+	if (ret) {
+		vmxctl_err("uart0: input reader thread: %s", strerror(ret));
+		return -ret;
+	}
+	u->reader_started = true;
 	return 0;
 }

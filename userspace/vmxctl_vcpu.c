@@ -41,40 +41,18 @@ static void vcpu_fail(struct vcpu *v, int status, const char *fmt, ...)
 
 static void handle_io(struct vcpu *v)
 {
-	struct vmxctl_machine *m = v->m;
 	struct vmxl_run *run = v->run;
 	bool write = run->io.direction == VMXL_IO_OUT;
-	struct vmxctl_device *d;
 	uint64_t val = 0;
 
 	if (write)
 		memcpy(&val, run->io.data, run->io.size);
-	if (run->io.port == VMXCTL_EXIT_PORT) {
-		if (write) {
-			int code = val & 0xff;
-
-			if (code > VMXCTL_EXIT_GUEST_MAX) {
-				vmxctl_err("guest exit code %d above %d: exiting with %d",
-					   code, VMXCTL_EXIT_GUEST_MAX,
-					   VMXCTL_EXIT_GUEST_MAX);
-				code = VMXCTL_EXIT_GUEST_MAX;
-			}
-			vmxctl_machine_stop(m, code);
-		} else {
-			memset(run->io.data, 0, sizeof(run->io.data));
-		}
-		return;
-	}
-	d = vmxctl_bus_find_pio(m, run->io.port);
-	if (!d) {
+	if (!vmxctl_bus_pio(v->m, run->io.port, write, &val, run->io.size)) {
 		/* nothing there: reads float high, writes vanish */
 		if (!write)
 			memset(run->io.data, 0xff, sizeof(run->io.data));
 		return;
 	}
-	pthread_mutex_lock(&d->lock);
-	d->ops->pio(d, run->io.port, write, &val, run->io.size);
-	pthread_mutex_unlock(&d->lock);
 	if (!write)
 		memcpy(run->io.data, &val, run->io.size);
 }
@@ -84,11 +62,10 @@ static void handle_mmio(struct vcpu *v)
 	struct vmxl_run *run = v->run;
 	uint64_t a = run->mmio.phys_addr, val = 0;
 	bool write = run->mmio.is_write;
-	struct vmxctl_device *d = vmxctl_bus_find_mmio(v->m, a);
 
 	if (write)
 		memcpy(&val, run->mmio.data, run->mmio.len);
-	if (!d) {
+	if (!vmxctl_bus_mmio(v->m, a, write, &val, run->mmio.len)) {
 		if (v->warned < 8) {
 			v->warned++;
 			vmxctl_err("vCPU %u: MMIO %s of %u bytes at GPA 0x%llx: no RAM or device there (%s)",
@@ -100,9 +77,6 @@ static void handle_mmio(struct vcpu *v)
 			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		return;
 	}
-	pthread_mutex_lock(&d->lock);
-	d->ops->mmio(d, a - d->mmio_base, write, &val, run->mmio.len);
-	pthread_mutex_unlock(&d->lock);
 	if (!write)
 		memcpy(run->mmio.data, &val, run->mmio.len);
 }

@@ -42,7 +42,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -699,7 +698,6 @@ static void blk_destroy(struct vmxctl_device *d)
 	pthread_mutex_unlock(&d->lock);
 	for (i = 0; i < b->nr_workers; i++)
 		pthread_join(b->workers[i], NULL);
-	close(b->fd);
 	free(b);
 }
 
@@ -712,33 +710,29 @@ static const struct vmxctl_dev_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
-int vmxctl_virtio_blk_create(struct vmxctl_machine *m, const char *path)
+int vmxctl_virtio_blk_create(struct vmxctl_machine *m, int fd, bool ro,
+			     const char *path)
 {
 	struct blk *b = calloc(1, sizeof(*b));
 	const char *base;
 	struct stat st;
 	unsigned int i;
+	int ret;
 
-	if (!b)
-		return VMXCTL_EXIT_OSERR;
-	b->m = m;
-	b->path = path;
-	b->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (b->fd < 0 && (errno == EACCES || errno == EROFS)) {
-		b->fd = open(path, O_RDONLY | O_CLOEXEC);
-		b->ro = true;
+	if (!b) {
+		vmxctl_err("virtio-blk: --disk %s: out of memory", path);
+		return -ENOMEM;
 	}
-	if (b->fd < 0 || fstat(b->fd, &st)) {
+	if (fstat(fd, &st)) {
+		ret = -errno;
 		vmxctl_err("--disk %s: %s", path, strerror(errno));
 		free(b);
-		return VMXCTL_EXIT_NOINPUT;
+		return ret;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		vmxctl_err("--disk %s: not a file or block device", path);
-		close(b->fd);
-		free(b);
-		return VMXCTL_EXIT_NOINPUT;
-	}
+	b->m = m;
+	b->path = path;
+	b->fd = fd;
+	b->ro = ro;
 	b->capacity = st.st_size / SECTOR;
 	b->features = F_VERSION_1 | F_SEG_MAX | F_BLK_SIZE | F_FLUSH |
 		      (b->ro ? F_RO : 0);
@@ -753,18 +747,18 @@ int vmxctl_virtio_blk_create(struct vmxctl_machine *m, const char *path)
 	pthread_cond_init(&b->work, NULL);
 	pthread_cond_init(&b->idle, NULL);
 	reset(b);
-	if (vmxctl_add_device(m, &b->dev)) {
-		close(b->fd);
+	ret = vmxctl_add_device(m, &b->dev);
+	if (ret) {
 		free(b);
-		return VMXCTL_EXIT_OSERR;
+		return ret;
 	}
+	/* From here on the bus owns b: destroy joins the workers started. */
 	for (i = 0; i < NR_WORKERS; i++) {
-		int ret = pthread_create(&b->workers[i], NULL, worker, b);
-
+		ret = pthread_create(&b->workers[i], NULL, worker, b);
 		if (ret) {
 			vmxctl_err("virtio-blk: worker thread: %s",
 				   strerror(ret));
-			return VMXCTL_EXIT_OSERR;
+			return -ret;
 		}
 		b->nr_workers++;
 	}
