@@ -21,6 +21,7 @@ void vmxctl_machine_init(struct vmxctl_machine *m)
 	m->cfg.serial = "stdio";
 	m->sys_fd = m->vm_fd = m->control_fd = -1;
 	m->serial_fd = m->disk_fd = -1;
+	m->wake_pipe[0] = m->wake_pipe[1] = -1;	/* until vmxctl run makes it */
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 }

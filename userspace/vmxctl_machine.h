@@ -24,7 +24,9 @@
 #include "vmxctl.h"
 #include "vmxctl_dev.h"
 
+#ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
 #define PAGE_SIZE	4096ULL
 #define MAX_DEVICES	8
 

@@ -6,3 +6,12 @@ UNIT_SRCS_test_smmu := $(TOP)/kmod/smmu.c
 UNIT_SRCS_test_snapshot := $(sort $(wildcard $(TOP)/userspace/lib/snapshot*.c))
 UNIT_HDRS_test_snapshot := $(wildcard $(TOP)/userspace/lib/snapshot*.h) $(TOP)/uapi/linux/vmx_lite.h
 UNIT_LIBS_test_snapshot := -lz -lpthread
+# vmxctl's machine as vmxctl builds it, without main (vmxctl.c: the test
+# has its own vmxctl_err) and snapshots.
+VMXCTL_UNIT_SRCS := $(filter-out %/vmxctl_snapshot.c,$(wildcard $(TOP)/userspace/vmxctl_*.c)) \
+		    $(TOP)/userspace/lib/libvmxlite.c
+VMXCTL_UNIT_HDRS := $(wildcard $(TOP)/userspace/vmxctl*.h) $(TOP)/userspace/lib/libvmxlite.h \
+		    $(TOP)/uapi/linux/vmx_lite.h
+UNIT_SRCS_test_bus := $(VMXCTL_UNIT_SRCS)
+UNIT_HDRS_test_bus := $(VMXCTL_UNIT_HDRS)
+UNIT_LIBS_test_bus := -lpthread
