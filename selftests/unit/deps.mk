@@ -15,3 +15,6 @@ VMXCTL_UNIT_HDRS := $(wildcard $(TOP)/userspace/vmxctl*.h) $(TOP)/userspace/lib/
 UNIT_SRCS_test_bus := $(VMXCTL_UNIT_SRCS)
 UNIT_HDRS_test_bus := $(VMXCTL_UNIT_HDRS)
 UNIT_LIBS_test_bus := -lpthread
+UNIT_SRCS_test_devices := $(VMXCTL_UNIT_SRCS)
+UNIT_HDRS_test_devices := $(VMXCTL_UNIT_HDRS)
+UNIT_LIBS_test_devices := -lpthread
