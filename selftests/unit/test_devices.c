@@ -131,6 +131,33 @@ static bool same_state(const struct vmxctl_dev_state *a,
 	       !memcmp(a->data, b->data, a->len);
 }
 
+/*
+ * Device @idx (@d) of @m, restored from @a: it saves @a again, and its
+ * registers read @before (@n of them).
+ */
+static void expect_restored(struct __test_metadata *_metadata,
+			    struct vmxctl_machine *m, unsigned int idx,
+			    struct vmxctl_device *d,
+			    const struct vmxctl_dev_state *a,
+			    const uint64_t *before, size_t n, const char *how)
+{
+	static uint64_t after[0x10000 + MMIO_REGS / 4];
+	struct vmxctl_dev_state b;
+	unsigned int k;
+
+	ASSERT_EQ(0, vmxctl_device_save(m, idx, &b));
+	EXPECT_TRUE(same_state(a, &b))
+		TH_LOG("%s, %s: saved %u bytes, saved after the restore %u others",
+		       d->name, how, a->len, b.len);
+	free(b.data);
+	ASSERT_EQ(n, read_all(d, after));
+	k = first_diff(before, after, n);
+	EXPECT_EQ(n, k)
+		TH_LOG("%s, %s: register %u reads 0x%llx, before 0x%llx",
+		       d->name, how, k, (unsigned long long)after[k],
+		       (unsigned long long)before[k]);
+}
+
 FIXTURE(devices) {
 	char dir[64], serial[2][96], disk[96];
 	struct vmxctl_machine m[2];
@@ -180,7 +207,7 @@ FIXTURE_TEARDOWN(devices)
 TEST_F(devices, save_change_restore_compare)
 {
 	struct vmxctl_machine *m = &self->m[0];
-	static uint64_t before[0x10000 + MMIO_REGS / 4], after[0x10000 + MMIO_REGS / 4];
+	static uint64_t before[0x10000 + MMIO_REGS / 4];
 	unsigned int i, k, tested = 0;
 
 	for (i = 0; i < vmxctl_nr_devices(m); i++) {
@@ -188,7 +215,7 @@ TEST_F(devices, save_change_restore_compare)
 		struct vmxctl_device *d = by_name(m, name);
 		struct vmxctl_device *fresh = by_name(&self->m[1], name);
 		struct vmxctl_dev_state a, b, c, bad;
-		size_t n, n2;
+		size_t n;
 
 		ASSERT_NE(NULL, d);
 		ASSERT_NE(NULL, fresh);
@@ -214,33 +241,11 @@ TEST_F(devices, save_change_restore_compare)
 		ASSERT_EQ(0, vmxctl_device_restore(m, &a));
 
 		/* 4. the same device again */
-		ASSERT_EQ(0, vmxctl_device_save(m, i, &b));
-		EXPECT_TRUE(same_state(&a, &b))
-			TH_LOG("%s: saved %u bytes, saved after the restore %u others",
-			       name, a.len, b.len);
-		free(b.data);
-		n2 = read_all(d, after);
-		ASSERT_EQ(n, n2);
-		k = first_diff(before, after, n);
-		EXPECT_EQ(n, k)
-			TH_LOG("%s: register %u reads 0x%llx, before 0x%llx",
-			       name, k, (unsigned long long)after[k],
-			       (unsigned long long)before[k]);
-
+		expect_restored(_metadata, m, i, d, &a, before, n, "in place");
 		/* 5. into a fresh machine, as --restore does */
 		ASSERT_EQ(0, vmxctl_device_restore(&self->m[1], &a));
-		ASSERT_EQ(0, vmxctl_device_save(&self->m[1], i, &b));
-		EXPECT_TRUE(same_state(&a, &b))
-			TH_LOG("%s, fresh: the restored state saves otherwise",
-			       name);
-		free(b.data);
-		n2 = read_all(fresh, after);
-		ASSERT_EQ(n, n2);
-		k = first_diff(before, after, n);
-		EXPECT_EQ(n, k)
-			TH_LOG("%s, fresh: register %u reads 0x%llx, before 0x%llx",
-			       name, k, (unsigned long long)after[k],
-			       (unsigned long long)before[k]);
+		expect_restored(_metadata, &self->m[1], i, fresh, &a, before, n,
+				"fresh");
 
 		/* 6. states it cannot know are refused, the device unchanged */
 		ASSERT_EQ(0, vmxctl_device_save(m, i, &c));
