@@ -102,40 +102,36 @@ static bool claims(uint64_t base, uint64_t len, uint64_t a)
 	return len && a >= base && a - base < len;
 }
 
-bool vmxctl_bus_pio(struct vmxctl_machine *m, uint16_t port, bool write,
-		    uint64_t *val, unsigned int size)
+/* The access to port or address @a, to its owner: false when none. */
+static bool dispatch(struct vmxctl_machine *m, bool pio, uint64_t a,
+		     bool write, uint64_t *val, unsigned int size)
 {
 	unsigned int i;
 
 	for (i = 0; i < m->nr_devices; i++) {
 		struct vmxctl_device *d = m->devices[i];
+		uint64_t base = pio ? d->port_base : d->mmio_base;
 
-		if (!claims(d->port_base, d->port_len, port))
+		if (!claims(base, pio ? d->port_len : d->mmio_len, a))
 			continue;
 		pthread_mutex_lock(&d->lock);
-		d->ops->pio(d, port - d->port_base, write, val, size);
+		(pio ? d->ops->pio : d->ops->mmio)(d, a - base, write, val, size);
 		pthread_mutex_unlock(&d->lock);
 		return true;
 	}
 	return false;
 }
 
+bool vmxctl_bus_pio(struct vmxctl_machine *m, uint16_t port, bool write,
+		    uint64_t *val, unsigned int size)
+{
+	return dispatch(m, true, port, write, val, size);
+}
+
 bool vmxctl_bus_mmio(struct vmxctl_machine *m, uint64_t gpa, bool write,
 		     uint64_t *val, unsigned int size)
 {
-	unsigned int i;
-
-	for (i = 0; i < m->nr_devices; i++) {
-		struct vmxctl_device *d = m->devices[i];
-
-		if (!claims(d->mmio_base, d->mmio_len, gpa))
-			continue;
-		pthread_mutex_lock(&d->lock);
-		d->ops->mmio(d, gpa - d->mmio_base, write, val, size);
-		pthread_mutex_unlock(&d->lock);
-		return true;
-	}
-	return false;
+	return dispatch(m, false, gpa, write, val, size);
 }
 
 /* ---- device state ---- */
