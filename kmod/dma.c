@@ -6,7 +6,8 @@
  * docs/smmu.md describes the whole.
  *
  * Locking: vm->smmu is set once, under vm->lock, and lives as long as the
- * VM. vm->smmu_lock serializes every call into the model: register
+ * VM; its register window is the first entry of the VM's in-kernel device
+ * table (iobus.c). vm->smmu_lock serializes every call into the model: register
  * accesses from vCPUs (under run_sem read, in the exit handler) and
  * translations for transfers (under run_sem read, from the VM fd). Guest
  * memory is copied outside smmu_lock, under run_sem read, so a slot cannot
@@ -31,11 +32,41 @@ static int dma_mem_write(void *ctx, u64 gpa, const void *buf, u32 len)
 	return vmxl_gpa_write(ctx, gpa, buf, len);
 }
 
-bool vmxl_smmu_overlaps(struct vmxl_vm *vm, u64 gpa, u64 end)
+/*
+ * The guest's accesses to the register window, from the vCPU's exit
+ * handler under run_sem read. The architecture has 32- and 64-bit
+ * registers only: other sizes read as zero and write nothing.
+ */
+static u64 smmu_window_read(struct vmxl_vcpu *vcpu, void *priv, u64 off,
+			    unsigned int size)
 {
-	return vm->smmu && gpa < vm->smmu_base + VMXL_SMMU_WINDOW_SIZE &&
-	       vm->smmu_base < end;
+	struct vmxl_vm *vm = vcpu->vm;
+	u64 val;
+
+	if (size != 4 && size != 8)
+		return 0;
+	mutex_lock(&vm->smmu_lock);
+	val = vmxl_smmu_reg_read(priv, off, size);
+	mutex_unlock(&vm->smmu_lock);
+	return val;
 }
+
+static void smmu_window_write(struct vmxl_vcpu *vcpu, void *priv, u64 off,
+			      unsigned int size, u64 val)
+{
+	struct vmxl_vm *vm = vcpu->vm;
+
+	if (size != 4 && size != 8)
+		return;
+	mutex_lock(&vm->smmu_lock);
+	vmxl_smmu_reg_write(priv, off, size, val);
+	mutex_unlock(&vm->smmu_lock);
+}
+
+static const struct vmxl_iodev_ops smmu_window_ops = {
+	.read	= smmu_window_read,
+	.write	= smmu_window_write,
+};
 
 long vmxl_create_smmu(struct vmxl_vm *vm, void __user *argp)
 {
@@ -66,18 +97,21 @@ long vmxl_create_smmu(struct vmxl_vm *vm, void __user *argp)
 		ret = -EEXIST;
 		goto out;
 	}
-	if (vmxl_slots_overlap(vm, c.base_gpa, end, U32_MAX)) {
-		ret = -EEXIST;
-		goto out;
-	}
 	smmu = vmxl_smmu_create(&p, &mem);
 	if (!smmu) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	vm->smmu_base = c.base_gpa;
-	/* vCPUs look for the window without vm->lock: publish it last. */
+	ret = vmxl_iodev_add(vm, c.base_gpa, VMXL_SMMU_WINDOW_SIZE,
+			     &smmu_window_ops, smmu);
+	if (ret)
+		goto out_destroy;
+	/* Transfers look for the SMMU without vm->lock: publish it last. */
 	smp_store_release(&vm->smmu, smmu);
+	goto out;
+
+out_destroy:
+	vmxl_smmu_destroy(smmu);
 out:
 	mutex_unlock(&vm->lock);
 	return ret;
@@ -89,45 +123,11 @@ void vmxl_smmu_free(struct vmxl_vm *vm)
 		vmxl_smmu_destroy(vm->smmu);
 }
 
-/*
- * A guest access that missed RAM: if it is in the SMMU's window, do it
- * here and step over the instruction. Caller holds run_sem for read.
- */
-bool vmxl_smmu_mmio(struct vmxl_vcpu *vcpu, u64 gpa,
-		    const struct vmxl_insn *insn)
-{
-	struct vmxl_vm *vm = vcpu->vm;
-	/* Pairs with vmxl_create_smmu(): smmu_base is set when smmu is. */
-	struct vmxl_smmu *smmu = smp_load_acquire(&vm->smmu);
-	u32 off;
-	u64 val;
-
-	if (!smmu || gpa < vm->smmu_base ||
-	    gpa - vm->smmu_base >= VMXL_SMMU_WINDOW_SIZE)
-		return false;
-	off = gpa - vm->smmu_base;
-	mutex_lock(&vm->smmu_lock);
-	/* The architecture has 32- and 64-bit registers only. */
-	if (insn->size != 4 && insn->size != 8) {
-		val = 0;
-	} else if (insn->is_write) {
-		val = vmxl_mmio_store_value(insn, vcpu->regs);
-		vmxl_smmu_reg_write(smmu, off, insn->size, val);
-	} else {
-		val = vmxl_smmu_reg_read(smmu, off, insn->size);
-	}
-	mutex_unlock(&vm->smmu_lock);
-	if (!insn->is_write)
-		vmxl_mmio_complete_load(insn, vcpu->regs, val);
-	vcpu->rip += insn->len;
-	return true;
-}
-
 /* Translate one page of a transfer; fills @d's status on failure. */
 static bool dma_translate(struct vmxl_vm *vm, const struct vmxl_smmu_txn *t,
 			  struct vmxl_dma *d, u64 *gpa)
 {
-	/* Pairs with vmxl_create_smmu(), as in vmxl_smmu_mmio(). */
+	/* Pairs with the release in vmxl_create_smmu(). */
 	struct vmxl_smmu *smmu = smp_load_acquire(&vm->smmu);
 	struct vmxl_smmu_out out = {};
 	enum vmxl_smmu_result res;
@@ -159,7 +159,7 @@ static bool dma_translate(struct vmxl_vm *vm, const struct vmxl_smmu_txn *t,
 	}
 }
 
-/* The transfer itself; 0, or -EINTR. Caller holds run_sem for read. */
+/* The transfer itself; 0, or -EINTR. Slots stay put under run_sem read. */
 static int dma_copy(struct vmxl_vm *vm, struct vmxl_dma *d)
 {
 	struct vmxl_smmu_txn t = {
@@ -173,6 +173,7 @@ static int dma_copy(struct vmxl_vm *vm, struct vmxl_dma *d)
 	u32 n;
 	int ret;
 
+	lockdep_assert_held_read(&vm->run_sem);
 	while (d->done < d->len) {
 		t.iova = d->iova + d->done;
 		n = min_t(u64, d->len - d->done,

@@ -318,7 +318,7 @@ static int __init vmxl_init(void)
 
 	BUILD_BUG_ON(sizeof(struct vmxl_run) > PAGE_SIZE);
 	vmxl_detect();
-	vmxl_core_init();
+	vmxl_x86_init();
 	if (vmxl_backend) {
 		ret = vmxl_backend_up();
 		if (ret) {

@@ -9,6 +9,7 @@
  * fewer pages than it owns during a test run.
  */
 #include <linux/gfp.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
 
 #include "vmxl.h"
@@ -43,6 +44,7 @@ static void mmu_free_table(struct vmxl_mmu *mmu, u64 *table)
 
 int vmxl_mmu_init(struct vmxl_mmu *mmu, const struct vmxl_mmu_fmt *fmt)
 {
+	mutex_init(&mmu->lock);
 	mmu->fmt = fmt;
 	mmu->nr_tables = 0;
 	mmu->root = mmu_alloc_table(mmu);
@@ -71,6 +73,7 @@ int vmxl_mmu_map(struct vmxl_mmu *mmu, u64 gpa, u64 pfn, bool writable)
 	u64 *table = mmu->root;
 	int level;
 
+	lockdep_assert_held(&mmu->lock);
 	for (level = 3; level > 0; level--) {
 		table = mmu_next(mmu, &table[(gpa >> (12 + 9 * level)) & 511],
 				 true);
@@ -89,6 +92,7 @@ void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
 	u64 *table = mmu->root, *leaf;
 	int level;
 
+	lockdep_assert_held(&mmu->lock);
 	if (walk->table && walk->base == (gpa & PMD_MASK)) {
 		table = walk->table;
 	} else {
@@ -124,7 +128,7 @@ static void mmu_free_level(struct vmxl_mmu *mmu, u64 *table, int level)
 	mmu_free_table(mmu, table);
 }
 
-void vmxl_mmu_zap_all(struct vmxl_mmu *mmu)
+static void mmu_zap(struct vmxl_mmu *mmu)
 {
 	u64 *child;
 	int i;
@@ -137,11 +141,18 @@ void vmxl_mmu_zap_all(struct vmxl_mmu *mmu)
 	}
 }
 
+void vmxl_mmu_zap_all(struct vmxl_mmu *mmu)
+{
+	lockdep_assert_held(&mmu->lock);
+	mmu_zap(mmu);
+}
+
+/* The last user is gone: no lock left to take. */
 void vmxl_mmu_destroy(struct vmxl_mmu *mmu)
 {
 	if (!mmu->root)
 		return;
-	vmxl_mmu_zap_all(mmu);
+	mmu_zap(mmu);
 	mmu_free_table(mmu, mmu->root);
 	mmu->root = NULL;
 }

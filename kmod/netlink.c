@@ -54,11 +54,11 @@ static bool vm_visible(const struct vmxl_vm *vm, const struct vmxl_nl_who *who)
 	return who->admin || uid_eq(vm->uid, who->euid);
 }
 
-/* Caller holds vmxl_vms_lock. */
 static struct vmxl_vm *vm_find(u32 id, const struct vmxl_nl_who *who)
 {
 	struct vmxl_vm *vm;
 
+	lockdep_assert_held(&vmxl_vms_lock);
 	list_for_each_entry(vm, &vmxl_vms, list)
 		if (vm->id == id)
 			return vm_visible(vm, who) ? vm : NULL;
@@ -100,7 +100,7 @@ static int put_owner(struct sk_buff *skb, const struct vmxl_vm *vm,
 	return 0;
 }
 
-/* One VM message; caller holds vmxl_vms_lock. */
+/* One VM message; the VM stays listed while vmxl_vms_lock is held. */
 static int fill_vm(struct sk_buff *skb, struct vmxl_vm *vm, u32 portid,
 		   u32 seq, int flags, struct netlink_callback *cb)
 {
@@ -110,6 +110,7 @@ static int fill_vm(struct sk_buff *skb, struct vmxl_vm *vm, u32 portid,
 	unsigned int i;
 	void *hdr;
 
+	lockdep_assert_held(&vmxl_vms_lock);
 	hdr = genlmsg_put(skb, portid, seq, &vmxl_genl, flags, VMXL_CMD_GET_VM);
 	if (!hdr)
 		return -EMSGSIZE;

@@ -6,7 +6,7 @@
  * Vendor-neutral and free of kernel dependencies: the host unit tests and
  * the fuzz target build smmu.c unchanged. docs/smmu.md describes it.
  *
- * The model does no locking: its owner serializes every call (vm.c holds
+ * The model does no locking: its owner serializes every call (dma.c holds
  * vm->smmu_lock). Guest memory is reached only through struct
  * vmxl_smmu_mem, so the model never touches memory that is not the
  * guest's.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vmx-lite internal interfaces: the machine-independent core (main.c,
- * vm.c, mmu.c) and the vendor backends (svm.c, vmx.c) meet here.
+ * vm.c, vcpu.c, dirty.c, iobus.c, mmu.c), the x86 work both vendors share
+ * (x86.c, x86_decode.c) and the vendor backends (svm.c, vmx.c) meet here.
  */
 #ifndef VMXL_H
 #define VMXL_H
@@ -9,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/lockdep.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
 #include <linux/rwsem.h>
@@ -50,6 +52,8 @@ struct vmxl_mmu_fmt {
 };
 
 struct vmxl_mmu {
+	/* the tables: vCPUs fill them on faults concurrently, under run_sem read */
+	struct mutex lock;
 	const struct vmxl_mmu_fmt *fmt;
 	u64 *root;		/* PML4 page */
 	phys_addr_t root_pa;
@@ -58,13 +62,13 @@ struct vmxl_mmu {
 
 int vmxl_mmu_init(struct vmxl_mmu *mmu, const struct vmxl_mmu_fmt *fmt);
 void vmxl_mmu_destroy(struct vmxl_mmu *mmu);
-/* Map one 4 KiB guest page to host pfn; caller holds vm->mmu_lock. */
+/* Map one 4 KiB guest page to host pfn; mmu->lock held. */
 int vmxl_mmu_map(struct vmxl_mmu *mmu, u64 gpa, u64 pfn, bool writable);
-/* Drop every mapping (tables freed, root kept zeroed). */
+/* Drop every mapping (tables freed, root kept zeroed); mmu->lock held. */
 void vmxl_mmu_zap_all(struct vmxl_mmu *mmu);
 /*
  * Re-arm dirty logging for @gpa: read-only again, or clean again where
- * the hardware logs writes (fmt->dirty_bit). Caller holds mmu_lock from
+ * the hardware logs writes (fmt->dirty_bit). mmu->lock is held from
  * before the zeroed @walk's first use to after its last: the walk
  * remembers the last leaf table, so runs of pages cost one write each.
  */
@@ -76,7 +80,41 @@ struct vmxl_mmu_walk {
 void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
 		      u64 gpa);
 
-/* ---- VMs and vCPUs (vm.c) ---- */
+/* ---- in-kernel devices (iobus.c) ---- */
+
+/*
+ * The handlers of an in-kernel device. They run on the vCPU's thread,
+ * under run_sem read, once per guest access of @size bytes (1, 2, 4 or 8)
+ * at @off from the device's base; the core has decoded the instruction,
+ * and moves the data to or from the register and steps RIP itself.
+ */
+struct vmxl_iodev_ops {
+	u64 (*read)(struct vmxl_vcpu *vcpu, void *priv, u64 off,
+		    unsigned int size);
+	void (*write)(struct vmxl_vcpu *vcpu, void *priv, u64 off,
+		      unsigned int size, u64 val);
+};
+
+struct vmxl_iodev {
+	u64 base;
+	u64 len;
+	const struct vmxl_iodev_ops *ops;
+	void *priv;
+};
+
+/* Appended under vm->lock, read without it: see iobus.c. */
+struct vmxl_iobus {
+	struct vmxl_iodev devs[4];
+	unsigned int nr;
+};
+
+int vmxl_iodev_add(struct vmxl_vm *vm, u64 base, u64 len,
+		   const struct vmxl_iodev_ops *ops, void *priv);
+bool vmxl_iobus_overlaps(const struct vmxl_iobus *bus, u64 start, u64 end);
+bool vmxl_iodev_mmio(struct vmxl_vcpu *vcpu, u64 gpa,
+		     const struct vmxl_insn *insn);
+
+/* ---- VMs and vCPUs (vm.c, vcpu.c) ---- */
 
 struct vmxl_slot {
 	u32 id;
@@ -94,18 +132,23 @@ struct vmxl_slot {
 };
 
 /*
- * Locking, outermost first:
- *  vcpu->mutex   (mutex)  one ioctl at a time per vCPU (RUN and state).
- *  vm->lock      (mutex)  slots[], vcpus[], nr_vcpus, mem_bytes: changes.
- *  vm->run_sem   (rwsem)  read: a vCPU inside one guest entry and its
- *                         exit handling; write: whoever frees or rewrites
- *                         nested tables or slots guests may be using.
- *                         Writers kick running vCPUs out first.
- *  vm->mmu_lock  (mutex)  the nested tables: vCPUs fill them on faults
- *                         concurrently while holding run_sem for read.
- * Readers of slots[] hold vm->lock or run_sem (either side).
- * vmxl_vms_lock (global mutex) comes before vm->lock: netlink dumps take
- * it, then each VM's lock.
+ * Locking, outermost first (docs/design.md has the same list):
+ *  vmxl_hw_lock    (mutex, main.c) the count of VMs that need VMX/SVM on;
+ *                  taken with the CPU hotplug read lock inside it.
+ *  vmxl_vms_lock   (mutex) the list of VMs, their ids, vmxl_vms_gen;
+ *                  netlink dumps take it, then each VM's lock.
+ *  vcpu->mutex     (mutex) one ioctl at a time per vCPU (RUN and state).
+ *  vm->lock        (mutex) slots[], vcpus[], nr_vcpus, mem_bytes, the
+ *                  device table and dirty ring size: changes.
+ *  vm->run_sem     (rwsem) read: a vCPU inside one guest entry and its
+ *                  exit handling, a device model's DMA; write: whoever
+ *                  frees or rewrites nested tables or slots guests may be
+ *                  using. Writers kick running vCPUs out first.
+ *  vm->smmu_lock   (mutex) the SMMU model (smmu.c): every call into it.
+ *  vm->mmu.lock    (mutex) the nested tables: vCPUs fill them on faults
+ *                  concurrently while holding run_sem for read.
+ * Readers of slots[] hold vm->lock or run_sem (either side):
+ * vmxl_assert_slots_stable().
  */
 struct vmxl_vm {
 	struct kref ref;	/* VM fd + one per vCPU fd */
@@ -115,7 +158,6 @@ struct vmxl_vm {
 	kuid_t uid;			/* its euid */
 	struct mutex lock;		/* slots[], vcpus[], nr_vcpus */
 	struct rw_semaphore run_sem;	/* read: vCPUs in RUN; write: slot change */
-	struct mutex mmu_lock;		/* the nested page tables */
 
 	struct vmxl_slot **slots;	/* max_slots entries, NULL = free */
 	struct vmxl_vcpu **vcpus;	/* max_vcpus entries */
@@ -124,7 +166,7 @@ struct vmxl_vm {
 	u64 mem_bytes;			/* sum of slot sizes */
 	u64 closed_stats[__VMXL_STAT_MAX]; /* of vCPUs already closed */
 
-	struct vmxl_mmu mmu;
+	struct vmxl_mmu mmu;		/* its own lock: mmu.lock */
 	/* bumped on every zap: a vCPU that saw an older one flushes */
 	atomic64_t tlb_gen;
 
@@ -132,15 +174,20 @@ struct vmxl_vm {
 	u32 dirty_ring_size;
 
 	u32 flags;			/* VMXL_VM_* from creation */
-	/* dma.c: the SMMU, set once under lock; smmu_lock: its model */
+	struct vmxl_iobus mmio_bus;	/* in-kernel devices; added under lock */
+	/* dma.c: the SMMU, set once under lock */
 	struct vmxl_smmu *smmu;
-	u64 smmu_base;			/* its register window's GPA */
-	struct mutex smmu_lock;
+	struct mutex smmu_lock;		/* every call into the SMMU model */
 
 	struct mm_struct *mm;		/* owner: pinning and accounting */
-	struct user_struct *user;	/* RLIMIT_MEMLOCK accounting */
-	void *backend_data;
 };
+
+/* Slots stay as they are: vm->lock or run_sem (either side) is held. */
+static inline void vmxl_assert_slots_stable(struct vmxl_vm *vm)
+{
+	lockdep_assert(lockdep_is_held(&vm->lock) ||
+		       lockdep_is_held(&vm->run_sem));
+}
 
 /* Where a vCPU is, for kicks. */
 enum vmxl_vcpu_mode {
@@ -294,9 +341,6 @@ extern unsigned long vmxl_vms_gen;
 struct vmxl_smmu_txn;
 long vmxl_create_smmu(struct vmxl_vm *vm, void __user *argp);
 void vmxl_smmu_free(struct vmxl_vm *vm);
-bool vmxl_smmu_overlaps(struct vmxl_vm *vm, u64 gpa, u64 end);
-bool vmxl_smmu_mmio(struct vmxl_vcpu *vcpu, u64 gpa,
-		    const struct vmxl_insn *insn);
 long vmxl_smmu_dma_ioctl(struct vmxl_vm *vm, void __user *argp, bool copy);
 
 /* netlink.c: the generic netlink family and its events */
@@ -307,17 +351,50 @@ void vmxl_nl_vcpu_created(struct vmxl_vm *vm, u32 vcpu_id);
 void vmxl_nl_vcpu_stopped(struct vmxl_vcpu *vcpu, u32 reason, u64 detail);
 void vmxl_nl_smmu_fault(struct vmxl_vm *vm, const struct vmxl_smmu_txn *t,
 			const u64 *event);
-/* @vm's exit counters, live vCPUs and closed ones; caller holds vm->lock */
-void vmxl_vm_stats(struct vmxl_vm *vm, u64 *stats);
 
-/* vm.c entry points for main.c */
-void vmxl_core_init(void);
+/* vm.c: VMs, slots, guest-physical access */
+extern atomic_t vmxl_nr_vcpus;
 long vmxl_create_vm(unsigned long flags);
-int vmxl_default_cpuid(struct vmxl_cpuid_entry *out, u32 max);
-int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
-			u32 n);
+void vmxl_vm_put(struct vmxl_vm *vm);
 void vmxl_object_counts(long *vms, long *vcpus, long *pinned);
 long vmxl_mmu_table_pages(void);
+/* @vm's exit counters, live vCPUs and closed ones; vm->lock held */
+void vmxl_vm_stats(struct vmxl_vm *vm, u64 *stats);
+/*
+ * Every vCPU out of the guest and kept out: run_sem taken for write
+ * (vmxl_stop_guests(), the caller ups it), or that plus the nested tables
+ * locked, until vmxl_tables_end() makes every vCPU flush. vm->lock held.
+ */
+void vmxl_stop_guests(struct vmxl_vm *vm);
+void vmxl_tables_begin(struct vmxl_vm *vm);
+void vmxl_tables_end(struct vmxl_vm *vm);
+struct vmxl_slot *vmxl_slot_find(struct vmxl_vm *vm, u64 gpa);
+bool vmxl_slots_overlap(struct vmxl_vm *vm, u64 gpa, u64 end, u32 except);
+bool vmxl_gpa_is_ram(struct vmxl_vm *vm, u64 gpa, bool write);
+int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write);
+int vmxl_read_gpa(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len);
+int vmxl_gpa_write(struct vmxl_vm *vm, u64 gpa, const void *buf,
+		   unsigned int len);
+int vmxl_gpa_user_copy(struct vmxl_vm *vm, u64 gpa, void __user *ubuf,
+		       unsigned int len, bool to_guest);
+int vmxl_write_gpa(struct vmxl_vcpu *vcpu, u64 gpa, const void *buf,
+		   unsigned int len);
+
+/* dirty.c: dirty bitmaps and rings */
+unsigned long *vmxl_dirty_bitmap_alloc(unsigned long npages);
+struct vmxl_dirty_entry *vmxl_dirty_ring_alloc(u32 size);
+int vmxl_slot_set_logging(struct vmxl_vm *vm, struct vmxl_slot *slot, bool on);
+void vmxl_mark_dirty(struct vmxl_vcpu *vcpu, struct vmxl_slot *slot,
+		     unsigned long idx);
+/* A write the hardware logged at @gpa (PML); run_sem held. */
+void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa);
+u32 vmxl_dirty_ring_room(const struct vmxl_vcpu *vcpu);
+long vmxl_dirty_log_ioctl(struct vmxl_vm *vm, void __user *argp, bool get);
+long vmxl_enable_dirty_ring(struct vmxl_vm *vm, unsigned long size);
+long vmxl_reset_dirty_rings(struct vmxl_vm *vm);
+
+/* vcpu.c: the vCPU fd and the run loop */
+long vmxl_create_vcpu(struct vmxl_vm *vm, unsigned long id);
 
 /* A port I/O exit as a backend decoded it. */
 struct vmxl_io_info {
@@ -332,22 +409,23 @@ struct vmxl_io_info {
 	struct vmxl_walk_ctx walk;	/* string forms: guest paging */
 };
 
-/* Helpers backends call from their exit handlers. */
-bool vmxl_gpa_is_ram(struct vmxl_vm *vm, u64 gpa, bool write);
-int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write);
-/* Caller holds vm->lock or run_sem. */
-bool vmxl_slots_overlap(struct vmxl_vm *vm, u64 gpa, u64 end, u32 except);
-int vmxl_read_gpa(struct vmxl_vm *vm, u64 gpa, void *buf, unsigned int len);
-int vmxl_gpa_write(struct vmxl_vm *vm, u64 gpa, const void *buf,
-		   unsigned int len);
-int vmxl_gpa_user_copy(struct vmxl_vm *vm, u64 gpa, void __user *ubuf,
-		       unsigned int len, bool to_guest);
-int vmxl_write_gpa(struct vmxl_vcpu *vcpu, u64 gpa, const void *buf,
-		   unsigned int len);
+/* x86.c: the x86 work both vendors share */
+void vmxl_x86_init(void);
+int vmxl_default_cpuid(struct vmxl_cpuid_entry *out, u32 max);
+void vmxl_cpuid_set_apic_id(struct vmxl_vcpu *vcpu);
+int vmxl_cpuid_copy_in(struct vmxl_vcpu *vcpu, void __user *argp);
+int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
+			u32 n);
 void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu);
 /* 0: done; -ENOENT / -EINVAL: inject #GP */
 int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data);
 int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data);
+long vmxl_vcpu_msrs(struct vmxl_vcpu *vcpu, void __user *argp, bool set);
+void vmxl_regs_get(struct vmxl_vcpu *vcpu, struct vmxl_regs *r);
+int vmxl_regs_set(struct vmxl_vcpu *vcpu, const struct vmxl_regs *r);
+int vmxl_sregs_check(const struct vmxl_sregs *s);
+int vmxl_fpu_set(struct vmxl_vcpu *vcpu, const void __user *argp);
+void vmxl_vcpu_reset(struct vmxl_vcpu *vcpu);
 /* Fill run for an MMIO exit after decoding the faulting instruction. */
 enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 				     const struct vmxl_walk_ctx *walk,
@@ -356,10 +434,9 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 				   const struct vmxl_io_info *io);
 enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu);
-/* A write the hardware logged at @gpa (PML); caller holds run_sem. */
-void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa);
-u32 vmxl_dirty_ring_room(const struct vmxl_vcpu *vcpu);
 int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write);
+/* What the last exit left for userspace to fill in, done on the next RUN. */
+int vmxl_complete_pending(struct vmxl_vcpu *vcpu);
 unsigned int vmxl_insn_prefixes(const struct vmxl_walk_ctx *w, u64 linear_rip,
 				bool long64, int *seg);
 /* Around a guest entry: guest x87/SSE in, XCR0 narrowed, preemption off. */

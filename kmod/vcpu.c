@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vCPU file descriptor: its creation and lifetime, the run page and
+ * dirty ring mappings, the state ioctls, and the run loop that enters the
+ * guest through the backend until an exit needs userspace.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "vmxl.h"
+
+/*
+ * VMXL_RUN, and VMXL_SWITCH_FLOOR when @floor is nonzero: then a
+ * hypercall exit goes straight back in, RIP unmoved, until *done reaches
+ * @floor.
+ */
+static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
+{
+	struct vmxl_run *run = vcpu->run;
+	enum vmxl_exit_action act;
+	long ret = 0;
+
+	lockdep_assert_held(&vcpu->mutex);
+	if (memchr_inv(run->reserved0, 0, sizeof(run->reserved0)))
+		return -EINVAL;
+	if (vcpu->shutdown) {
+		run->exit_reason = VMXL_EXIT_SHUTDOWN;
+		return 0;
+	}
+	if (vmxl_complete_pending(vcpu))
+		return -EFAULT;
+
+	WRITE_ONCE(vcpu->in_run, true);
+	vcpu->switch_floor = floor;
+	for (;;) {
+		if (run->immediate_exit || signal_pending(current)) {
+			run->exit_reason = VMXL_EXIT_INTR;
+			ret = -EINTR;
+			break;
+		}
+		if (!vmxl_dirty_ring_room(vcpu)) {
+			run->exit_reason = VMXL_EXIT_DIRTY_RING_FULL;
+			break;
+		}
+		if (run->request_interrupt_window && vcpu->irq_pending < 0 &&
+		    vmxl_backend->interruptible(vcpu)) {
+			run->exit_reason = VMXL_EXIT_IRQ_WINDOW_OPEN;
+			break;
+		}
+		cond_resched();
+
+		down_read(&vcpu->vm->run_sem);
+		act = vmxl_backend->vcpu_run(vcpu);
+		up_read(&vcpu->vm->run_sem);
+		run->exit_count++;
+		if (act == VMXL_EXIT_FLOOR) {
+			if (++*done < floor)
+				continue;
+			run->exit_reason = VMXL_EXIT_NONE;
+			break;
+		}
+		if (act == VMXL_EXIT_USER) {
+			WRITE_ONCE(vcpu->stats[VMXL_STAT_USER],
+				   vcpu->stats[VMXL_STAT_USER] + 1);
+			break;
+		}
+	}
+	vcpu->switch_floor = false;
+	WRITE_ONCE(vcpu->last_exit, run->exit_reason);
+	WRITE_ONCE(vcpu->in_run, false);
+	/* Told to listeners here, outside the guest-entry loop. */
+	switch (run->exit_reason) {
+	case VMXL_EXIT_SHUTDOWN:
+		vcpu->shutdown = true;
+		vmxl_nl_vcpu_stopped(vcpu, run->exit_reason, 0);
+		break;
+	case VMXL_EXIT_FAIL_ENTRY:
+		vmxl_nl_vcpu_stopped(vcpu, run->exit_reason,
+				     run->fail_entry.hardware_reason);
+		break;
+	case VMXL_EXIT_INTERNAL_ERROR:
+		vmxl_nl_vcpu_stopped(vcpu, run->exit_reason,
+				     run->internal.suberror);
+		break;
+	}
+	run->if_flag = !!(vcpu->rflags & X86_EFLAGS_IF);
+	run->ready_for_interrupt_injection = vcpu->irq_pending < 0 &&
+					     vmxl_backend->interruptible(vcpu);
+	return ret;
+}
+
+static long vcpu_switch_floor(struct vmxl_vcpu *vcpu, void __user *argp)
+{
+	struct vmxl_switch_floor f;
+	long ret;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	if (f.flags || f.done || memchr_inv(f.reserved, 0, sizeof(f.reserved)) ||
+	    !f.count || f.count > VMXL_SWITCH_FLOOR_MAX)
+		return -EINVAL;
+	ret = vcpu_run(vcpu, f.count, &f.done);
+	if (ret && ret != -EINTR)
+		return ret;
+	return copy_to_user(argp, &f, sizeof(f)) ? -EFAULT : ret;
+}
+
+static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
+			      void __user *argp, unsigned long arg)
+{
+	union {
+		struct vmxl_regs regs;
+		struct vmxl_sregs sregs;
+		struct vmxl_interrupt irq;
+	} u;
+	long ret;
+
+	switch (cmd) {
+	case VMXL_RUN:
+		if (arg)
+			return -EINVAL;
+		return vcpu_run(vcpu, 0, NULL);
+	case VMXL_SWITCH_FLOOR:
+		return vcpu_switch_floor(vcpu, argp);
+	case VMXL_GET_REGS:
+		memset(&u.regs, 0, sizeof(u.regs));
+		vmxl_regs_get(vcpu, &u.regs);
+		return copy_to_user(argp, &u.regs, sizeof(u.regs)) ? -EFAULT : 0;
+	case VMXL_SET_REGS:
+		if (copy_from_user(&u.regs, argp, sizeof(u.regs)))
+			return -EFAULT;
+		return vmxl_regs_set(vcpu, &u.regs);
+	case VMXL_GET_SREGS:
+		memset(&u.sregs, 0, sizeof(u.sregs));
+		vmxl_backend->get_sregs(vcpu, &u.sregs);
+		u.sregs.apic_base = vcpu->apic_base;
+		return copy_to_user(argp, &u.sregs, sizeof(u.sregs)) ?
+		       -EFAULT : 0;
+	case VMXL_SET_SREGS:
+		if (copy_from_user(&u.sregs, argp, sizeof(u.sregs)))
+			return -EFAULT;
+		ret = vmxl_sregs_check(&u.sregs);
+		if (ret)
+			return ret;
+		ret = vmxl_backend->set_sregs(vcpu, &u.sregs);
+		if (!ret) {
+			vcpu->apic_base = u.sregs.apic_base;
+			vcpu->pending = VMXL_PENDING_NONE;
+			vcpu->shutdown = false;
+		}
+		return ret;
+	case VMXL_GET_MSRS:
+		return vmxl_vcpu_msrs(vcpu, argp, false);
+	case VMXL_SET_MSRS:
+		return vmxl_vcpu_msrs(vcpu, argp, true);
+	case VMXL_GET_FPU:
+		return copy_to_user(argp, vcpu->fxsave, sizeof(vcpu->fxsave)) ?
+		       -EFAULT : 0;
+	case VMXL_SET_FPU:
+		return vmxl_fpu_set(vcpu, argp);
+	case VMXL_SET_CPUID:
+		return vmxl_cpuid_copy_in(vcpu, argp);
+	case VMXL_GET_CPUID:
+		return vmxl_cpuid_copy_out(argp, vcpu->cpuid, vcpu->nr_cpuid);
+	case VMXL_INTERRUPT:
+		if (copy_from_user(&u.irq, argp, sizeof(u.irq)))
+			return -EFAULT;
+		if (u.irq.flags || u.irq.vector < 32 || u.irq.vector > 255)
+			return -EINVAL;
+		if (vcpu->irq_pending >= 0 || !vmxl_backend->interruptible(vcpu))
+			return -EAGAIN;
+		vcpu->irq_pending = u.irq.vector;
+		return 0;
+	case VMXL_NMI:
+		if (arg)
+			return -EINVAL;
+		if (vcpu->nmi_pending)
+			return -EAGAIN;
+		vcpu->nmi_pending = true;
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+static long vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct vmxl_vcpu *vcpu = filp->private_data;
+	long ret;
+
+	/* Guest memory is pinned from the creator's address space. */
+	if (vcpu->vm->mm != current->mm)
+		return -EIO;
+	if (mutex_lock_killable(&vcpu->mutex))
+		return -EINTR;
+	ret = vcpu_ioctl_locked(vcpu, cmd, (void __user *)arg, arg);
+	mutex_unlock(&vcpu->mutex);
+	return ret;
+}
+
+static int vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct vmxl_vcpu *vcpu = filp->private_data;
+
+	unsigned long ring_pages;
+
+	/* The run page and the ring are data; nobody gets to execute them. */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (vma->vm_pgoff == VMXL_DIRTY_RING_OFFSET) {
+		/* vcpu->ring is set once and lives as long as the fd */
+		struct vmxl_dirty_entry *ring = READ_ONCE(vcpu->ring);
+
+		if (!ring)
+			return -EINVAL;
+		ring_pages = PAGE_ALIGN(vcpu->vm->dirty_ring_size *
+					sizeof(*ring)) >> PAGE_SHIFT;
+		if (vma_pages(vma) != ring_pages)
+			return -EINVAL;
+		vma->vm_flags &= ~VM_MAYEXEC;
+		vma->vm_pgoff = 0;
+		return remap_vmalloc_range(vma, ring, 0);
+	}
+	if (vma->vm_pgoff || vma_pages(vma) != 1)
+		return -EINVAL;
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_flags &= ~VM_MAYEXEC;
+	return vm_insert_page(vma, vma->vm_start, virt_to_page(vcpu->run));
+}
+
+static void vcpu_free(struct vmxl_vcpu *vcpu)
+{
+	if (vcpu->backend_data)
+		vmxl_backend->vcpu_destroy(vcpu);
+	kvfree(vcpu->cpuid);
+	vfree(vcpu->ring);
+	free_page((unsigned long)vcpu->run);
+	kfree(vcpu);
+	atomic_dec(&vmxl_nr_vcpus);
+}
+
+static int vcpu_release(struct inode *inode, struct file *filp)
+{
+	struct vmxl_vcpu *vcpu = filp->private_data;
+	struct vmxl_vm *vm = vcpu->vm;
+	unsigned int i;
+
+	mutex_lock(&vm->lock);
+	vm->vcpus[vcpu->id] = NULL;
+	vm->nr_vcpus--;
+	for (i = 0; i < __VMXL_STAT_MAX; i++)
+		vm->closed_stats[i] += vcpu->stats[i];
+	mutex_unlock(&vm->lock);
+	vcpu_free(vcpu);
+	vmxl_vm_put(vm);
+	return 0;
+}
+
+static const struct file_operations vcpu_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= vcpu_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= vcpu_mmap,
+	.release	= vcpu_release,
+	.llseek		= noop_llseek,
+};
+
+long vmxl_create_vcpu(struct vmxl_vm *vm, unsigned long id)
+{
+	struct vmxl_vcpu *vcpu;
+	int ret, fd;
+
+	if (id >= vmxl_caps.max_vcpus)
+		return -EINVAL;
+	vcpu = kzalloc(sizeof(*vcpu), GFP_KERNEL_ACCOUNT);
+	if (!vcpu)
+		return -ENOMEM;
+	atomic_inc(&vmxl_nr_vcpus);
+	vcpu->vm = vm;
+	vcpu->id = id;
+	vcpu->cpu = -1;
+	mutex_init(&vcpu->mutex);
+	vcpu->run = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	vcpu->cpuid = kvcalloc(VMXL_MAX_CPUID_ENTRIES, sizeof(*vcpu->cpuid),
+			       GFP_KERNEL_ACCOUNT);
+	ret = -ENOMEM;
+	if (!vcpu->run || !vcpu->cpuid)
+		goto fail;
+	vcpu->nr_cpuid = vmxl_default_cpuid(vcpu->cpuid,
+					    VMXL_MAX_CPUID_ENTRIES);
+	vmxl_cpuid_set_apic_id(vcpu);
+	ret = vmxl_backend->vcpu_create(vcpu);
+	if (ret)
+		goto fail;
+	vmxl_vcpu_reset(vcpu);
+
+	mutex_lock(&vm->lock);
+	if (vm->vcpus[id]) {
+		mutex_unlock(&vm->lock);
+		ret = -EEXIST;
+		goto fail;
+	}
+	if (vm->dirty_ring_size) {
+		vcpu->ring = vmxl_dirty_ring_alloc(vm->dirty_ring_size);
+		if (!vcpu->ring) {
+			mutex_unlock(&vm->lock);
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
+	kref_get(&vm->ref);
+	fd = anon_inode_getfd("vmx-lite-vcpu", &vcpu_fops, vcpu,
+			      O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		mutex_unlock(&vm->lock);
+		vmxl_vm_put(vm);
+		ret = fd;
+		goto fail;
+	}
+	vm->vcpus[id] = vcpu;
+	vm->nr_vcpus++;
+	mutex_unlock(&vm->lock);
+	vmxl_nl_vcpu_created(vm, id);
+	return fd;
+
+fail:
+	vcpu_free(vcpu);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* VM fd                                                              */

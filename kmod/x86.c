@@ -1,0 +1,819 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The x86 work both vendors share, as NetBSD NVMM keeps it apart from its
+ * machine-independent core: the CPUID table, the MSR policy, the checks a
+ * register state must pass, the reset state, guest FPU switching, and the
+ * exits that go to userspace (port and string I/O, MMIO, hypercalls) with
+ * their completion on the next RUN. Nothing here touches a VMCB or VMCS.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
+#include <asm/msr-index.h>
+#include <asm/processor.h>
+
+#include "vmxl.h"
+
+/* CPUID                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Features a guest may see, by allow-list: anything the module does not
+ * virtualize (VMX/SVM, XSAVE and AVX state, APIC, monitoring, PMU) stays
+ * hidden even on CPUs newer than this code.
+ */
+#define CPUID1_ECX_OK	(BIT(0) | BIT(1) | BIT(9) | BIT(13) | BIT(19) | \
+			 BIT(20) | BIT(22) | BIT(23) | BIT(25) | BIT(30))
+#define CPUID1_EDX_OK	(GENMASK(6, 0) | BIT(8) | GENMASK(13, 11) | \
+			 GENMASK(17, 15) | BIT(19) | GENMASK(26, 23))
+#define CPUID7_EBX_OK	(BIT(0) | BIT(3) | BIT(7) | BIT(8) | BIT(9) | \
+			 BIT(18) | BIT(19) | BIT(20) | BIT(23) | BIT(24) | \
+			 BIT(29))
+#define CPUID_X1_ECX_OK	(BIT(0) | BIT(5) | BIT(6) | BIT(8))
+/* AMD repeats leaf 1's EDX bits here; add SYSCALL, NX, 1G pages, LM. */
+#define CPUID_X1_EDX_OK	((CPUID1_EDX_OK & 0x0183ffff) | BIT(11) | \
+			 BIT(20) | BIT(22) | BIT(26) | BIT(29))
+#define CPUID_HYPERVISOR	BIT(31)
+
+static void cpuid_add(struct vmxl_cpuid_entry *out, u32 *n, u32 max,
+		      u32 fn, u32 idx, u32 flags)
+{
+	struct vmxl_cpuid_entry *e;
+
+	if (*n >= max)
+		return;
+	e = &out[(*n)++];
+	memset(e, 0, sizeof(*e));
+	e->function = fn;
+	e->index = idx;
+	e->flags = flags;
+	cpuid_count(fn, idx, &e->eax, &e->ebx, &e->ecx, &e->edx);
+
+	switch (fn) {
+	case 0:
+		e->eax = min(e->eax, 0xdU);
+		break;
+	case 1:
+		e->ebx &= 0x0000ffff;	/* APIC id and count: per vCPU */
+		e->ecx = (e->ecx & CPUID1_ECX_OK) | CPUID_HYPERVISOR;
+		e->edx &= CPUID1_EDX_OK;
+		break;
+	case 7:
+		if (idx == 0) {
+			e->eax = 0;
+			e->ebx &= CPUID7_EBX_OK;
+		} else {
+			e->ebx = 0;
+		}
+		e->ecx = 0;
+		e->edx = 0;
+		break;
+	case 2:
+	case 4:
+		break;
+	case 0x80000000:
+		e->eax = min(e->eax, 0x80000008U);
+		break;
+	case 0x80000001:
+		e->ecx &= CPUID_X1_ECX_OK;
+		e->edx &= CPUID_X1_EDX_OK;
+		break;
+	case 0x80000002 ... 0x80000006:
+		break;
+	case 0x80000008:
+		e->eax &= 0xffff;	/* address sizes only */
+		e->ebx = 0;
+		e->ecx = 0;
+		e->edx = 0;
+		break;
+	case 0x40000000:
+		/* "vmx-lite" signature, no further hypervisor leaves */
+		e->eax = 0x40000000;
+		memcpy(&e->ebx, "vmx-", 4);
+		memcpy(&e->ecx, "lite", 4);
+		e->edx = 0;
+		break;
+	default:
+		e->eax = 0;
+		e->ebx = 0;
+		e->ecx = 0;
+		e->edx = 0;
+	}
+}
+
+/* The default table: the host's leaves, filtered. Returns entries used. */
+int vmxl_default_cpuid(struct vmxl_cpuid_entry *out, u32 max)
+{
+	u32 n = 0, fn, basic, ext, i;
+
+	basic = min(cpuid_eax(0), 0xdU);
+	for (fn = 0; fn <= basic; fn++) {
+		if (fn == 4) {
+			for (i = 0; i < 8; i++)
+				cpuid_add(out, &n, max, fn, i,
+					  VMXL_CPUID_FLAG_INDEXED);
+		} else if (fn == 7 || fn == 0xb || fn == 0xd) {
+			cpuid_add(out, &n, max, fn, 0, VMXL_CPUID_FLAG_INDEXED);
+			cpuid_add(out, &n, max, fn, 1, VMXL_CPUID_FLAG_INDEXED);
+		} else {
+			cpuid_add(out, &n, max, fn, 0, 0);
+		}
+	}
+	cpuid_add(out, &n, max, 0x40000000, 0, 0);
+	ext = min(cpuid_eax(0x80000000), 0x80000008U);
+	for (fn = 0x80000000; fn <= ext; fn++)
+		cpuid_add(out, &n, max, fn, 0, 0);
+	return n;
+}
+
+void vmxl_cpuid_set_apic_id(struct vmxl_vcpu *vcpu)
+{
+	u32 i;
+
+	for (i = 0; i < vcpu->nr_cpuid; i++)
+		if (vcpu->cpuid[i].function == 1)
+			vcpu->cpuid[i].ebx = (vcpu->cpuid[i].ebx & 0x00ffffff) |
+					     (vcpu->id << 24);
+}
+
+void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu)
+{
+	u32 fn = vcpu->regs[0], idx = vcpu->regs[1], i;
+	struct vmxl_cpuid_entry *e = NULL;
+
+	for (i = 0; i < vcpu->nr_cpuid; i++) {
+		struct vmxl_cpuid_entry *c = &vcpu->cpuid[i];
+
+		if (c->function == fn &&
+		    (!(c->flags & VMXL_CPUID_FLAG_INDEXED) || c->index == idx)) {
+			e = c;
+			break;
+		}
+	}
+	/* A leaf not in the table reads as zeros (AMD's rule). */
+	vcpu->regs[0] = e ? e->eax : 0;
+	vcpu->regs[3] = e ? e->ebx : 0;
+	vcpu->regs[1] = e ? e->ecx : 0;
+	vcpu->regs[2] = e ? e->edx : 0;
+}
+
+int vmxl_cpuid_copy_in(struct vmxl_vcpu *vcpu, void __user *argp)
+{
+	struct vmxl_cpuid_entry *tab;
+	struct vmxl_cpuid c;
+	u32 i;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if (c.flags)
+		return -EINVAL;
+	if (c.nent > VMXL_MAX_CPUID_ENTRIES)
+		return -E2BIG;
+	tab = vmemdup_user(u64_to_user_ptr(c.entries),
+			   array_size(c.nent, sizeof(*tab)));
+	if (IS_ERR(tab))
+		return PTR_ERR(tab);
+	for (i = 0; i < c.nent; i++) {
+		if (tab[i].reserved ||
+		    (tab[i].flags & ~VMXL_CPUID_FLAG_INDEXED)) {
+			kvfree(tab);
+			return -EINVAL;
+		}
+	}
+	kvfree(vcpu->cpuid);
+	vcpu->cpuid = tab;
+	vcpu->nr_cpuid = c.nent;
+	return 0;
+}
+
+/* Copy @tab to the user array described at @argp, E2BIG if too small. */
+int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
+			u32 n)
+{
+	struct vmxl_cpuid c;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if (c.flags)
+		return -EINVAL;
+	if (c.nent < n) {
+		c.nent = n;
+		return copy_to_user(argp, &c, sizeof(c)) ? -EFAULT : -E2BIG;
+	}
+	if (copy_to_user(u64_to_user_ptr(c.entries), tab, n * sizeof(*tab)))
+		return -EFAULT;
+	c.nent = n;
+	return copy_to_user(argp, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* MSRs                                                               */
+/* ------------------------------------------------------------------ */
+
+#define MTRR_CAP_VALUE	0x508ULL	/* 8 variable ranges, fixed, WC */
+
+static bool mtrr_type_ok(u8 t)
+{
+	return t == 0 || t == 1 || t == 4 || t == 5 || t == 6;
+}
+
+static int mtrr_fixed_index(u32 index)
+{
+	switch (index) {
+	case MSR_MTRRfix64K_00000:
+		return 0;
+	case MSR_MTRRfix16K_80000:
+	case MSR_MTRRfix16K_A0000:
+		return 1 + index - MSR_MTRRfix16K_80000;
+	case MSR_MTRRfix4K_C0000 ... MSR_MTRRfix4K_F8000:
+		return 3 + index - MSR_MTRRfix4K_C0000;
+	}
+	return -1;
+}
+
+static bool is_canonical(u64 va)
+{
+	return ((s64)va << 16 >> 16) == (s64)va;
+}
+
+/* Every PAT entry a memory type: UC, WC, WT, WP, WB or UC-. */
+static bool pat_valid(u64 pat)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = pat >> (8 * i);
+
+		if (t > 7 || t == 2 || t == 3)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * What a value may be, for the MSRs the backends keep: the same rules on
+ * both vendors. Narrow fields are truncated as the CPU does; anything
+ * else out of range faults. The rules that depend on guest state (EFER.LME
+ * while paging) stay with the backend.
+ */
+static int msr_value_fixup(u32 index, u64 *data)
+{
+	switch (index) {
+	case MSR_EFER:
+		if (*data & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
+			return -EINVAL;
+		break;
+	case MSR_IA32_CR_PAT:
+		if (!pat_valid(*data))
+			return -EINVAL;
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		*data &= 0xffff;
+		break;
+	case MSR_SYSCALL_MASK:
+		*data &= 0xffffffff;
+		break;
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+		/* These hold addresses: non-canonical ones fault. */
+		if (!is_canonical(*data))
+			return -EINVAL;
+		break;
+	}
+	return 0;
+}
+
+/* MSRs the core emulates for both vendors; others go to the backend. */
+int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
+{
+	int fixed = mtrr_fixed_index(index);
+
+	if (fixed >= 0) {
+		*data = vcpu->mtrr_fixed[fixed];
+		return 0;
+	}
+	switch (index) {
+	case MSR_IA32_APICBASE:
+		*data = vcpu->apic_base;
+		return 0;
+	case MSR_IA32_MISC_ENABLE:
+		*data = vcpu->misc_enable;
+		return 0;
+	case MSR_MTRRcap:
+		*data = MTRR_CAP_VALUE;
+		return 0;
+	case MSR_MTRRdefType:
+		*data = vcpu->mtrr_def_type;
+		return 0;
+	case 0x200 ... 0x20f:	/* MTRRphysBase0 .. MTRRphysMask7 */
+		*data = vcpu->mtrr_var[index - 0x200];
+		return 0;
+	}
+	return vmxl_backend->get_msr(vcpu, index, data);
+}
+
+int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
+{
+	u64 phys_mask = ~((1ULL << boot_cpu_data.x86_phys_bits) - 1);
+	int fixed = mtrr_fixed_index(index), i, ret;
+
+	if (fixed >= 0) {
+		for (i = 0; i < 8; i++)
+			if (!mtrr_type_ok(data >> (8 * i)))
+				return -EINVAL;
+		vcpu->mtrr_fixed[fixed] = data;
+		return 0;
+	}
+	switch (index) {
+	case MSR_IA32_APICBASE:
+		/* BSP (8), x2APIC enable (10; not offered), enable (11) */
+		if (data & (phys_mask | 0x6ff | BIT(10)))
+			return -EINVAL;
+		vcpu->apic_base = data;
+		return 0;
+	case MSR_IA32_MISC_ENABLE:
+		/* Stored, no effect: guests poke it for fast-strings etc. */
+		vcpu->misc_enable = data;
+		return 0;
+	case MSR_MTRRcap:
+		return -EINVAL;
+	case MSR_MTRRdefType:
+		if ((data & ~0xcffULL) || !mtrr_type_ok(data & 0xff))
+			return -EINVAL;
+		vcpu->mtrr_def_type = data;
+		return 0;
+	case 0x200 ... 0x20f:
+		if (data & phys_mask)
+			return -EINVAL;
+		if (!(index & 1) && ((data & 0xf00) || !mtrr_type_ok(data)))
+			return -EINVAL;
+		if ((index & 1) && (data & 0x7ff))
+			return -EINVAL;
+		vcpu->mtrr_var[index - 0x200] = data;
+		return 0;
+	}
+	ret = msr_value_fixup(index, &data);
+	return ret ? ret : vmxl_backend->set_msr(vcpu, index, data);
+}
+
+long vmxl_vcpu_msrs(struct vmxl_vcpu *vcpu, void __user *argp, bool set)
+{
+	struct vmxl_msr_entry *ents;
+	struct vmxl_msrs m;
+	long ret = 0;
+	u32 i;
+
+	if (copy_from_user(&m, argp, sizeof(m)))
+		return -EFAULT;
+	if (m.flags)
+		return -EINVAL;
+	if (m.nmsrs > VMXL_MAX_MSR_ENTRIES)
+		return -E2BIG;
+	ents = vmemdup_user(u64_to_user_ptr(m.entries),
+			    array_size(m.nmsrs, sizeof(*ents)));
+	if (IS_ERR(ents))
+		return PTR_ERR(ents);
+	for (i = 0; i < m.nmsrs; i++) {
+		if (ents[i].reserved) {
+			ret = -EINVAL;
+			goto out;
+		}
+		if (set ? vmxl_emulate_wrmsr(vcpu, ents[i].index, ents[i].data) :
+			  vmxl_emulate_rdmsr(vcpu, ents[i].index, &ents[i].data))
+			break;
+	}
+	ret = i;
+	if (!set && copy_to_user(u64_to_user_ptr(m.entries), ents,
+				 i * sizeof(*ents)))
+		ret = -EFAULT;
+out:
+	kvfree(ents);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Exits to userspace shared by both vendors                          */
+/* ------------------------------------------------------------------ */
+
+enum vmxl_exit_action vmxl_internal_error(struct vmxl_vcpu *vcpu, u32 sub,
+					  u64 data0, u64 data1)
+{
+	struct vmxl_run *run = vcpu->run;
+
+	memset(&run->internal, 0, sizeof(run->internal));
+	run->exit_reason = VMXL_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = sub;
+	run->internal.data[0] = data0;
+	run->internal.data[1] = data1;
+	return VMXL_EXIT_USER;
+}
+
+enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
+				     const struct vmxl_walk_ctx *walk,
+				     u64 linear_rip, enum vmxl_cpu_mode mode,
+				     u64 gpa)
+{
+	struct vmxl_run *run = vcpu->run;
+	struct vmxl_insn insn;
+	unsigned int n = 0;
+	u8 bytes[16] = {};
+	u64 val;
+	int ret;
+
+	ret = vmxl_fetch_insn(walk, linear_rip, bytes, &n);
+	if (ret && !n)
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   linear_rip, gpa);
+	ret = vmxl_decode_mmio(bytes, n, mode, &insn);
+	if (ret) {
+		vmxl_internal_error(vcpu, VMXL_INTERNAL_EMULATION, gpa,
+				    linear_rip);
+		run->internal.ninsn = n;
+		memcpy(run->internal.insn, bytes, n);
+		return VMXL_EXIT_USER;
+	}
+
+	/* A device of the module's own (iobus.c)? */
+	if (vmxl_iodev_mmio(vcpu, gpa, &insn))
+		return VMXL_EXIT_RESUME;
+
+	memset(&run->mmio, 0, sizeof(run->mmio));
+	run->exit_reason = VMXL_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = insn.size;
+	run->mmio.is_write = insn.is_write;
+	if (insn.is_write) {
+		val = vmxl_mmio_store_value(&insn, vcpu->regs);
+		memcpy(run->mmio.data, &val, insn.size);
+		vcpu->rip += insn.len;
+	} else {
+		vcpu->mmio_insn = insn;
+		vcpu->pending = VMXL_PENDING_MMIO_READ;
+		vcpu->pending_next_rip = vcpu->rip + insn.len;
+	}
+	return VMXL_EXIT_USER;
+}
+
+/* VMMCALL / VMCALL, already stepped over: hand it to userspace. */
+enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu)
+{
+	struct vmxl_run *run = vcpu->run;
+
+	memset(&run->hypercall, 0, sizeof(run->hypercall));
+	run->exit_reason = VMXL_EXIT_HYPERCALL;
+	run->hypercall.nr = vcpu->regs[0];
+	run->hypercall.args[0] = vcpu->regs[3];
+	run->hypercall.args[1] = vcpu->regs[1];
+	run->hypercall.args[2] = vcpu->regs[2];
+	run->hypercall.args[3] = vcpu->regs[6];
+	run->hypercall.args[4] = vcpu->regs[7];
+	run->hypercall.ret = vcpu->regs[0];
+	vcpu->pending = VMXL_PENDING_HYPERCALL;
+	return VMXL_EXIT_USER;
+}
+
+/* RDMSR / WRMSR with ECX, EDX:EAX. Nonzero: the backend injects #GP. */
+int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write)
+{
+	u32 index = vcpu->regs[1];
+	u64 data;
+
+	if (write) {
+		data = (vcpu->regs[2] << 32) | (u32)vcpu->regs[0];
+		return vmxl_emulate_wrmsr(vcpu, index, data);
+	}
+	if (vmxl_emulate_rdmsr(vcpu, index, &data))
+		return -EINVAL;
+	vcpu->regs[0] = (u32)data;
+	vcpu->regs[2] = data >> 32;
+	return 0;
+}
+
+/*
+ * Length of the legacy/REX prefixes of the instruction at @linear_rip,
+ * and its segment override (-1 for none, else 0-5: ES CS SS DS FS GS).
+ * For backends without a hardware-decoded length or segment.
+ */
+unsigned int vmxl_insn_prefixes(const struct vmxl_walk_ctx *w, u64 linear_rip,
+				bool long64, int *seg)
+{
+	static const u8 seg_prefix[] = { 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65 };
+	unsigned int n = 0, i, j;
+	u8 b[16];
+
+	*seg = -1;
+	vmxl_fetch_insn(w, linear_rip, b, &n);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < ARRAY_SIZE(seg_prefix); j++)
+			if (b[i] == seg_prefix[j])
+				*seg = j;
+		if (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf0 ||
+		    b[i] == 0xf2 || b[i] == 0xf3 ||
+		    memchr(seg_prefix, b[i], sizeof(seg_prefix)))
+			continue;
+		if (long64 && (b[i] & 0xf0) == 0x40)
+			continue;
+		break;
+	}
+	return i;
+}
+
+/*
+ * Guest FPU in, host FPU out; preemption stays off until
+ * vmxl_put_guest_fpu(). The guest gets x87/SSE state only (CPUID hides
+ * XSAVE), so XCR0 is narrowed for it: AVX and later registers stay
+ * unreachable. Returns the host XCR0 to hand back.
+ */
+u64 vmxl_load_guest_fpu(struct vmxl_vcpu *vcpu)
+{
+	u64 host_xcr0 = 0;
+
+	kernel_fpu_begin();
+	asm volatile("fxrstor64 %0" : : "m" (*(u8 (*)[512])vcpu->fxsave));
+	if (boot_cpu_has(X86_FEATURE_OSXSAVE)) {
+		host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+		if (host_xcr0 != (XFEATURE_MASK_FP | XFEATURE_MASK_SSE))
+			xsetbv(XCR_XFEATURE_ENABLED_MASK,
+			       XFEATURE_MASK_FP | XFEATURE_MASK_SSE);
+	}
+	return host_xcr0;
+}
+
+void vmxl_put_guest_fpu(struct vmxl_vcpu *vcpu, u64 host_xcr0)
+{
+	if (host_xcr0 && host_xcr0 != (XFEATURE_MASK_FP | XFEATURE_MASK_SSE))
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
+	asm volatile("fxsave64 %0" : "=m" (*(u8 (*)[512])vcpu->fxsave));
+	kernel_fpu_end();
+}
+
+static u64 addr_mask(u8 addr_size)
+{
+	return addr_size == 8 ? ~0ULL : (1ULL << (addr_size * 8)) - 1;
+}
+
+/* Advance the string registers after one element moved. */
+static void string_step(struct vmxl_vcpu *vcpu, int reg, u8 size,
+			u8 addr_size)
+{
+	u64 mask = addr_mask(addr_size);
+	u64 step = (vcpu->rflags & X86_EFLAGS_DF) ? -(u64)size : size;
+
+	vcpu->regs[reg] = (vcpu->regs[reg] & ~mask) |
+			  ((vcpu->regs[reg] + step) & mask);
+}
+
+/* After a string element: consume one count; finished -> next insn. */
+static void string_done(struct vmxl_vcpu *vcpu, bool rep, u8 addr_size,
+			u64 next_rip)
+{
+	u64 mask = addr_mask(addr_size);
+
+	if (rep) {
+		vcpu->regs[1] = (vcpu->regs[1] & ~mask) |
+				((vcpu->regs[1] - 1) & mask);
+		if (vcpu->regs[1] & mask)
+			return;	/* same instruction again */
+	}
+	vcpu->rip = next_rip;
+}
+
+enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
+				   const struct vmxl_io_info *io)
+{
+	struct vmxl_run *run = vcpu->run;
+	u64 lin, gpa, mask = addr_mask(io->addr_size);
+	int reg = io->in ? 7 : 6;	/* RDI for INS, RSI for OUTS */
+
+	memset(&run->io, 0, sizeof(run->io));
+	run->exit_reason = VMXL_EXIT_IO;
+	run->io.port = io->port;
+	run->io.size = io->size;
+	run->io.direction = io->in ? VMXL_IO_IN : VMXL_IO_OUT;
+	run->io.string = io->string;
+	run->io.rep = io->rep;
+
+	if (!io->string) {
+		if (io->in) {
+			vcpu->pending = VMXL_PENDING_IO_IN;
+			vcpu->pending_str.addr_size = 0;
+		} else {
+			memcpy(run->io.data, &vcpu->regs[0], io->size);
+		}
+		vcpu->pending_next_rip = io->next_rip;
+		if (!io->in)
+			vcpu->rip = io->next_rip;
+		return VMXL_EXIT_USER;
+	}
+
+	/* REP with a zero count does nothing at all. */
+	if (io->rep && !(vcpu->regs[1] & mask)) {
+		vcpu->rip = io->next_rip;
+		return VMXL_EXIT_RESUME;
+	}
+	lin = io->seg_base + (vcpu->regs[reg] & mask);
+	if (vmxl_gva_to_gpa(&io->walk, lin, &gpa))
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   lin, 0);
+	if (io->in) {
+		vcpu->pending = VMXL_PENDING_IO_IN;
+		vcpu->pending_str.gpa = gpa;	/* already translated */
+		vcpu->pending_str.rep = io->rep;
+		vcpu->pending_str.addr_size = io->addr_size;
+		vcpu->pending_next_rip = io->next_rip;
+		return VMXL_EXIT_USER;
+	}
+	if (vmxl_read_gpa(vcpu->vm, gpa, run->io.data, io->size))
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   lin, gpa);
+	string_step(vcpu, reg, io->size, io->addr_size);
+	string_done(vcpu, io->rep, io->addr_size, io->next_rip);
+	return VMXL_EXIT_USER;
+}
+
+/* Finish what the last exit left for userspace to fill in. */
+int vmxl_complete_pending(struct vmxl_vcpu *vcpu)
+{
+	struct vmxl_run *run = vcpu->run;
+	int ret = 0;
+	u64 val = 0;
+
+	switch (vcpu->pending) {
+	case VMXL_PENDING_NONE:
+		return 0;
+	case VMXL_PENDING_IO_IN:
+		if (!vcpu->pending_str.addr_size) {
+			memcpy(&vcpu->regs[0], run->io.data, run->io.size);
+			/* IN EAX zero-extends into RAX like any 32-bit write */
+			if (run->io.size == 4)
+				vcpu->regs[0] &= 0xffffffffULL;
+			vcpu->rip = vcpu->pending_next_rip;
+			break;
+		}
+		down_read(&vcpu->vm->run_sem);
+		ret = vmxl_write_gpa(vcpu, vcpu->pending_str.gpa,
+				     run->io.data, run->io.size);
+		up_read(&vcpu->vm->run_sem);
+		string_step(vcpu, 7, run->io.size, vcpu->pending_str.addr_size);
+		string_done(vcpu, vcpu->pending_str.rep,
+			    vcpu->pending_str.addr_size, vcpu->pending_next_rip);
+		break;
+	case VMXL_PENDING_MMIO_READ:
+		memcpy(&val, run->mmio.data, vcpu->mmio_insn.size);
+		vmxl_mmio_complete_load(&vcpu->mmio_insn, vcpu->regs, val);
+		vcpu->rip = vcpu->pending_next_rip;
+		break;
+	case VMXL_PENDING_HYPERCALL:
+		vcpu->regs[0] = run->hypercall.ret;
+		break;
+	}
+	vcpu->pending = VMXL_PENDING_NONE;
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Register state: what userspace may set, and the reset state        */
+/* ------------------------------------------------------------------ */
+
+void vmxl_regs_get(struct vmxl_vcpu *vcpu, struct vmxl_regs *r)
+{
+	BUILD_BUG_ON(offsetof(struct vmxl_regs, r15) != 15 * sizeof(u64));
+	memcpy(r, vcpu->regs, sizeof(vcpu->regs));
+	r->rip = vcpu->rip;
+	r->rflags = vcpu->rflags;
+}
+
+#define RFLAGS_RESERVED	(~0x3f7fd7ULL)	/* must-be-zero bits (bit 1 is always 1) */
+
+int vmxl_regs_set(struct vmxl_vcpu *vcpu, const struct vmxl_regs *r)
+{
+	if (r->rflags & RFLAGS_RESERVED)
+		return -EINVAL;
+	memcpy(vcpu->regs, r, sizeof(vcpu->regs));
+	vcpu->rip = r->rip;
+	vcpu->rflags = r->rflags | X86_EFLAGS_FIXED;
+	/* New state: whatever the last exit left half-done no longer applies. */
+	vcpu->pending = VMXL_PENDING_NONE;
+	return 0;
+}
+
+static bool seg_valid(const struct vmxl_segment *s)
+{
+	return s->type < 16 && s->present <= 1 && s->dpl < 4 && s->db <= 1 &&
+	       s->s <= 1 && s->l <= 1 && s->g <= 1 && s->avl <= 1 &&
+	       s->unusable <= 1 && !s->reserved;
+}
+
+#define CR0_RESERVED	(~0xe005003fULL)
+#define EFER_ALLOWED	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+
+int vmxl_sregs_check(const struct vmxl_sregs *s)
+{
+	const struct vmxl_segment *segs[] = {
+		&s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss, &s->tr, &s->ldt,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(segs); i++)
+		if (!seg_valid(segs[i]))
+			return -EINVAL;
+	if (s->gdt.reserved[0] || s->gdt.reserved[1] || s->gdt.reserved[2] ||
+	    s->idt.reserved[0] || s->idt.reserved[1] || s->idt.reserved[2] ||
+	    memchr_inv(s->reserved, 0, sizeof(s->reserved)))
+		return -EINVAL;
+	if ((s->cr0 & CR0_RESERVED) || (s->efer & ~EFER_ALLOWED) ||
+	    s->cr8 > 15 || (s->cr4 & ~__read_cr4() & ~(X86_CR4_VME |
+	     X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE | X86_CR4_PSE |
+	     X86_CR4_PAE | X86_CR4_PGE | X86_CR4_OSFXSR |
+	     X86_CR4_OSXMMEXCPT)))
+		return -EINVAL;
+	if ((s->cr4 & X86_CR4_OSXSAVE) || (s->cr4 & X86_CR4_VMXE))
+		return -EINVAL;
+	/* Paging needs protection; long mode needs PAE. */
+	if ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE))
+		return -EINVAL;
+	if ((s->cr0 & X86_CR0_PG) && (s->efer & EFER_LME) &&
+	    !(s->cr4 & X86_CR4_PAE))
+		return -EINVAL;
+	if (!!(s->efer & EFER_LMA) !=
+	    ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)))
+		return -EINVAL;
+	if (s->apic_base & (~((1ULL << boot_cpu_data.x86_phys_bits) - 1) |
+			    0x6ff | BIT(10)))
+		return -EINVAL;
+	return 0;
+}
+
+static u32 host_mxcsr_mask;
+
+/* VMXL_SET_FPU: an FXSAVE image, checked as FXRSTOR would check it. */
+int vmxl_fpu_set(struct vmxl_vcpu *vcpu, const void __user *argp)
+{
+	u32 mxcsr;
+
+	/* FXRSTOR faults on reserved MXCSR bits: refuse them here. */
+	if (copy_from_user(&mxcsr, argp + 24, sizeof(mxcsr)))
+		return -EFAULT;
+	if (mxcsr & ~host_mxcsr_mask)
+		return -EINVAL;
+	return copy_from_user(vcpu->fxsave, argp, sizeof(vcpu->fxsave)) ?
+	       -EFAULT : 0;
+}
+
+#define RESET_DATA_SEG { .limit = 0xffff, .type = 3, .present = 1, .s = 1 }
+
+/* x86 reset state, as firmware would find it (SDM Vol. 3A 9.1.1). */
+static const struct vmxl_sregs reset_sregs = {
+	.cs = { .selector = 0xf000, .base = 0xffff0000, .limit = 0xffff,
+		.type = 0xb, .present = 1, .s = 1 },
+	.ds = RESET_DATA_SEG,
+	.es = RESET_DATA_SEG,
+	.fs = RESET_DATA_SEG,
+	.gs = RESET_DATA_SEG,
+	.ss = RESET_DATA_SEG,
+	.tr = { .limit = 0xffff, .type = 0xb, .present = 1 },
+	.ldt = { .limit = 0xffff, .type = 2, .present = 1 },
+	.gdt = { .limit = 0xffff },
+	.idt = { .limit = 0xffff },
+	.cr0 = X86_CR0_ET | X86_CR0_CD | X86_CR0_NW,
+};
+
+void vmxl_vcpu_reset(struct vmxl_vcpu *vcpu)
+{
+	vmxl_backend->set_sregs(vcpu, &reset_sregs);
+	vcpu->rip = 0xfff0;
+	vcpu->rflags = X86_EFLAGS_FIXED;
+	vcpu->regs[2] = boot_cpu_data.x86 << 8 | boot_cpu_data.x86_model << 4;
+	vcpu->apic_base = 0xfee00000 | (vcpu->id ? 0 : BIT(8)) | BIT(11);
+	vcpu->mtrr_def_type = 0;
+	vcpu->irq_pending = -1;
+	/* FXSAVE image of FNINIT state: FCW 0x37f, MXCSR 0x1f80 */
+	memset(vcpu->fxsave, 0, sizeof(vcpu->fxsave));
+	vcpu->fxsave[0] = 0x7f;
+	vcpu->fxsave[1] = 0x03;
+	vcpu->fxsave[24] = 0x80;
+	vcpu->fxsave[25] = 0x1f;
+}
+
+void vmxl_x86_init(void)
+{
+	u8 buf[512] __aligned(16) = {};
+
+	/* MXCSR_MASK from FXSAVE; zero means the architectural default. */
+	kernel_fpu_begin();
+	asm volatile("fxsave %0" : "=m" (buf));
+	kernel_fpu_end();
+	memcpy(&host_mxcsr_mask, buf + 28, sizeof(host_mxcsr_mask));
+	if (!host_mxcsr_mask)
+		host_mxcsr_mask = 0xffbf;
+}
