@@ -429,10 +429,8 @@ static int svm_vcpu_create(struct vmxl_vcpu *vcpu)
 	if (!sv)
 		return -ENOMEM;
 	sv->vmcb = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!sv->vmcb) {
-		kfree(sv);
-		return -ENOMEM;
-	}
+	if (!sv->vmcb)
+		goto fail_sv;
 	sv->vmcb_pa = __pa(sv->vmcb);
 	vcpu->backend_data = sv;
 
@@ -450,6 +448,10 @@ static int svm_vcpu_create(struct vmxl_vcpu *vcpu)
 	vmcb->save.dr7 = 0x400;
 	vmcb->save.efer = EFER_SVME;
 	return 0;
+
+fail_sv:
+	kfree(sv);
+	return -ENOMEM;
 }
 
 static void svm_vcpu_destroy(struct vmxl_vcpu *vcpu)
@@ -605,35 +607,7 @@ static enum vmxl_exit_action svm_handle_npf(struct vmxl_vcpu *vcpu)
 			      svm_cpu_mode(vcpu), gpa);
 }
 
-/* The netlink counter (enum vmxl_stat) an exit counts in. */
-static unsigned int svm_exit_stat(u64 code)
-{
-	switch (code) {
-	case SVM_EXIT_IOIO:
-		return VMXL_STAT_IO;
-	case SVM_EXIT_NPF:
-		return VMXL_STAT_NPF;
-	case SVM_EXIT_CPUID:
-		return VMXL_STAT_CPUID;
-	case SVM_EXIT_MSR:
-		return VMXL_STAT_MSR;
-	case SVM_EXIT_HLT:
-		return VMXL_STAT_HLT;
-	case SVM_EXIT_VMMCALL:
-		return VMXL_STAT_HYPERCALL;
-	case SVM_EXIT_INTR:
-	case SVM_EXIT_NMI:
-	case SVM_EXIT_SMI:
-		return VMXL_STAT_HOST_INTR;
-	case SVM_EXIT_VINTR:
-	case SVM_EXIT_IRET:
-		return VMXL_STAT_WINDOW;
-	case SVM_EXIT_READ_CR0 ... SVM_EXIT_WRITE_DR7:
-		return VMXL_STAT_CR_DR;
-	}
-	return VMXL_STAT_OTHER;
-}
-
+/* Dispatch an exit, counting it (enum vmxl_stat) where it is handled. */
 static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 {
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
@@ -641,35 +615,39 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 	u64 code = vmcb->control.exit_code |
 		   (u64)vmcb->control.exit_code_hi << 32;
 
-	vmxl_count_exit(vcpu, svm_exit_stat(code));
 	switch (code) {
 	case SVM_EXIT_INTR:
 	case SVM_EXIT_NMI:
 	case SVM_EXIT_SMI:
+		vmxl_count_exit(vcpu, VMXL_STAT_HOST_INTR);
 		return VMXL_EXIT_RESUME;	/* the host took it on STGI */
 	case SVM_EXIT_CPUID:
+		vmxl_count_exit(vcpu, VMXL_STAT_CPUID);
 		vmxl_emulate_cpuid(vcpu);
 		svm_skip(vcpu, 2);
 		return VMXL_EXIT_RESUME;
 	case SVM_EXIT_MSR:
+		vmxl_count_exit(vcpu, VMXL_STAT_MSR);
 		return svm_handle_msr(vcpu);
 	case SVM_EXIT_IOIO:
+		vmxl_count_exit(vcpu, VMXL_STAT_IO);
 		return svm_handle_io(vcpu);
 	case SVM_EXIT_NPF:
+		vmxl_count_exit(vcpu, VMXL_STAT_NPF);
 		return svm_handle_npf(vcpu);
 	case SVM_EXIT_HLT:
+		vmxl_count_exit(vcpu, VMXL_STAT_HLT);
 		svm_skip(vcpu, 1);
 		run->exit_reason = VMXL_EXIT_HLT;
 		return VMXL_EXIT_USER;
 	case SVM_EXIT_VMMCALL:
+		vmxl_count_exit(vcpu, VMXL_STAT_HYPERCALL);
 		if (vcpu->switch_floor)
 			return VMXL_EXIT_FLOOR;
 		svm_skip(vcpu, 3);
 		return vmxl_hypercall_exit(vcpu);
-	case SVM_EXIT_SHUTDOWN:
-		run->exit_reason = VMXL_EXIT_SHUTDOWN;
-		return VMXL_EXIT_USER;
 	case SVM_EXIT_VINTR:
+		vmxl_count_exit(vcpu, VMXL_STAT_WINDOW);
 		vmcb->control.int_ctl &= ~V_IRQ_INJECTION_BITS_MASK;
 		clr_intercept(vmcb, INTERCEPT_VINTR);
 		if (!vcpu->run->request_interrupt_window)
@@ -677,10 +655,15 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 		run->exit_reason = VMXL_EXIT_IRQ_WINDOW_OPEN;
 		return VMXL_EXIT_USER;
 	case SVM_EXIT_IRET:
+		vmxl_count_exit(vcpu, VMXL_STAT_WINDOW);
 		/* The guest's NMI handler is returning: NMIs open again. */
 		vcpu->nmi_masked = false;
 		clr_intercept(vmcb, INTERCEPT_IRET);
 		return VMXL_EXIT_RESUME;
+	case SVM_EXIT_SHUTDOWN:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
+		run->exit_reason = VMXL_EXIT_SHUTDOWN;
+		return VMXL_EXIT_USER;
 	case SVM_EXIT_VMRUN:
 	case SVM_EXIT_VMLOAD:
 	case SVM_EXIT_VMSAVE:
@@ -693,15 +676,23 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 	case SVM_EXIT_MWAIT:
 	case SVM_EXIT_XSETBV:
 	case SVM_EXIT_RDPRU:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		/* Not offered in CPUID: behave like a CPU without them. */
 		svm_inject_exception(vcpu, X86_TRAP_UD, false, 0);
 		return VMXL_EXIT_RESUME;
 	case SVM_EXIT_ERR:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		memset(&run->fail_entry, 0, sizeof(run->fail_entry));
 		run->exit_reason = VMXL_EXIT_FAIL_ENTRY;
 		run->fail_entry.hardware_reason = code;
 		run->fail_entry.cpu = vcpu->cpu;
 		return VMXL_EXIT_USER;
+	case SVM_EXIT_READ_CR0 ... SVM_EXIT_WRITE_DR7:
+		/* None is intercepted: one would be a bug of the module's. */
+		vmxl_count_exit(vcpu, VMXL_STAT_CR_DR);
+		break;
+	default:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 	}
 	return vmxl_internal_error(vcpu, VMXL_INTERNAL_UNEXPECTED_EXIT, code,
 				   vmcb->control.exit_info_1);

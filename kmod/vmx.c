@@ -868,17 +868,12 @@ static int vmx_vcpu_create(struct vmxl_vcpu *vcpu)
 	if (!vv)
 		return -ENOMEM;
 	vv->vmcs = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!vv->vmcs) {
-		kfree(vv);
-		return -ENOMEM;
-	}
+	if (!vv->vmcs)
+		goto fail_vv;
 	if (vmx_cfg.pml) {
 		vv->pml = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-		if (!vv->pml) {
-			free_page((unsigned long)vv->vmcs);
-			kfree(vv);
-			return -ENOMEM;
-		}
+		if (!vv->pml)
+			goto fail_vmcs;
 	}
 	*(u32 *)vv->vmcs = vmx_cfg.revision;
 	vv->vmcs_pa = __pa(vv->vmcs);
@@ -892,6 +887,12 @@ static int vmx_vcpu_create(struct vmxl_vcpu *vcpu)
 	vmx_setup_vmcs(vcpu, vv);
 	vmx_put();
 	return 0;
+
+fail_vmcs:
+	free_page((unsigned long)vv->vmcs);
+fail_vv:
+	kfree(vv);
+	return -ENOMEM;
 }
 
 /* ---- events ---- */
@@ -1458,27 +1459,44 @@ static enum vmxl_exit_action vmx_handle_ept(struct vmxl_vcpu *vcpu,
 	return act;
 }
 
+/*
+ * Dispatch an exit, counting it (enum vmxl_stat) where it is handled.
+ * VMCS current, preemption off; the EPT case drops both while it maps.
+ */
 static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 					  const struct vmx_exit *e)
 {
 	struct vmxl_run *run = vcpu->run;
+	enum vmxl_exit_action act;
 
 	switch (e->reason) {
-	case EXIT_REASON_EXCEPTION_NMI:
+	case EXIT_REASON_EPT_VIOLATION:
+		vmxl_count_exit(vcpu, VMXL_STAT_NPF);
+		vmx_put();
+		act = vmx_handle_ept(vcpu, e);	/* may sleep, on RAM */
+		vmx_get(vcpu);
+		return act;
+	case EXIT_REASON_EXCEPTION_NMI:	/* only NMIs: no exception exits */
+		vmxl_count_exit(vcpu, VMXL_STAT_HOST_INTR);
 		if ((e->intr_info & INTR_INFO_INTR_TYPE_MASK) ==
 		    INTR_TYPE_NMI_INTR)
 			return VMXL_EXIT_RESUME;	/* the host's, handled */
 		break;
 	case EXIT_REASON_EXTERNAL_INTERRUPT:
+		vmxl_count_exit(vcpu, VMXL_STAT_HOST_INTR);
 		return VMXL_EXIT_RESUME;	/* the host took it at IRQ-on */
 	case EXIT_REASON_PREEMPTION_TIMER:
+		vmxl_count_exit(vcpu, VMXL_STAT_HOST_INTR);
 		return VMXL_EXIT_RESUME;	/* time slice over, see above */
 	case EXIT_REASON_PML_FULL:
+		vmxl_count_exit(vcpu, VMXL_STAT_NPF);
 		return VMXL_EXIT_RESUME;	/* emptied on the way out */
 	case EXIT_REASON_TRIPLE_FAULT:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		run->exit_reason = VMXL_EXIT_SHUTDOWN;
 		return VMXL_EXIT_USER;
 	case EXIT_REASON_INTERRUPT_WINDOW:
+		vmxl_count_exit(vcpu, VMXL_STAT_WINDOW);
 		vmx_set_proc(to_vmx(vcpu), to_vmx(vcpu)->proc &
 			     ~CPU_BASED_INTR_WINDOW_EXITING);
 		if (!run->request_interrupt_window)
@@ -1486,33 +1504,42 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 		run->exit_reason = VMXL_EXIT_IRQ_WINDOW_OPEN;
 		return VMXL_EXIT_USER;
 	case EXIT_REASON_NMI_WINDOW:
+		vmxl_count_exit(vcpu, VMXL_STAT_WINDOW);
 		vmx_set_proc(to_vmx(vcpu), to_vmx(vcpu)->proc &
 			     ~CPU_BASED_NMI_WINDOW_EXITING);
 		return VMXL_EXIT_RESUME;
 	case EXIT_REASON_CPUID:
+		vmxl_count_exit(vcpu, VMXL_STAT_CPUID);
 		vmxl_emulate_cpuid(vcpu);
 		vmx_skip(vcpu, e);
 		return VMXL_EXIT_RESUME;
 	case EXIT_REASON_HLT:
+		vmxl_count_exit(vcpu, VMXL_STAT_HLT);
 		vmx_skip(vcpu, e);
 		run->exit_reason = VMXL_EXIT_HLT;
 		return VMXL_EXIT_USER;
 	case EXIT_REASON_INVD:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		vmx_skip(vcpu, e);	/* caches are the host's business */
 		return VMXL_EXIT_RESUME;
 	case EXIT_REASON_VMCALL:
+		vmxl_count_exit(vcpu, VMXL_STAT_HYPERCALL);
 		if (vcpu->switch_floor)
 			return VMXL_EXIT_FLOOR;
 		vmx_skip(vcpu, e);
 		return vmxl_hypercall_exit(vcpu);
 	case EXIT_REASON_CR_ACCESS:
+		vmxl_count_exit(vcpu, VMXL_STAT_CR_DR);
 		return vmx_handle_cr(vcpu, e);
 	case EXIT_REASON_DR_ACCESS:
+		vmxl_count_exit(vcpu, VMXL_STAT_CR_DR);
 		return vmx_handle_dr(vcpu, e);
 	case EXIT_REASON_IO_INSTRUCTION:
+		vmxl_count_exit(vcpu, VMXL_STAT_IO);
 		return vmx_handle_io(vcpu, e);
 	case EXIT_REASON_MSR_READ:
 	case EXIT_REASON_MSR_WRITE:
+		vmxl_count_exit(vcpu, VMXL_STAT_MSR);
 		if (vmxl_msr_exit(vcpu, e->reason == EXIT_REASON_MSR_WRITE))
 			vmx_inject_exception(vcpu, X86_TRAP_GP, true, 0);
 		else
@@ -1528,45 +1555,19 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 	case EXIT_REASON_XSETBV:
 	case EXIT_REASON_RDTSCP:
 	case EXIT_REASON_ENCLS:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		/* Not offered in CPUID: behave like a CPU without them. */
 		vmx_inject_exception(vcpu, X86_TRAP_UD, false, 0);
 		return VMXL_EXIT_RESUME;
+	case EXIT_REASON_EPT_MISCONFIG:
+		/* The module writes no misconfigured entry: a bug of ours. */
+		vmxl_count_exit(vcpu, VMXL_STAT_NPF);
+		break;
+	default:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 	}
 	return vmxl_internal_error(vcpu, VMXL_INTERNAL_UNEXPECTED_EXIT,
 				   e->reason, e->qual);
-}
-
-/* The netlink counter (enum vmxl_stat) an exit counts in. */
-static unsigned int vmx_exit_stat(u32 reason)
-{
-	switch (reason) {
-	case EXIT_REASON_IO_INSTRUCTION:
-		return VMXL_STAT_IO;
-	case EXIT_REASON_EPT_VIOLATION:
-	case EXIT_REASON_EPT_MISCONFIG:
-	case EXIT_REASON_PML_FULL:
-		return VMXL_STAT_NPF;
-	case EXIT_REASON_CPUID:
-		return VMXL_STAT_CPUID;
-	case EXIT_REASON_MSR_READ:
-	case EXIT_REASON_MSR_WRITE:
-		return VMXL_STAT_MSR;
-	case EXIT_REASON_HLT:
-		return VMXL_STAT_HLT;
-	case EXIT_REASON_VMCALL:
-		return VMXL_STAT_HYPERCALL;
-	case EXIT_REASON_EXCEPTION_NMI:	/* only NMIs: no exception exits */
-	case EXIT_REASON_EXTERNAL_INTERRUPT:
-	case EXIT_REASON_PREEMPTION_TIMER:
-		return VMXL_STAT_HOST_INTR;
-	case EXIT_REASON_INTERRUPT_WINDOW:
-	case EXIT_REASON_NMI_WINDOW:
-		return VMXL_STAT_WINDOW;
-	case EXIT_REASON_CR_ACCESS:
-	case EXIT_REASON_DR_ACCESS:
-		return VMXL_STAT_CR_DR;
-	}
-	return VMXL_STAT_OTHER;
 }
 
 static enum vmxl_exit_action vmx_handle_exit(struct vmxl_vcpu *vcpu,
@@ -1575,8 +1576,8 @@ static enum vmxl_exit_action vmx_handle_exit(struct vmxl_vcpu *vcpu,
 	struct vmxl_run *run = vcpu->run;
 	enum vmxl_exit_action act;
 
-	vmxl_count_exit(vcpu, vmx_exit_stat(e->reason));
 	if (e->reason & VMX_EXIT_REASONS_FAILED_VMENTRY) {
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		memset(&run->fail_entry, 0, sizeof(run->fail_entry));
 		run->exit_reason = VMXL_EXIT_FAIL_ENTRY;
 		run->fail_entry.hardware_reason = e->reason;
@@ -1584,8 +1585,6 @@ static enum vmxl_exit_action vmx_handle_exit(struct vmxl_vcpu *vcpu,
 		run->fail_entry.detail = e->qual;
 		return VMXL_EXIT_USER;
 	}
-	if (e->reason == EXIT_REASON_EPT_VIOLATION)
-		return vmx_handle_ept(vcpu, e);
 	vmx_get(vcpu);
 	act = vmx_dispatch(vcpu, e);
 	vmx_put();
