@@ -50,13 +50,34 @@ static void slot_free(struct vmxl_vm *vm, struct vmxl_slot *slot)
 	kfree(slot);
 }
 
+/* Pin @slot's pages, a chunk at a time; 0 or an errno, nothing left pinned. */
+static int slot_pin(struct vmxl_slot *slot)
+{
+	unsigned int gup = FOLL_LONGTERM;
+	unsigned long done = 0;
+	long ret;
+
+	if (!(slot->flags & VMXL_MEM_READONLY))
+		gup |= FOLL_WRITE;
+	while (done < slot->npages) {
+		ret = pin_user_pages_fast(slot->uaddr + (done << PAGE_SHIFT),
+					  min(slot->npages - done, 1UL << 18),
+					  gup, slot->pages + done);
+		if (ret <= 0) {
+			unpin_user_pages(slot->pages, done);
+			return ret ? ret : -EFAULT;
+		}
+		done += ret;
+		cond_resched();
+	}
+	return 0;
+}
+
 static struct vmxl_slot *slot_create(struct vmxl_vm *vm,
 				     const struct vmxl_memory_region *mr)
 {
-	unsigned int gup = FOLL_LONGTERM;
 	struct vmxl_slot *slot;
-	unsigned long done = 0;
-	long ret;
+	int ret = -ENOMEM;
 
 	slot = kzalloc(sizeof(*slot), GFP_KERNEL_ACCOUNT);
 	if (!slot)
@@ -69,41 +90,32 @@ static struct vmxl_slot *slot_create(struct vmxl_vm *vm,
 	slot->npages = mr->memory_size >> PAGE_SHIFT;
 	slot->pages = kvmalloc_array(slot->npages, sizeof(*slot->pages),
 				     GFP_KERNEL_ACCOUNT);
-	if (slot->flags & VMXL_MEM_LOG_DIRTY)
+	if (!slot->pages)
+		goto fail_slot;
+	if (slot->flags & VMXL_MEM_LOG_DIRTY) {
 		slot->dirty = vmxl_dirty_bitmap_alloc(slot->npages);
-	if (!slot->pages ||
-	    ((slot->flags & VMXL_MEM_LOG_DIRTY) && !slot->dirty)) {
-		kvfree(slot->pages);
-		kvfree(slot->dirty);
-		kfree(slot);
-		return ERR_PTR(-ENOMEM);
+		if (!slot->dirty)
+			goto fail_pages;
 	}
 	/* Like mlock: pinned guest memory counts against RLIMIT_MEMLOCK. */
 	ret = account_locked_vm(vm->mm, slot->npages, true);
-	if (ret) {
-		kvfree(slot->pages);
-		kfree(slot);
-		return ERR_PTR(ret);
-	}
-	if (!(slot->flags & VMXL_MEM_READONLY))
-		gup |= FOLL_WRITE;
-	while (done < slot->npages) {
-		ret = pin_user_pages_fast(slot->uaddr + (done << PAGE_SHIFT),
-					  min(slot->npages - done, 1UL << 18),
-					  gup, slot->pages + done);
-		if (ret <= 0) {
-			unpin_user_pages(slot->pages, done);
-			account_locked_vm(vm->mm, slot->npages, false);
-			kvfree(slot->pages);
-			kvfree(slot->dirty);
-			kfree(slot);
-			return ERR_PTR(ret ? ret : -EFAULT);
-		}
-		done += ret;
-		cond_resched();
-	}
+	if (ret)
+		goto fail_dirty;
+	ret = slot_pin(slot);
+	if (ret)
+		goto fail_account;
 	atomic_long_add(slot->npages, &vmxl_nr_pinned);
 	return slot;
+
+fail_account:
+	account_locked_vm(vm->mm, slot->npages, false);
+fail_dirty:
+	kvfree(slot->dirty);
+fail_pages:
+	kvfree(slot->pages);
+fail_slot:
+	kfree(slot);
+	return ERR_PTR(ret);
 }
 
 struct vmxl_slot *vmxl_slot_find(struct vmxl_vm *vm, u64 gpa)
