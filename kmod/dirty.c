@@ -13,6 +13,7 @@
 #include <linux/vmalloc.h>
 
 #include "vmxl.h"
+#include "trace.h"
 
 unsigned long *vmxl_dirty_bitmap_alloc(unsigned long npages)
 {
@@ -122,6 +123,16 @@ static void dirty_clear(struct vmxl_vm *vm, struct vmxl_slot *slot, u64 first,
 	vmxl_tables_end(vm);
 }
 
+/* The vmxl_dirty_harvest event; counting the bits only when it is on. */
+static void trace_harvest(struct vmxl_vm *vm, u32 op,
+			  const struct vmxl_slot *slot, u64 first,
+			  const unsigned long *bits, u64 n)
+{
+	if (trace_vmxl_dirty_harvest_enabled())
+		trace_vmxl_dirty_harvest(vm, op, slot->id, first, n,
+					 bitmap_weight(bits, n));
+}
+
 long vmxl_dirty_log_ioctl(struct vmxl_vm *vm, void __user *argp, bool get)
 {
 	struct vmxl_dirty_log d;
@@ -171,6 +182,9 @@ long vmxl_dirty_log_ioctl(struct vmxl_vm *vm, void __user *argp, bool get)
 			if (copy_to_user(u64_to_user_ptr(d.bitmap), slot->dirty,
 					 bytes))
 				ret = -EFAULT;
+			else
+				trace_harvest(vm, VMXL_TRACE_DIRTY_GET, slot, 0,
+					      slot->dirty, n);
 			goto out;
 		}
 	}
@@ -182,15 +196,21 @@ long vmxl_dirty_log_ioctl(struct vmxl_vm *vm, void __user *argp, bool get)
 	}
 	if (get) {
 		bitmap_copy(bits, slot->dirty, n);
-		if (copy_to_user(u64_to_user_ptr(d.bitmap), bits, bytes))
+		if (copy_to_user(u64_to_user_ptr(d.bitmap), bits, bytes)) {
 			ret = -EFAULT;
-		else
+		} else {
+			trace_harvest(vm, VMXL_TRACE_DIRTY_GET_CLEAR, slot, 0,
+				      bits, n);
 			dirty_clear(vm, slot, 0, bits, n);
+		}
 	} else {
-		if (copy_from_user(bits, u64_to_user_ptr(d.bitmap), bytes))
+		if (copy_from_user(bits, u64_to_user_ptr(d.bitmap), bytes)) {
 			ret = -EFAULT;
-		else
+		} else {
+			trace_harvest(vm, VMXL_TRACE_DIRTY_CLEAR, slot,
+				      d.first_page, bits, n);
 			dirty_clear(vm, slot, d.first_page, bits, n);
+		}
 	}
 	kvfree(bits);
 out:
@@ -300,5 +320,7 @@ long vmxl_reset_dirty_rings(struct vmxl_vm *vm)
 	}
 	vmxl_tables_end(vm);
 	mutex_unlock(&vm->lock);
+	trace_vmxl_dirty_harvest(vm, VMXL_TRACE_DIRTY_RING_RESET, U32_MAX, 0,
+				 n, n);
 	return n;
 }

@@ -12,6 +12,7 @@
 #include <linux/lockdep.h>
 
 #include "vmxl.h"
+#include "trace.h"
 
 static bool range_overlaps(u64 base, u64 len, u64 start, u64 end)
 {
@@ -79,18 +80,20 @@ bool vmxl_iodev_mmio(struct vmxl_vcpu *vcpu, u64 gpa,
 		     const struct vmxl_insn *insn)
 {
 	const struct vmxl_iodev *dev = iobus_find(&vcpu->vm->mmio_bus, gpa);
-	u64 off;
+	u64 off, val;
 
 	if (!dev)
 		return false;
 	off = gpa - dev->base;
-	if (insn->is_write)
-		dev->ops->write(vcpu, dev->priv, off, insn->size,
-				vmxl_mmio_store_value(insn, vcpu->regs));
-	else
-		vmxl_mmio_complete_load(insn, vcpu->regs,
-					dev->ops->read(vcpu, dev->priv, off,
-						       insn->size));
+	if (insn->is_write) {
+		val = vmxl_mmio_store_value(insn, vcpu->regs);
+		dev->ops->write(vcpu, dev->priv, off, insn->size, val);
+	} else {
+		val = dev->ops->read(vcpu, dev->priv, off, insn->size);
+		vmxl_mmio_complete_load(insn, vcpu->regs, val);
+	}
+	trace_vmxl_mmio(vcpu, insn->is_write ? VMXL_TRACE_MMIO_WRITE :
+			VMXL_TRACE_MMIO_READ, gpa, insn->size, val, true);
 	vcpu->rip += insn->len;
 	return true;
 }

@@ -24,6 +24,7 @@
 #include <asm/trapnr.h>
 
 #include "vmxl.h"
+#include "trace.h"
 
 /* CPUID Fn8000_000A EDX: SVM feature identification */
 #define SVM_CPUID_NP		BIT(0)
@@ -534,6 +535,7 @@ static void svm_inject_exception(struct vmxl_vcpu *vcpu, u8 vec, bool has_err,
 				  SVM_EVTINJ_VALID |
 				  (has_err ? SVM_EVTINJ_VALID_ERR : 0);
 	vmcb->control.event_inj_err = err;
+	trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_EXCEPTION, vec, has_err, err);
 }
 
 /* ---- exit handlers ---- */
@@ -615,6 +617,8 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 	u64 code = vmcb->control.exit_code |
 		   (u64)vmcb->control.exit_code_hi << 32;
 
+	vcpu->exit_raw = code;
+	vcpu->exit_qual = vmcb->control.exit_info_1;
 	switch (code) {
 	case SVM_EXIT_INTR:
 	case SVM_EXIT_NMI:
@@ -712,10 +716,14 @@ static void svm_prepare_events(struct vmxl_vcpu *vcpu)
 		vcpu->nmi_pending = false;
 		vcpu->nmi_masked = true;
 		set_intercept(vmcb, INTERCEPT_IRET);
+		trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_NMI, X86_TRAP_NMI,
+				  false, 0);
 	} else if (vcpu->irq_pending >= 0 && svm_interruptible(vcpu)) {
 		vmcb->control.event_inj = vcpu->irq_pending |
 					  SVM_EVTINJ_TYPE_INTR |
 					  SVM_EVTINJ_VALID;
+		trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_IRQ, vcpu->irq_pending,
+				  false, 0);
 		vcpu->irq_pending = -1;
 	}
 
@@ -810,6 +818,12 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	if (vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID) {
 		vmcb->control.event_inj = vmcb->control.exit_int_info;
 		vmcb->control.event_inj_err = vmcb->control.exit_int_info_err;
+		trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_REINJECT,
+				  vmcb->control.exit_int_info &
+				  SVM_EXITINTINFO_VEC_MASK,
+				  vmcb->control.exit_int_info &
+				  SVM_EXITINTINFO_VALID_ERR,
+				  vmcb->control.exit_int_info_err);
 	}
 	return svm_handle_exit(vcpu);
 }

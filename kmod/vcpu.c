@@ -14,6 +14,17 @@
 
 #include "vmxl.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+void vmxl_count_exit(struct vmxl_vcpu *vcpu, unsigned int stat)
+{
+	WRITE_ONCE(vcpu->stats[VMXL_STAT_EXITS],
+		   vcpu->stats[VMXL_STAT_EXITS] + 1);
+	WRITE_ONCE(vcpu->stats[stat], vcpu->stats[stat] + 1);
+	trace_vmxl_exit(vcpu, stat);
+}
+
 /*
  * VMXL_RUN, and VMXL_SWITCH_FLOOR when @floor is nonzero: then a
  * hypercall exit goes straight back in, RIP unmoved, until *done reaches
@@ -55,6 +66,7 @@ static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 		cond_resched();
 
 		down_read(&vcpu->vm->run_sem);
+		trace_vmxl_entry(vcpu);
 		act = vmxl_backend->vcpu_run(vcpu);
 		up_read(&vcpu->vm->run_sem);
 		run->exit_count++;
@@ -91,6 +103,7 @@ static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 	run->if_flag = !!(vcpu->rflags & X86_EFLAGS_IF);
 	run->ready_for_interrupt_injection = vcpu->irq_pending < 0 &&
 					     vmxl_backend->interruptible(vcpu);
+	trace_vmxl_userspace_exit(vcpu, run->exit_reason, ret);
 	return ret;
 }
 

@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 
 #include "vmxl.h"
+#include "trace.h"
 
 static atomic_t vmxl_nr_vms = ATOMIC_INIT(0);
 atomic_t vmxl_nr_vcpus = ATOMIC_INIT(0);
@@ -300,6 +301,7 @@ int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write)
 		else if (!vm->mmu.fmt->dirty_bit)
 			writable = false;
 	}
+	trace_vmxl_npf(vcpu, gpa, write, writable);
 	mutex_lock(&vm->mmu.lock);
 	ret = vmxl_mmu_map(&vm->mmu, gpa & PAGE_MASK, page_to_pfn(page),
 			   writable);

@@ -37,6 +37,7 @@
 #include <asm/vmx.h>
 
 #include "vmxl.h"
+#include "trace.h"
 
 #define EXIT_REASON_GETSEC	11	/* not in asm/vmx.h */
 
@@ -912,6 +913,7 @@ static void vmx_inject_exception(struct vmxl_vcpu *vcpu, u8 vec, bool has_err,
 		   INTR_INFO_VALID_MASK |
 		   (has_err ? INTR_INFO_DELIVER_CODE_MASK : 0));
 	vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, err);
+	trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_EXCEPTION, vec, has_err, err);
 }
 
 static void vmx_set_proc(struct vmx_vcpu *vv, u32 proc)
@@ -939,11 +941,14 @@ static void vmx_prepare_events(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 			     GUEST_INTR_STATE_MOV_SS))) {
 		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, NMI_VECTOR |
 			   INTR_TYPE_NMI_INTR | INTR_INFO_VALID_MASK);
+		trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_NMI, NMI_VECTOR, false, 0);
 		vcpu->nmi_pending = false;
 		busy = true;
 	} else if (vcpu->irq_pending >= 0 && irq_open) {
 		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, vcpu->irq_pending |
 			   INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK);
+		trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_IRQ, vcpu->irq_pending,
+				  false, 0);
 		vcpu->irq_pending = -1;
 		busy = true;
 	}
@@ -957,17 +962,23 @@ static void vmx_prepare_events(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 }
 
 /* An event whose delivery the exit interrupted goes in again. */
-static void vmx_requeue_event(struct vmx_vcpu *vv, u32 len)
+static void vmx_requeue_event(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv,
+			      u32 len)
 {
 	u32 idt = vmcs_read(IDT_VECTORING_INFO_FIELD);
 	u32 type = idt & INTR_INFO_INTR_TYPE_MASK;
+	u32 err = 0;
 
 	if (!(idt & VECTORING_INFO_VALID_MASK))
 		return;
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, idt & ~INTR_INFO_UNBLOCK_NMI);
-	if (idt & VECTORING_INFO_DELIVER_CODE_MASK)
-		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE,
-			   vmcs_read(IDT_VECTORING_ERROR_CODE));
+	if (idt & VECTORING_INFO_DELIVER_CODE_MASK) {
+		err = vmcs_read(IDT_VECTORING_ERROR_CODE);
+		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, err);
+	}
+	trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_REINJECT,
+			  idt & VECTORING_INFO_VECTOR_MASK,
+			  idt & VECTORING_INFO_DELIVER_CODE_MASK, err);
 	if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION ||
 	    type == INTR_TYPE_PRIV_SW_EXCEPTION)
 		vmcs_write(VM_ENTRY_INSTRUCTION_LEN, len);
@@ -1204,7 +1215,7 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 	e.insn_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
 	e.insn_info = vmcs_read(VMX_INSTRUCTION_INFO);
 	e.gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
-	vmx_requeue_event(vv, e.insn_len);
+	vmx_requeue_event(vcpu, vv, e.insn_len);
 	if (vv->pml)
 		vmx_flush_pml(vcpu, vv);
 	vmx_put();
@@ -1576,6 +1587,8 @@ static enum vmxl_exit_action vmx_handle_exit(struct vmxl_vcpu *vcpu,
 	struct vmxl_run *run = vcpu->run;
 	enum vmxl_exit_action act;
 
+	vcpu->exit_raw = e->reason;
+	vcpu->exit_qual = e->qual;
 	if (e->reason & VMX_EXIT_REASONS_FAILED_VMENTRY) {
 		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		memset(&run->fail_entry, 0, sizeof(run->fail_entry));

@@ -234,6 +234,7 @@ struct vmxl_vcpu {
 
 	enum vmxl_pending pending;
 	struct vmxl_insn mmio_insn;	/* decoded load awaiting data */
+	u64 mmio_gpa;			/* ... and where it went */
 	struct {			/* string IN awaiting data */
 		u64 gpa;			/* element's translated address */
 		bool rep;
@@ -263,6 +264,10 @@ struct vmxl_vcpu {
 	u64 stats[__VMXL_STAT_MAX];	/* enum vmxl_stat counts */
 	bool in_run;			/* inside VMXL_RUN */
 	u32 last_exit;			/* exit_reason the last RUN returned */
+
+	/* The last exit as the backend read it, for the vmxl_exit event. */
+	u64 exit_raw;			/* SVM exit code, VMX basic reason */
+	u64 exit_qual;			/* EXITINFO1, exit qualification */
 
 	void *backend_data;
 };
@@ -324,13 +329,12 @@ struct vmxl_backend {
 extern const struct vmxl_backend vmxl_svm_backend;
 extern const struct vmxl_backend vmxl_vmx_backend;
 
-/* One more exit of kind @stat (enum vmxl_stat); backends call it once per exit. */
-static inline void vmxl_count_exit(struct vmxl_vcpu *vcpu, unsigned int stat)
-{
-	WRITE_ONCE(vcpu->stats[VMXL_STAT_EXITS],
-		   vcpu->stats[VMXL_STAT_EXITS] + 1);
-	WRITE_ONCE(vcpu->stats[stat], vcpu->stats[stat] + 1);
-}
+/*
+ * One more exit of kind @stat (enum vmxl_stat), traced with the raw
+ * exit_raw/exit_qual the backend stored: backends call it once per exit,
+ * in the case of their dispatch switch that handles it.
+ */
+void vmxl_count_exit(struct vmxl_vcpu *vcpu, unsigned int stat);
 
 /* Every VM, by ascending id; vmxl_vms_gen changes whenever one comes or goes. */
 extern struct list_head vmxl_vms;

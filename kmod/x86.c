@@ -18,6 +18,7 @@
 #include <asm/processor.h>
 
 #include "vmxl.h"
+#include "trace.h"
 
 /* CPUID                                                              */
 /* ------------------------------------------------------------------ */
@@ -456,8 +457,13 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 		val = vmxl_mmio_store_value(&insn, vcpu->regs);
 		memcpy(run->mmio.data, &val, insn.size);
 		vcpu->rip += insn.len;
+		trace_vmxl_mmio(vcpu, VMXL_TRACE_MMIO_WRITE, gpa, insn.size,
+				val, false);
 	} else {
+		trace_vmxl_mmio(vcpu, VMXL_TRACE_MMIO_UNSATISFIED, gpa,
+				insn.size, 0, false);
 		vcpu->mmio_insn = insn;
+		vcpu->mmio_gpa = gpa;
 		vcpu->pending = VMXL_PENDING_MMIO_READ;
 		vcpu->pending_next_rip = vcpu->rip + insn.len;
 	}
@@ -595,6 +601,9 @@ enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 	u64 lin, gpa, mask = addr_mask(io->addr_size);
 	int reg = io->in ? 7 : 6;	/* RDI for INS, RSI for OUTS */
 
+	trace_vmxl_pio(vcpu, io->port, io->size, io->in, io->string, io->rep,
+		       io->in || io->string ? 0 :
+		       vcpu->regs[0] & addr_mask(io->size));
 	memset(&run->io, 0, sizeof(run->io));
 	run->exit_reason = VMXL_EXIT_IO;
 	run->io.port = io->port;
@@ -670,6 +679,8 @@ int vmxl_complete_pending(struct vmxl_vcpu *vcpu)
 		break;
 	case VMXL_PENDING_MMIO_READ:
 		memcpy(&val, run->mmio.data, vcpu->mmio_insn.size);
+		trace_vmxl_mmio(vcpu, VMXL_TRACE_MMIO_READ, vcpu->mmio_gpa,
+				vcpu->mmio_insn.size, val, false);
 		vmxl_mmio_complete_load(&vcpu->mmio_insn, vcpu->regs, val);
 		vcpu->rip = vcpu->pending_next_rip;
 		break;
