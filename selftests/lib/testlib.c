@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -89,4 +91,39 @@ bool test_cpuinfo_has(const char *flag)
 	free(line);
 	fclose(f);
 	return found;
+}
+
+int test_tracefs_write(const char *name, const char *val)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), TEST_TRACEFS "/%s", name);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int test_trace_events(bool on)
+{
+	struct stat st;
+	int ret;
+
+	if (!on)
+		return test_tracefs_write("events/vmx_lite/enable", "0");
+	if (stat(TEST_TRACEFS "/trace", &st) &&
+	    mount("tracefs", TEST_TRACEFS, "tracefs", 0, NULL))
+		return -errno;
+	ret = test_tracefs_write("buffer_size_kb", "1024");
+	if (!ret)
+		ret = test_tracefs_write("trace", "");
+	if (!ret)
+		ret = test_tracefs_write("events/vmx_lite/enable", "1");
+	if (!ret)
+		ret = test_tracefs_write("tracing_on", "1");
+	return ret;
 }

@@ -20,4 +20,15 @@ bool test_module_loaded(const char *name);
 /* Whether /proc/cpuinfo lists @flag on its "flags" or "vmx flags" line. */
 bool test_cpuinfo_has(const char *flag);
 
+/* tracefs, mounted by test_trace_events() when it is not yet. */
+#define TEST_TRACEFS "/sys/kernel/tracing"
+
+/* Write @val to tracefs file @name (e.g. "trace"); 0 or -errno. */
+int test_tracefs_write(const char *name, const char *val);
+/*
+ * vmx-lite's trace events (the vmx_lite system) on, with an empty buffer,
+ * or off; 0 or -errno.
+ */
+int test_trace_events(bool on);
+
 #endif
