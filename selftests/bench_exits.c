@@ -13,6 +13,8 @@
  *                  columns do not measure the same path)
  *   vm_create_destroy, vcpu_create, slot_register (per GiB: vmx-lite pins
  *                  the pages up front, KVM maps them on first touch)
+ *   io_exit_traced  io_exit with every vmx_lite trace event on, against
+ *                  io_exit with them off (the cost of tracing)
  *   world_switch_floor  VMXL_SWITCH_FLOOR: the module enters the guest on
  *                  its hypercall and takes the exit straight back, the
  *                  floor under every path above; vmx-lite only, so its
@@ -126,6 +128,7 @@ struct results {
 	double op[NR_OPS][MAX_REPS];
 	double vm_life[MAX_REPS], vcpu[MAX_REPS], slot[MAX_REPS];
 	double floor[MAX_REPS];
+	double io_traced[MAX_REPS];
 };
 
 /*
@@ -238,6 +241,32 @@ static void lifecycles(enum gvm_kind kind, unsigned int reps,
 	close(sys);
 }
 
+/*
+ * io_exit again with every vmx_lite event on, recorded into tracefs's
+ * ring: the cost of tracing. The buffer is emptied before each round, so
+ * no round pays for a full ring being overwritten more than another.
+ */
+static void io_traced(uint64_t n, unsigned int reps, bool amd,
+		      struct results *res)
+{
+	struct gvm vm;
+	unsigned int r;
+	int ret;
+
+	if (gvm_create(&vm, GVM_VMXL, 1) ||
+	    gvm_enter_long_mode(&vm, 0, guest_ops, OP_IO, n << 1 | amd))
+		FAIL("vmx-lite: cannot set up the traced io guest\n");
+	round_ns(&vm, n);
+	for (r = 0; r < reps; r++) {
+		ret = test_trace_events(true);
+		if (ret)
+			FAIL("vmx-lite: tracefs: %s\n", strerror(-ret));
+		res->io_traced[r] = round_ns(&vm, n);
+	}
+	test_trace_events(false);
+	gvm_destroy(&vm);
+}
+
 static void run_kind(enum gvm_kind kind, uint64_t n, unsigned int reps,
 		     bool amd, struct results *res)
 {
@@ -257,8 +286,10 @@ static void run_kind(enum gvm_kind kind, uint64_t n, unsigned int reps,
 			res->op[op][r] = round_ns(&vm, n);
 		gvm_destroy(&vm);
 	}
-	if (kind == GVM_VMXL)
+	if (kind == GVM_VMXL) {
 		world_switch_floor(n, reps, amd, res);
+		io_traced(n, reps, amd, res);
+	}
 	lifecycles(kind, reps, res);
 	gvm_hypervisor_unload(kind);
 }
@@ -328,5 +359,7 @@ int main(int argc, char **argv)
 	report("vcpu_create", "us/vcpu", 1e3, "kvm", kvm.vcpu, vmxl.vcpu, reps);
 	report("slot_register", "ms/GiB", 1e6, "kvm", kvm.slot, vmxl.slot, reps);
 	floor_report(&vmxl, reps);
+	report("io_exit_traced", "us/op", 1e3, "vmx-lite io_exit",
+	       vmxl.op[OP_IO], vmxl.io_traced, reps);
 	return 0;
 }
