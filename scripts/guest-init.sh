@@ -11,7 +11,9 @@
 # whose name contains one of them, vmxl.timeout=<s> bounds each suite (default 180),
 # vmxl.bench=1 runs the benchmarks /tests/bench_* instead of the tests,
 # vmxl.shell=1 gives a shell on the console instead, vmxl.demo=1 runs the
-# demo (scripts/guest-demo.sh, `make demo`) on the console instead.
+# demo (scripts/guest-demo.sh, `make demo`) on the console instead,
+# vmxl.fuzz_seed=<n> and vmxl.fuzz_calls=<n> become FUZZ_IOCTL_SEED and
+# FUZZ_IOCTL_CALLS of test_fuzz_ioctl.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
 
 mount -t proc proc /proc
@@ -28,6 +30,8 @@ for arg in $(cat /proc/cmdline); do
 	vmxl.shell=1) shell=1 ;;
 	vmxl.bench=1) bench=1 ;;
 	vmxl.demo=1) demo=1 ;;
+	vmxl.fuzz_seed=*) export FUZZ_IOCTL_SEED=${arg#vmxl.fuzz_seed=} ;;
+	vmxl.fuzz_calls=*) export FUZZ_IOCTL_CALLS=${arg#vmxl.fuzz_calls=} ;;
 	esac
 done
 

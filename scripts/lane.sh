@@ -15,6 +15,7 @@
 # only suites whose name contains it; LANE_TIMEOUT=<s> bounds the whole
 # boot (default 900); SUITE_TIMEOUT=<s> bounds each suite (default 180);
 # LANE_BENCH=1 runs the benchmarks instead of the tests (scripts/bench.sh);
+# FUZZ_IOCTL_SEED=<n>, FUZZ_IOCTL_CALLS=<n> go to test_fuzz_ioctl;
 # LANE_DIR=<dir> writes the results there instead (runs still take turns).
 # Writes build/lane-<lane>/{console.log,results.log,counts}; the vmx lane
 # also boot.iso, bochsrc, bochs.log and bochs.out (Bochs' log, its stdout).
@@ -41,6 +42,8 @@ filter=${LANE_FILTER:-}
 [ "$lane" != dkms ] || filter=dkms${filter:+,$filter}
 [ -z "$filter" ] || append+=" vmxl.filter=$filter"
 [ "${LANE_BENCH:-0}" = 0 ] || append+=" vmxl.bench=1"
+[ -z "${FUZZ_IOCTL_SEED:-}" ] || append+=" vmxl.fuzz_seed=$FUZZ_IOCTL_SEED"
+[ -z "${FUZZ_IOCTL_CALLS:-}" ] || append+=" vmxl.fuzz_calls=$FUZZ_IOCTL_CALLS"
 
 # Two runs of one lane would share, and delete, one directory: they
 # take turns.
