@@ -265,6 +265,7 @@ _Static_assert(NR_CMDS <= NR_CMDS_MAX, "NR_CMDS_MAX");
 
 struct fuzz {
 	struct rng r;
+	uint64_t seed;
 	const char *name;
 	unsigned long call, calls;
 	unsigned long failures;
@@ -317,6 +318,7 @@ static bool fz_init(struct fuzz *fz, const char *name, uint64_t seed,
 
 	memset(fz, 0, sizeof(*fz));
 	fz->name = name;
+	fz->seed = seed;
 	fz->r.s = seed;
 	fz->calls = calls;
 	fz->raw_nl = -1;
@@ -466,7 +468,7 @@ static void fz_fail(struct fuzz *fz, const char *fmt, ...)
 	va_end(ap);
 	if (fz->failures++ < 20)
 		fprintf(stderr, "# %s: seed=%llu call=%lu: %s: %s\n", fz->name,
-			(unsigned long long)fz_seed, fz->call, fz->last, buf);
+			(unsigned long long)fz->seed, fz->call, fz->last, buf);
 }
 
 /* Whether ret/err of @c on an fd of @kind is a documented answer. */
@@ -1263,7 +1265,7 @@ static void fz_step(struct fuzz *fz, bool may_fork)
 
 	if (fz->call % 1000 == 0)
 		kmsg("fuzz_ioctl: %s seed=%llu call=%lu\n", fz->name,
-		     (unsigned long long)fz_seed, fz->call);
+		     (unsigned long long)fz->seed, fz->call);
 	if (w < 70)
 		op_ioctl(fz);
 	else if (w < 76)
