@@ -82,12 +82,7 @@ static void guest_ops(uint64_t op, uint64_t n_amd)
 				guest_cpuid(0, 0, r);
 				break;
 			case OP_HCALL:
-				if (n_amd & 1)
-					asm volatile("vmmcall" : : "a"(0x1000) :
-						     "rbx", "rcx", "rdx", "memory");
-				else
-					asm volatile("vmcall" : : "a"(0x1000) :
-						     "rbx", "rcx", "rdx", "memory");
+				guest_hcall(n_amd & 1, 0x1000);
 				break;
 			}
 		}

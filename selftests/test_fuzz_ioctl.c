@@ -1397,12 +1397,7 @@ static void guest_worker(uint64_t cpu, uint64_t amd)
 				(void)*(volatile uint32_t *)TH_MMIO_GPA;
 			break;
 		case 5:
-			if (amd)
-				asm volatile("vmmcall" : : "a"(0x1000) :
-					     "rbx", "rcx", "rdx", "memory");
-			else
-				asm volatile("vmcall" : : "a"(0x1000) :
-					     "rbx", "rcx", "rdx", "memory");
+			guest_hcall(amd, 0x1000);
 			break;
 		case 6:
 			asm volatile("hlt");

@@ -112,6 +112,18 @@ static inline void guest_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 		     : "a"(leaf), "c"(sub));
 }
 
+/*
+ * A hypercall with RAX = @nr: VMMCALL on AMD (@amd nonzero), VMCALL on
+ * Intel; the other one is #UD.
+ */
+static inline void guest_hcall(int amd, uint64_t nr)
+{
+	if (amd)
+		asm volatile("vmmcall" : : "a"(nr) : "rbx", "rcx", "rdx", "memory");
+	else
+		asm volatile("vmcall" : : "a"(nr) : "rbx", "rcx", "rdx", "memory");
+}
+
 #define GUEST_READ_CR(n) ({						\
 	uint64_t __v;							\
 	asm volatile("mov %%cr" #n ", %0" : "=r"(__v));			\
