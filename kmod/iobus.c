@@ -33,8 +33,9 @@ bool vmxl_iobus_overlaps(const struct vmxl_iobus *bus, u64 start, u64 end)
 }
 
 /*
- * Put a device at [@base, @base + @len) of @vm's MMIO space: -EEXIST
- * where RAM or another device is, -ENOSPC when the table is full.
+ * Put a device at [@base, @base + @len) of @vm's MMIO space: -EINVAL for
+ * an empty or wrapping range, -EEXIST where RAM or another device is,
+ * -ENOSPC when the table is full.
  */
 int vmxl_iodev_add(struct vmxl_vm *vm, u64 base, u64 len,
 		   const struct vmxl_iodev_ops *ops, void *priv)
@@ -43,6 +44,8 @@ int vmxl_iodev_add(struct vmxl_vm *vm, u64 base, u64 len,
 	struct vmxl_iodev *dev;
 
 	lockdep_assert_held(&vm->lock);
+	if (!len || base + len < base)
+		return -EINVAL;
 	if (vmxl_slots_overlap(vm, base, base + len, U32_MAX) ||
 	    vmxl_iobus_overlaps(bus, base, base + len))
 		return -EEXIST;
