@@ -157,11 +157,13 @@ TRACE_EVENT(vmxl_mmio,
 		  __entry->in_kernel ? " in_kernel" : "")
 );
 
-/* A port access going to userspace; OUT's value, string and REP forms. */
+/*
+ * A port access going to userspace; OUT's value (of a plain OUT: a string
+ * OUT's comes from memory later), string and REP forms.
+ */
 TRACE_EVENT(vmxl_pio,
-	TP_PROTO(const struct vmxl_vcpu *vcpu, u16 port, u8 size, bool in,
-		 bool string, bool rep, u64 val),
-	TP_ARGS(vcpu, port, size, in, string, rep, val),
+	TP_PROTO(const struct vmxl_vcpu *vcpu, const struct vmxl_io_info *io),
+	TP_ARGS(vcpu, io),
 	TP_STRUCT__entry(
 		__field(u32, vm)
 		__field(u32, vcpu)
@@ -175,12 +177,13 @@ TRACE_EVENT(vmxl_pio,
 	TP_fast_assign(
 		__entry->vm = vcpu->vm->id;
 		__entry->vcpu = vcpu->id;
-		__entry->port = port;
-		__entry->size = size;
-		__entry->in = in;
-		__entry->string = string;
-		__entry->rep = rep;
-		__entry->val = val;
+		__entry->port = io->port;
+		__entry->size = io->size;
+		__entry->in = io->in;
+		__entry->string = io->string;
+		__entry->rep = io->rep;
+		__entry->val = io->in || io->string ? 0 :
+			       vcpu->regs[0] & (BIT_ULL(io->size * 8) - 1);
 	),
 	TP_printk("vm %u vcpu %u %s%s%s port 0x%x size %u val 0x%llx",
 		  __entry->vm, __entry->vcpu,

@@ -17,11 +17,8 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
-void vmxl_count_exit(struct vmxl_vcpu *vcpu, unsigned int stat)
+void vmxl_trace_exit(struct vmxl_vcpu *vcpu, unsigned int stat)
 {
-	WRITE_ONCE(vcpu->stats[VMXL_STAT_EXITS],
-		   vcpu->stats[VMXL_STAT_EXITS] + 1);
-	WRITE_ONCE(vcpu->stats[stat], vcpu->stats[stat] + 1);
 	trace_vmxl_exit(vcpu, stat);
 }
 

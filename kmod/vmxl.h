@@ -15,6 +15,7 @@
 #include <linux/pid.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
+#include <linux/tracepoint-defs.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/vmx_lite.h>
@@ -329,12 +330,23 @@ struct vmxl_backend {
 extern const struct vmxl_backend vmxl_svm_backend;
 extern const struct vmxl_backend vmxl_vmx_backend;
 
+DECLARE_TRACEPOINT(vmxl_exit);
+void vmxl_trace_exit(struct vmxl_vcpu *vcpu, unsigned int stat);
+
 /*
  * One more exit of kind @stat (enum vmxl_stat), traced with the raw
  * exit_raw/exit_qual the backend stored: backends call it once per exit,
- * in the case of their dispatch switch that handles it.
+ * in the case of their dispatch switch that handles it. Inline, and the
+ * event out of line behind its static key, as the hottest path wants.
  */
-void vmxl_count_exit(struct vmxl_vcpu *vcpu, unsigned int stat);
+static inline void vmxl_count_exit(struct vmxl_vcpu *vcpu, unsigned int stat)
+{
+	WRITE_ONCE(vcpu->stats[VMXL_STAT_EXITS],
+		   vcpu->stats[VMXL_STAT_EXITS] + 1);
+	WRITE_ONCE(vcpu->stats[stat], vcpu->stats[stat] + 1);
+	if (tracepoint_enabled(vmxl_exit))
+		vmxl_trace_exit(vcpu, stat);
+}
 
 /* Every VM, by ascending id; vmxl_vms_gen changes whenever one comes or goes. */
 extern struct list_head vmxl_vms;

@@ -601,9 +601,7 @@ enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 	u64 lin, gpa, mask = addr_mask(io->addr_size);
 	int reg = io->in ? 7 : 6;	/* RDI for INS, RSI for OUTS */
 
-	trace_vmxl_pio(vcpu, io->port, io->size, io->in, io->string, io->rep,
-		       io->in || io->string ? 0 :
-		       vcpu->regs[0] & addr_mask(io->size));
+	trace_vmxl_pio(vcpu, io);
 	memset(&run->io, 0, sizeof(run->io));
 	run->exit_reason = VMXL_EXIT_IO;
 	run->io.port = io->port;
