@@ -119,20 +119,6 @@ fail_slot:
 	return ERR_PTR(ret);
 }
 
-struct vmxl_slot *vmxl_slot_find(struct vmxl_vm *vm, u64 gpa)
-{
-	struct vmxl_slot *slot;
-	unsigned int i;
-
-	vmxl_assert_slots_stable(vm);
-	for (i = 0; i < vmxl_caps.max_slots; i++) {
-		slot = vm->slots[i];
-		if (slot && gpa >= slot->gpa && gpa - slot->gpa < slot->size)
-			return slot;
-	}
-	return NULL;
-}
-
 /* Force every vCPU of @vm out of guest mode. */
 static void vm_kick_all(struct vmxl_vm *vm)
 {

@@ -190,6 +190,25 @@ static inline void vmxl_assert_slots_stable(struct vmxl_vm *vm)
 		       lockdep_is_held(&vm->run_sem));
 }
 
+/*
+ * The slot holding @gpa, or NULL. Inline: every guest-physical access
+ * (instruction fetches and page walks for MMIO decoding among them)
+ * looks its slot up.
+ */
+static inline struct vmxl_slot *vmxl_slot_find(struct vmxl_vm *vm, u64 gpa)
+{
+	struct vmxl_slot *slot;
+	unsigned int i;
+
+	vmxl_assert_slots_stable(vm);
+	for (i = 0; i < vmxl_caps.max_slots; i++) {
+		slot = vm->slots[i];
+		if (slot && gpa >= slot->gpa && gpa - slot->gpa < slot->size)
+			return slot;
+	}
+	return NULL;
+}
+
 /* Where a vCPU is, for kicks. */
 enum vmxl_vcpu_mode {
 	VMXL_OUTSIDE_GUEST = 0,
@@ -384,7 +403,6 @@ void vmxl_vm_stats(struct vmxl_vm *vm, u64 *stats);
 void vmxl_stop_guests(struct vmxl_vm *vm);
 void vmxl_tables_begin(struct vmxl_vm *vm);
 void vmxl_tables_end(struct vmxl_vm *vm);
-struct vmxl_slot *vmxl_slot_find(struct vmxl_vm *vm, u64 gpa);
 bool vmxl_slots_overlap(struct vmxl_vm *vm, u64 gpa, u64 end, u32 except);
 bool vmxl_gpa_is_ram(struct vmxl_vm *vm, u64 gpa, bool write);
 int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write);
