@@ -14,6 +14,8 @@
 #include <linux/syscore_ops.h>
 #include <linux/uaccess.h>
 
+#include <asm/tsc.h>
+
 #include "vmxl.h"
 
 static unsigned int max_vms = 64;
@@ -255,6 +257,7 @@ static void vmxl_detect(void)
 	vmxl_caps.max_slots = max_slots;
 	vmxl_caps.max_mem_bytes = (u64)max_mem_mb << 20;
 	vmxl_caps.run_mmap_size = PAGE_SIZE;
+	vmxl_caps.tsc_khz = tsc_khz;	/* guests' TSC: the host's + offset */
 	vmxl_caps.backend_status = VMXL_STATUS_NO_CPU_SUPPORT;
 
 	for (i = 0; i < ARRAY_SIZE(candidates); i++) {

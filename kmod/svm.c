@@ -421,6 +421,7 @@ static int svm_vcpu_create(struct vmxl_vcpu *vcpu)
 		INTERCEPT_VMSAVE, INTERCEPT_STGI, INTERCEPT_CLGI,
 		INTERCEPT_SKINIT, INTERCEPT_RDTSCP, INTERCEPT_MONITOR,
 		INTERCEPT_MWAIT, INTERCEPT_XSETBV, INTERCEPT_RDPRU,
+		INTERCEPT_CR4_WRITE,
 	};
 	struct svm_vcpu *sv;
 	struct vmcb *vmcb;
@@ -512,10 +513,14 @@ static void svm_skip(struct vmxl_vcpu *vcpu, unsigned int len)
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
 	int seg;
 
-	if (vmxl_caps.features & VMXL_FEAT_NRIP_SAVE)
+	if ((vmxl_caps.features & VMXL_FEAT_NRIP_SAVE) &&
+	    vmcb->control.next_rip)
 		vcpu->rip = vmcb->control.next_rip;
 	else
-		vcpu->rip += svm_prefixes(vcpu, &seg) + len;
+		vcpu->rip = vmxl_next_rip(vcpu->rip,
+					  svm_prefixes(vcpu, &seg) + len,
+					  svm_cpu_mode(vcpu) ==
+					  VMXL_MODE_LONG64);
 	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 }
 
@@ -546,6 +551,74 @@ static enum vmxl_exit_action svm_handle_msr(struct vmxl_vcpu *vcpu)
 		svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
 	else
 		svm_skip(vcpu, 2);
+	return VMXL_EXIT_RESUME;
+}
+
+/*
+ * The GPR a MOV to CR4 reads: from the decode assists, or from the
+ * instruction's bytes (legacy prefixes, REX, 0F 22 /r).
+ */
+static int svm_cr_gpr(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	bool long64 = svm_cpu_mode(vcpu) == VMXL_MODE_LONG64;
+	struct vmxl_walk_ctx w;
+	unsigned int n = 0, i;
+	u8 b[16], rex = 0;
+
+	if (vmcb->control.exit_info_1 & BIT_ULL(63))
+		return vmcb->control.exit_info_1 & 15;
+	svm_walk_ctx(vcpu, &w);
+	vmxl_fetch_insn(&w, vmcb->save.cs.base + vcpu->rip, b, &n);
+	for (i = 0; i < n; i++) {
+		if (long64 && (b[i] & 0xf0) == 0x40) {
+			rex = b[i];
+			continue;
+		}
+		if (memchr("\x66\x67\xf0\xf2\xf3\x26\x2e\x36\x3e\x64\x65",
+			   b[i], 11)) {
+			rex = 0;	/* a REX counts only last */
+			continue;
+		}
+		break;
+	}
+	if (i + 3 > n || b[i] != 0x0f || b[i + 1] != 0x22 ||
+	    ((b[i + 2] >> 3) & 7) != 4)
+		return -1;
+	return (b[i + 2] & 7) | ((rex & 1) << 3);
+}
+
+#define CR4_KNOWN	(X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | \
+			 X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | \
+			 X86_CR4_MCE | X86_CR4_PGE | X86_CR4_PCE | \
+			 X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_UMIP | \
+			 X86_CR4_LA57 | X86_CR4_FSGSBASE | X86_CR4_PCIDE | \
+			 X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP | \
+			 X86_CR4_PKE)
+
+/* MOV to CR4 (intercepted): #GP for bits the vCPU's CPUID hides. */
+static enum vmxl_exit_action svm_handle_cr4_write(struct vmxl_vcpu *vcpu)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+	struct vmcb_save_area *sa = &sv->vmcb->save;
+	int gpr = svm_cr_gpr(vcpu);
+	u64 cr4;
+
+	if (gpr < 0)
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_EMULATION,
+					   SVM_EXIT_WRITE_CR4, vcpu->rip);
+	cr4 = vcpu->regs[gpr];
+	if (svm_cpu_mode(vcpu) != VMXL_MODE_LONG64)
+		cr4 = (u32)cr4;
+	if ((cr4 & ~(CR4_KNOWN & ~vmxl_cr4_hidden(vcpu))) ||
+	    ((sa->efer & EFER_LMA) && !(cr4 & X86_CR4_PAE))) {
+		svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
+		return VMXL_EXIT_RESUME;
+	}
+	if (cr4 != sa->cr4)
+		sv->asid_gen = 0;	/* paging bits changed: clean TLB */
+	sa->cr4 = cr4;
+	svm_skip(vcpu, 3);
 	return VMXL_EXIT_RESUME;
 }
 
@@ -648,6 +721,11 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 		vmxl_count_exit(vcpu, VMXL_STAT_HYPERCALL);
 		if (vcpu->switch_floor)
 			return VMXL_EXIT_FLOOR;
+		if (vmxl_hypercall_past_canonical(vcpu, 3,
+				svm_cpu_mode(vcpu) == VMXL_MODE_LONG64)) {
+			svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
+			return VMXL_EXIT_RESUME;
+		}
 		svm_skip(vcpu, 3);
 		return vmxl_hypercall_exit(vcpu);
 	case SVM_EXIT_VINTR:
@@ -691,8 +769,12 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 		run->fail_entry.hardware_reason = code;
 		run->fail_entry.cpu = vcpu->cpu;
 		return VMXL_EXIT_USER;
-	case SVM_EXIT_READ_CR0 ... SVM_EXIT_WRITE_DR7:
-		/* None is intercepted: one would be a bug of the module's. */
+	case SVM_EXIT_WRITE_CR4:
+		vmxl_count_exit(vcpu, VMXL_STAT_CR_DR);
+		return svm_handle_cr4_write(vcpu);
+	case SVM_EXIT_READ_CR0 ... SVM_EXIT_WRITE_CR3:
+	case SVM_EXIT_WRITE_CR4 + 1 ... SVM_EXIT_WRITE_DR7:
+		/* No other is intercepted: one would be a module bug. */
 		vmxl_count_exit(vcpu, VMXL_STAT_CR_DR);
 		break;
 	default:

@@ -192,6 +192,30 @@ TRACE_EVENT(vmxl_pio,
 		  __entry->val)
 );
 
+/* RDMSR/WRMSR of an MSR the module does not implement: #GP follows. */
+TRACE_EVENT(vmxl_msr_unknown,
+	TP_PROTO(const struct vmxl_vcpu *vcpu, u32 msr, bool write, u64 val),
+	TP_ARGS(vcpu, msr, write, val),
+	TP_STRUCT__entry(
+		__field(u32, vm)
+		__field(u32, vcpu)
+		__field(u32, msr)
+		__field(bool, write)
+		__field(u64, val)
+	),
+	TP_fast_assign(
+		__entry->vm = vcpu->vm->id;
+		__entry->vcpu = vcpu->id;
+		__entry->msr = msr;
+		__entry->write = write;
+		__entry->val = val;
+	),
+	TP_printk("vm %u vcpu %u %s msr 0x%x val 0x%llx",
+		  __entry->vm, __entry->vcpu,
+		  __entry->write ? "wrmsr" : "rdmsr", __entry->msr,
+		  __entry->val)
+);
+
 #define VMXL_TRACE_INJ_IRQ		0
 #define VMXL_TRACE_INJ_NMI		1
 #define VMXL_TRACE_INJ_EXCEPTION	2

@@ -534,9 +534,18 @@ static u64 vmx_guest_cr0(void)
 	       (vmcs_read(CR0_READ_SHADOW) & mask);
 }
 
+/*
+ * CR4 bits the guest sees from the shadow: VMX's fixed ones, and those
+ * the vCPU's CPUID may hide, so that setting one exits to be checked.
+ */
+static u64 vmx_cr4_mask(void)
+{
+	return vmx_cfg.cr4_fixed0 | VMXL_CR4_CPUID_BITS;
+}
+
 static u64 vmx_guest_cr4(void)
 {
-	u64 mask = vmx_cfg.cr4_fixed0;
+	u64 mask = vmx_cr4_mask();
 
 	return (vmcs_read(GUEST_CR4) & ~mask) |
 	       (vmcs_read(CR4_READ_SHADOW) & mask);
@@ -803,7 +812,7 @@ static void vmx_setup_vmcs(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 	vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	vmcs_write(CR0_GUEST_HOST_MASK, vmx_cr0_mask());
-	vmcs_write(CR4_GUEST_HOST_MASK, vmx_cfg.cr4_fixed0);
+	vmcs_write(CR4_GUEST_HOST_MASK, vmx_cr4_mask());
 	vmcs_write(EPT_POINTER, vmx_eptp(vcpu));
 	if (vv->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vv->vpid);
@@ -1225,9 +1234,11 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 
 /* ---- exit handlers: VMCS current (vmx_get) unless said otherwise ---- */
 
+static bool vmx_long64(void);
+
 static void vmx_skip(struct vmxl_vcpu *vcpu, const struct vmx_exit *e)
 {
-	vcpu->rip += e->insn_len;
+	vcpu->rip = vmxl_next_rip(vcpu->rip, e->insn_len, vmx_long64());
 	vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
 		   vmcs_read(GUEST_INTERRUPTIBILITY_INFO) &
 		   ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
@@ -1295,8 +1306,8 @@ static int vmx_set_cr4(struct vmxl_vcpu *vcpu, u64 cr4)
 		 X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE |
 		 X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
 
-	/* CPUID offers neither VMX nor XSAVE. */
-	ok &= ~(u64)(X86_CR4_VMXE | X86_CR4_OSXSAVE);
+	/* Nor what the vCPU's CPUID hides (no VMX, no XSAVE by default). */
+	ok &= ~(u64)(X86_CR4_VMXE | X86_CR4_OSXSAVE) & ~vmxl_cr4_hidden(vcpu);
 	if ((cr4 & ~ok) ||
 	    ((vmcs_read(GUEST_IA32_EFER) & EFER_LMA) && !(cr4 & X86_CR4_PAE)))
 		return -EINVAL;
@@ -1537,6 +1548,11 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 		vmxl_count_exit(vcpu, VMXL_STAT_HYPERCALL);
 		if (vcpu->switch_floor)
 			return VMXL_EXIT_FLOOR;
+		if (vmxl_hypercall_past_canonical(vcpu, e->insn_len,
+						  vmx_long64())) {
+			vmx_inject_exception(vcpu, X86_TRAP_GP, true, 0);
+			return VMXL_EXIT_RESUME;
+		}
 		vmx_skip(vcpu, e);
 		return vmxl_hypercall_exit(vcpu);
 	case EXIT_REASON_CR_ACCESS:

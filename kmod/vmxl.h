@@ -246,6 +246,7 @@ struct vmxl_vcpu {
 	/* MSRs the module emulates without hardware help */
 	u64 apic_base;
 	u64 misc_enable;
+	u64 msr_hwcr;			/* AMD HWCR: TscFreqSel, McStatusWrEn */
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];		/* base/mask pairs, 8 ranges */
@@ -451,6 +452,15 @@ int vmxl_cpuid_copy_in(struct vmxl_vcpu *vcpu, void __user *argp);
 int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
 			u32 n);
 void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu);
+/* CR4 bits the CPUID features they depend on hide from the guest. */
+#define VMXL_CR4_CPUID_BITS	(X86_CR4_VMXE | X86_CR4_PCIDE | \
+				 X86_CR4_OSXSAVE | X86_CR4_FSGSBASE | \
+				 X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_UMIP | \
+				 X86_CR4_PKE | X86_CR4_LA57)
+u64 vmxl_cr4_hidden(const struct vmxl_vcpu *vcpu);
+u64 vmxl_next_rip(u64 rip, u64 len, bool long64);
+bool vmxl_hypercall_past_canonical(struct vmxl_vcpu *vcpu, u64 len,
+				   bool long64);
 /* 0: done; -ENOENT / -EINVAL: inject #GP */
 int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data);
 int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data);

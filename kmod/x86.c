@@ -16,6 +16,7 @@
 #include <asm/fpu/xcr.h>
 #include <asm/msr-index.h>
 #include <asm/processor.h>
+#include <asm/tsc.h>
 
 #include "vmxl.h"
 #include "trace.h"
@@ -40,6 +41,59 @@
 #define CPUID_X1_EDX_OK	((CPUID1_EDX_OK & 0x0183ffff) | BIT(11) | \
 			 BIT(20) | BIT(22) | BIT(26) | BIT(29))
 #define CPUID_HYPERVISOR	BIT(31)
+#define CPUID1_EDX_HTT		BIT(28)
+#define CPUID_X7_EDX_INVTSC	BIT(8)	/* invariant TSC */
+
+/*
+ * The default topology, as Firecracker normalises it: one vCPU per core,
+ * one thread per core, the VM one package, APIC ID = vCPU id. The package
+ * has room for max_vcpus cores: 2^shift APIC IDs.
+ */
+static u32 topo_shift(void)
+{
+	return min(order_base_2(max(vmxl_caps.max_vcpus, 1U)), 8);
+}
+
+static bool host_is_amd(void)
+{
+	return boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
+	       boot_cpu_data.x86_vendor == X86_VENDOR_HYGON;
+}
+
+/* Highest basic leaf: Intel gets the TSC leaves 0x15/0x16 (see below). */
+static u32 cpuid_max_basic(void)
+{
+	if (!host_is_amd() && tsc_khz)
+		return 0x16;
+	return min(cpuid_eax(0), 0xdU);
+}
+
+static u32 cpuid_max_ext(void)
+{
+	return min(cpuid_eax(0x80000000),
+		   host_is_amd() ? 0x8000001eU : 0x80000008U);
+}
+
+/*
+ * CPUID 0x15: TSC = crystal (ECX Hz) * EBX / EAX. Linux multiplies the
+ * crystal's kHz by EBX in 32 bits, so the crystal is the TSC rate itself,
+ * divided by the smallest divisor of 1000 that makes it fit in ECX.
+ */
+static void cpuid_tsc_leaf(struct vmxl_cpuid_entry *e)
+{
+	static const u32 div[] = { 1, 2, 4, 5, 8, 10, 20, 25, 40, 50 };
+	u64 hz = (u64)tsc_khz * 1000;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(div); i++) {
+		if (hz / div[i] <= U32_MAX) {
+			e->eax = 1;
+			e->ebx = div[i];
+			e->ecx = hz / div[i];
+			return;
+		}
+	}
+}
 
 static void cpuid_add(struct vmxl_cpuid_entry *out, u32 *n, u32 max,
 		      u32 fn, u32 idx, u32 flags)
@@ -57,12 +111,13 @@ static void cpuid_add(struct vmxl_cpuid_entry *out, u32 *n, u32 max,
 
 	switch (fn) {
 	case 0:
-		e->eax = min(e->eax, 0xdU);
+		e->eax = cpuid_max_basic();
 		break;
 	case 1:
-		e->ebx &= 0x0000ffff;	/* APIC id and count: per vCPU */
+		/* APIC ID (per vCPU) and the package's logical count */
+		e->ebx = (e->ebx & 0x0000ffff) | (BIT(topo_shift()) << 16);
 		e->ecx = (e->ecx & CPUID1_ECX_OK) | CPUID_HYPERVISOR;
-		e->edx &= CPUID1_EDX_OK;
+		e->edx = (e->edx & CPUID1_EDX_OK) | CPUID1_EDX_HTT;
 		break;
 	case 7:
 		if (idx == 0) {
@@ -75,10 +130,44 @@ static void cpuid_add(struct vmxl_cpuid_entry *out, u32 *n, u32 max,
 		e->edx = 0;
 		break;
 	case 2:
+		break;
 	case 4:
+		/* Cores per package; L1/L2 per core, L3 per package. */
+		if (!(e->eax & 0x1f))
+			break;
+		e->eax &= 0x3ff;
+		e->eax |= (BIT(topo_shift()) - 1) << 26;
+		if (((e->eax >> 5) & 7) >= 3)
+			e->eax |= (BIT(topo_shift()) - 1) << 14;
+		break;
+	case 0xb:
+		/* Level 0: SMT, one thread; level 1: the cores. */
+		e->eax = idx ? topo_shift() : 0;
+		e->ebx = idx ? BIT(topo_shift()) : 1;
+		e->ecx = idx ? (idx | 2 << 8) : (1 << 8);
+		e->edx = 0;		/* x2APIC ID: per vCPU */
+		if (idx > 1) {
+			e->eax = 0;
+			e->ebx = 0;
+			e->ecx = idx;
+		}
+		break;
+	case 0x15:
+		e->eax = 0;
+		e->ebx = 0;
+		e->ecx = 0;
+		e->edx = 0;
+		cpuid_tsc_leaf(e);
+		break;
+	case 0x16:
+		/* Base and maximum MHz: the TSC's; no bus frequency. */
+		e->eax = tsc_khz / 1000;
+		e->ebx = tsc_khz / 1000;
+		e->ecx = 0;
+		e->edx = 0;
 		break;
 	case 0x80000000:
-		e->eax = min(e->eax, 0x80000008U);
+		e->eax = cpuid_max_ext();
 		break;
 	case 0x80000001:
 		e->ecx &= CPUID_X1_ECX_OK;
@@ -86,8 +175,24 @@ static void cpuid_add(struct vmxl_cpuid_entry *out, u32 *n, u32 max,
 		break;
 	case 0x80000002 ... 0x80000006:
 		break;
+	case 0x80000007:
+		/* Invariant TSC: the guest's runs at the host's fixed rate. */
+		e->eax = 0;
+		e->ebx = 0;
+		e->ecx = 0;
+		e->edx = CPUID_X7_EDX_INVTSC;
+		break;
 	case 0x80000008:
-		e->eax &= 0xffff;	/* address sizes only */
+		e->eax &= 0xffff;	/* address sizes */
+		e->ebx = 0;
+		/* AMD: cores per package - 1, APIC ID bits for them */
+		e->ecx = host_is_amd() ? (BIT(topo_shift()) - 1) |
+					 topo_shift() << 12 : 0;
+		e->edx = 0;
+		break;
+	case 0x8000001e:
+		/* AMD: extended APIC ID and core id per vCPU; one node */
+		e->eax = 0;
 		e->ebx = 0;
 		e->ecx = 0;
 		e->edx = 0;
@@ -112,7 +217,7 @@ int vmxl_default_cpuid(struct vmxl_cpuid_entry *out, u32 max)
 {
 	u32 n = 0, fn, basic, ext, i;
 
-	basic = min(cpuid_eax(0), 0xdU);
+	basic = cpuid_max_basic();
 	for (fn = 0; fn <= basic; fn++) {
 		if (fn == 4) {
 			for (i = 0; i < 8; i++)
@@ -126,36 +231,89 @@ int vmxl_default_cpuid(struct vmxl_cpuid_entry *out, u32 max)
 		}
 	}
 	cpuid_add(out, &n, max, 0x40000000, 0, 0);
-	ext = min(cpuid_eax(0x80000000), 0x80000008U);
+	ext = cpuid_max_ext();
 	for (fn = 0x80000000; fn <= ext; fn++)
 		cpuid_add(out, &n, max, fn, 0, 0);
 	return n;
 }
 
+/* The per-vCPU parts of the default table: APIC IDs, core id. */
 void vmxl_cpuid_set_apic_id(struct vmxl_vcpu *vcpu)
+{
+	struct vmxl_cpuid_entry *e;
+	u32 i;
+
+	for (i = 0; i < vcpu->nr_cpuid; i++) {
+		e = &vcpu->cpuid[i];
+		switch (e->function) {
+		case 1:
+			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->id << 24);
+			break;
+		case 0xb:
+			e->edx = vcpu->id;
+			break;
+		case 0x8000001e:
+			e->eax = vcpu->id;
+			e->ebx = vcpu->id & 0xff;
+			break;
+		}
+	}
+}
+
+static const struct vmxl_cpuid_entry *
+cpuid_find(const struct vmxl_vcpu *vcpu, u32 fn, u32 idx)
 {
 	u32 i;
 
-	for (i = 0; i < vcpu->nr_cpuid; i++)
-		if (vcpu->cpuid[i].function == 1)
-			vcpu->cpuid[i].ebx = (vcpu->cpuid[i].ebx & 0x00ffffff) |
-					     (vcpu->id << 24);
+	for (i = 0; i < vcpu->nr_cpuid; i++) {
+		const struct vmxl_cpuid_entry *c = &vcpu->cpuid[i];
+
+		if (c->function == fn &&
+		    (!(c->flags & VMXL_CPUID_FLAG_INDEXED) || c->index == idx))
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * CR4 bits the vCPU's CPUID table hides: setting one faults (#GP), as on
+ * a CPU without the feature. KVM's list (__cr4_reserved_bits()).
+ */
+u64 vmxl_cr4_hidden(const struct vmxl_vcpu *vcpu)
+{
+	static const struct {
+		u32 fn, reg, bit;	/* reg: 1 EBX, 2 ECX, 3 EDX */
+		u64 cr4;
+	} deps[] = {
+		{ 1, 2, 5, X86_CR4_VMXE },
+		{ 1, 2, 17, X86_CR4_PCIDE },
+		{ 1, 2, 26, X86_CR4_OSXSAVE },
+		{ 7, 1, 0, X86_CR4_FSGSBASE },
+		{ 7, 1, 7, X86_CR4_SMEP },
+		{ 7, 1, 20, X86_CR4_SMAP },
+		{ 7, 2, 2, X86_CR4_UMIP },
+		{ 7, 2, 3, X86_CR4_PKE },
+		{ 7, 2, 16, X86_CR4_LA57 },
+	};
+	const struct vmxl_cpuid_entry *e;
+	u64 hidden = 0;
+	unsigned int i;
+	u32 val;
+
+	for (i = 0; i < ARRAY_SIZE(deps); i++) {
+		e = cpuid_find(vcpu, deps[i].fn, 0);
+		val = !e ? 0 : deps[i].reg == 1 ? e->ebx :
+		      deps[i].reg == 2 ? e->ecx : e->edx;
+		if (!(val & BIT(deps[i].bit)))
+			hidden |= deps[i].cr4;
+	}
+	return hidden;
 }
 
 void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu)
 {
-	u32 fn = vcpu->regs[0], idx = vcpu->regs[1], i;
-	struct vmxl_cpuid_entry *e = NULL;
-
-	for (i = 0; i < vcpu->nr_cpuid; i++) {
-		struct vmxl_cpuid_entry *c = &vcpu->cpuid[i];
-
-		if (c->function == fn &&
-		    (!(c->flags & VMXL_CPUID_FLAG_INDEXED) || c->index == idx)) {
-			e = c;
-			break;
-		}
-	}
+	u32 fn = vcpu->regs[0], idx = vcpu->regs[1];
+	const struct vmxl_cpuid_entry *e = cpuid_find(vcpu, fn, idx);
 	/* A leaf not in the table reads as zeros (AMD's rule). */
 	vcpu->regs[0] = e ? e->eax : 0;
 	vcpu->regs[3] = e ? e->ebx : 0;
@@ -217,6 +375,12 @@ int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
 /* ------------------------------------------------------------------ */
 
 #define MTRR_CAP_VALUE	0x508ULL	/* 8 variable ranges, fixed, WC */
+#define MTRR_DEF_TYPE_RESET	0x806ULL	/* enabled, write-back */
+#define UCODE_REV_VALUE	0x100000000ULL	/* revision 1, as KVM reports */
+#define HWCR_TSC_FREQ_SEL	BIT_ULL(24)	/* TSC counts at P0 rate */
+#define HWCR_MC_STATUS_WR_EN	BIT_ULL(18)
+/* Writes KVM ignores: TLB cache, flush filter, IGNNE emulation */
+#define HWCR_IGNORED	(BIT_ULL(3) | BIT_ULL(6) | BIT_ULL(8))
 
 static bool mtrr_type_ok(u8 t)
 {
@@ -319,6 +483,17 @@ int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 	case 0x200 ... 0x20f:	/* MTRRphysBase0 .. MTRRphysMask7 */
 		*data = vcpu->mtrr_var[index - 0x200];
 		return 0;
+	case MSR_IA32_UCODE_REV:
+		*data = UCODE_REV_VALUE;
+		return 0;
+	case MSR_K7_HWCR:
+		*data = vcpu->msr_hwcr;
+		return 0;
+	case MSR_AMD64_NB_CFG:
+	case MSR_K7_EVNTSEL0 ... MSR_K7_PERFCTR3:
+		/* No PMU: the legacy counters read as zeros, as KVM's do. */
+		*data = 0;
+		return 0;
 	}
 	return vmxl_backend->get_msr(vcpu, index, data);
 }
@@ -361,6 +536,16 @@ int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 		if ((index & 1) && (data & 0x7ff))
 			return -EINVAL;
 		vcpu->mtrr_var[index - 0x200] = data;
+		return 0;
+	case MSR_IA32_UCODE_REV:	/* guests write 0 before CPUID */
+	case MSR_AMD64_NB_CFG:
+	case MSR_K7_EVNTSEL0 ... MSR_K7_PERFCTR3:
+		return 0;		/* ignored, as KVM does */
+	case MSR_K7_HWCR:
+		data &= ~HWCR_IGNORED;
+		if (data & ~(HWCR_TSC_FREQ_SEL | HWCR_MC_STATUS_WR_EN))
+			return -EINVAL;
+		vcpu->msr_hwcr = data;
 		return 0;
 	}
 	ret = msr_value_fixup(index, &data);
@@ -470,6 +655,28 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 	return VMXL_EXIT_USER;
 }
 
+/*
+ * RIP after an instruction of @len bytes: outside 64-bit mode EIP wraps
+ * at 4 GiB (KVM truncates the same way); in 64-bit mode it may leave
+ * the canonical range, see below.
+ */
+u64 vmxl_next_rip(u64 rip, u64 len, bool long64)
+{
+	return long64 ? rip + len : (u32)(rip + len);
+}
+
+/*
+ * A hypercall whose last byte is the last canonical one (e.g. at
+ * 0x7ffffffffffd): the next fetch would #GP at a non-canonical RIP,
+ * which VMX cannot even enter with. The module faults the hypercall
+ * itself instead: #GP(0), RIP left on it, canonical. True: it did.
+ */
+bool vmxl_hypercall_past_canonical(struct vmxl_vcpu *vcpu, u64 len,
+				   bool long64)
+{
+	return long64 && !is_canonical(vcpu->rip + len);
+}
+
 /* VMMCALL / VMCALL, already stepped over: hand it to userspace. */
 enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu)
 {
@@ -492,16 +699,27 @@ enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu)
 int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write)
 {
 	u32 index = vcpu->regs[1];
-	u64 data;
+	u64 data = 0;
+	int ret;
 
 	if (write) {
 		data = (vcpu->regs[2] << 32) | (u32)vcpu->regs[0];
-		return vmxl_emulate_wrmsr(vcpu, index, data);
+		ret = vmxl_emulate_wrmsr(vcpu, index, data);
+	} else {
+		ret = vmxl_emulate_rdmsr(vcpu, index, &data);
 	}
-	if (vmxl_emulate_rdmsr(vcpu, index, &data))
-		return -EINVAL;
-	vcpu->regs[0] = (u32)data;
-	vcpu->regs[2] = data >> 32;
+	if (ret == -ENOENT) {
+		/* An MSR nobody implements: count it, name it, #GP. */
+		WRITE_ONCE(vcpu->stats[VMXL_STAT_MSR_UNKNOWN],
+			   vcpu->stats[VMXL_STAT_MSR_UNKNOWN] + 1);
+		trace_vmxl_msr_unknown(vcpu, index, write, data);
+	}
+	if (ret)
+		return ret;
+	if (!write) {
+		vcpu->regs[0] = (u32)data;
+		vcpu->regs[2] = data >> 32;
+	}
 	return 0;
 }
 
@@ -804,7 +1022,10 @@ void vmxl_vcpu_reset(struct vmxl_vcpu *vcpu)
 	vcpu->rflags = X86_EFLAGS_FIXED;
 	vcpu->regs[2] = boot_cpu_data.x86 << 8 | boot_cpu_data.x86_model << 4;
 	vcpu->apic_base = 0xfee00000 | (vcpu->id ? 0 : BIT(8)) | BIT(11);
-	vcpu->mtrr_def_type = 0;
+	/* Linux skips PAT and fast strings without these (Firecracker's) */
+	vcpu->mtrr_def_type = MTRR_DEF_TYPE_RESET;
+	vcpu->misc_enable = MSR_IA32_MISC_ENABLE_FAST_STRING;
+	vcpu->msr_hwcr = HWCR_TSC_FREQ_SEL;
 	vcpu->irq_pending = -1;
 	/* FXSAVE image of FNINIT state: FCW 0x37f, MXCSR 0x1f80 */
 	memset(vcpu->fxsave, 0, sizeof(vcpu->fxsave));

@@ -99,5 +99,10 @@ int main(int argc, char **argv)
 	printf("max_vms       %u\nmax_vcpus     %u\nmax_slots     %u\n"
 	       "max_mem_bytes %llu\n", c.max_vms, c.max_vcpus, c.max_slots,
 	       (unsigned long long)c.max_mem_bytes);
+	/* 0 from a module that predates the field (it was reserved) */
+	if (c.tsc_khz)
+		printf("tsc_khz       %llu\n", (unsigned long long)c.tsc_khz);
+	else
+		printf("tsc_khz       unknown\n");
 	return c.backend_status == VMXL_STATUS_OK ? 0 : 1;
 }

@@ -22,6 +22,7 @@ static const char *const stat_names[] = {
 	[VMXL_STAT_WINDOW] = "window",
 	[VMXL_STAT_CR_DR] = "cr_dr",
 	[VMXL_STAT_OTHER] = "other",
+	[VMXL_STAT_MSR_UNKNOWN] = "msr_unknown",
 };
 
 static const char *const state_names[] = {

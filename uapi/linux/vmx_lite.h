@@ -84,7 +84,8 @@ struct vmxl_caps {
 	__u32 max_slots;	/* per VM */
 	__u32 run_mmap_size;	/* bytes to mmap from a vCPU fd */
 	__u64 max_mem_bytes;	/* per VM */
-	__u64 reserved[8];
+	__u64 tsc_khz;		/* guest TSC rate (the host's), 0: unknown */
+	__u64 reserved[7];
 };
 
 #define VMXL_GET_CAPS		_IOWR(VMXL_IOCTL_TYPE, 0x01, struct vmxl_caps)
@@ -594,6 +595,7 @@ enum vmxl_stat {
 	VMXL_STAT_WINDOW,	/* interrupt or NMI window opened */
 	VMXL_STAT_CR_DR,	/* control or debug register access */
 	VMXL_STAT_OTHER,
+	VMXL_STAT_MSR_UNKNOWN,	/* not an exit: unknown MSR, #GP */
 	__VMXL_STAT_MAX,
 };
 
