@@ -376,7 +376,6 @@ int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
 
 #define MTRR_CAP_VALUE	0x508ULL	/* 8 variable ranges, fixed, WC */
 #define MTRR_DEF_TYPE_RESET	0x806ULL	/* enabled, write-back */
-#define UCODE_REV_VALUE	0x100000000ULL	/* revision 1, as KVM reports */
 #define HWCR_TSC_FREQ_SEL	BIT_ULL(24)	/* TSC counts at P0 rate */
 #define HWCR_MC_STATUS_WR_EN	BIT_ULL(18)
 /* Writes KVM ignores: TLB cache, flush filter, IGNNE emulation */
@@ -484,7 +483,13 @@ int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 		*data = vcpu->mtrr_var[index - 0x200];
 		return 0;
 	case MSR_IA32_UCODE_REV:
-		*data = UCODE_REV_VALUE;
+		/*
+		 * The host's revision, as KVM answers: guests pick errata
+		 * and mitigations by it. AMD's patch level sits in the low
+		 * half, Intel's revision in the high half.
+		 */
+		*data = host_is_amd() ? boot_cpu_data.microcode :
+			(u64)boot_cpu_data.microcode << 32;
 		return 0;
 	case MSR_K7_HWCR:
 		*data = vcpu->msr_hwcr;

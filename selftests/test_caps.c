@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -124,6 +125,37 @@ TEST_F(caps, limits_and_reserved)
 	EXPECT_EQ(0, self->caps.flags);
 	for (i = 0; i < ARRAY_SIZE(self->caps.reserved); i++)
 		EXPECT_EQ(0, self->caps.reserved[i]);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * The guest TSC rate is the host's: TSC ticks over CLOCK_MONOTONIC time
+ * agree with caps.tsc_khz within 2% (the lanes' clocks are emulated).
+ */
+TEST_F(caps, tsc_khz_matches_measured_rate)
+{
+	uint64_t t0, c0, t1, c1, khz;
+	struct timespec delay = { 0, 200 * 1000 * 1000 };
+
+	ASSERT_NE(0, self->caps.tsc_khz);
+	t0 = now_ns();
+	c0 = __builtin_ia32_rdtsc();
+	nanosleep(&delay, NULL);
+	t1 = now_ns();
+	c1 = __builtin_ia32_rdtsc();
+	khz = (c1 - c0) * 1000000ULL / (t1 - t0);
+	TH_LOG("caps.tsc_khz %llu, measured %llu kHz",
+	       (unsigned long long)self->caps.tsc_khz,
+	       (unsigned long long)khz);
+	EXPECT_GT(self->caps.tsc_khz * 102 / 100, khz);
+	EXPECT_LT(self->caps.tsc_khz * 98 / 100, khz);
 }
 
 TEST_HARNESS_MAIN

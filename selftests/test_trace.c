@@ -155,6 +155,8 @@ TEST_F(tr, exits_io_mmio_cpuid_inject)
 	EXPECT_EQ(1, COUNT(t, "vmxl_mmio:", " read len 4 gpa 0xc0000008 val 0x12345678"));
 	EXPECT_EQ(1, COUNT(t, "vmxl_exit:", " cpuid ", cpuid_raw));
 	EXPECT_EQ(1, COUNT(t, "vmxl_exit:", " msr "));
+	/* The next missing MSR, named: index, read or write, value. */
+	EXPECT_EQ(1, COUNT(t, "vmxl_msr_unknown:", "vcpu 0 rdmsr msr 0x12345 val 0x0"));
 	EXPECT_EQ(1, COUNT(t, "vmxl_inject:", "exception vector 13 err 0x0"));
 	/* The RUNs: io, mmio, mmio, then the ucall (an OUT). */
 	EXPECT_EQ(2, COUNT(t, "vmxl_userspace_exit:", "reason mmio ret 0"));
