@@ -721,8 +721,8 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 		vmxl_count_exit(vcpu, VMXL_STAT_HYPERCALL);
 		if (vcpu->switch_floor)
 			return VMXL_EXIT_FLOOR;
-		if (vmxl_hypercall_past_canonical(vcpu, 3,
-				svm_cpu_mode(vcpu) == VMXL_MODE_LONG64)) {
+		if (vmxl_hypercall_past_canonical(vcpu, 3, svm_cpu_mode(vcpu) ==
+						  VMXL_MODE_LONG64)) {
 			svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
 			return VMXL_EXIT_RESUME;
 		}

@@ -51,7 +51,11 @@
  */
 static u32 topo_shift(void)
 {
-	return min(order_base_2(max(vmxl_caps.max_vcpus, 1U)), 8);
+	u32 shift = 0;
+
+	while (shift < 8 && BIT(shift) < vmxl_caps.max_vcpus)
+		shift++;
+	return shift;
 }
 
 static bool host_is_amd(void)
