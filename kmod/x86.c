@@ -380,6 +380,8 @@ int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
 
 #define MTRR_CAP_VALUE	0x508ULL	/* 8 variable ranges, fixed, WC */
 #define MTRR_DEF_TYPE_RESET	0x806ULL	/* enabled, write-back */
+#define UCODE_REV_INTEL	0x100000000ULL	/* microcode revisions, as KVM */
+#define UCODE_REV_AMD	0x01000065ULL
 #define HWCR_TSC_FREQ_SEL	BIT_ULL(24)	/* TSC counts at P0 rate */
 #define HWCR_MC_STATUS_WR_EN	BIT_ULL(18)
 /* Writes KVM ignores: TLB cache, flush filter, IGNNE emulation */
@@ -488,12 +490,10 @@ int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 		return 0;
 	case MSR_IA32_UCODE_REV:
 		/*
-		 * The host's revision, as KVM answers: guests pick errata
-		 * and mitigations by it. AMD's patch level sits in the low
-		 * half, Intel's revision in the high half.
+		 * KVM's constants: Intel's revision 1 in the high half,
+		 * AMD's patch level 0x01000065 in the low half.
 		 */
-		*data = host_is_amd() ? boot_cpu_data.microcode :
-			(u64)boot_cpu_data.microcode << 32;
+		*data = host_is_amd() ? UCODE_REV_AMD : UCODE_REV_INTEL;
 		return 0;
 	case MSR_K7_HWCR:
 		*data = vcpu->msr_hwcr;
