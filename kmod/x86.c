@@ -89,6 +89,11 @@ static void cpuid_tsc_leaf(struct vmxl_cpuid_entry *e)
 	u64 hz = (u64)tsc_khz * 1000;
 	unsigned int i;
 
+	e->eax = 0;
+	e->ebx = 0;
+	e->ecx = 0;
+	e->edx = 0;
+
 	for (i = 0; i < ARRAY_SIZE(div); i++) {
 		if (hz / div[i] <= U32_MAX) {
 			e->eax = 1;
@@ -157,10 +162,6 @@ static void cpuid_add(struct vmxl_cpuid_entry *out, u32 *n, u32 max,
 		}
 		break;
 	case 0x15:
-		e->eax = 0;
-		e->ebx = 0;
-		e->ecx = 0;
-		e->edx = 0;
 		cpuid_tsc_leaf(e);
 		break;
 	case 0x16:
@@ -192,13 +193,6 @@ static void cpuid_add(struct vmxl_cpuid_entry *out, u32 *n, u32 max,
 		/* AMD: cores per package - 1, APIC ID bits for them */
 		e->ecx = host_is_amd() ? (BIT(topo_shift()) - 1) |
 					 topo_shift() << 12 : 0;
-		e->edx = 0;
-		break;
-	case 0x8000001e:
-		/* AMD: extended APIC ID and core id per vCPU; one node */
-		e->eax = 0;
-		e->ebx = 0;
-		e->ecx = 0;
 		e->edx = 0;
 		break;
 	case 0x40000000:
@@ -256,7 +250,7 @@ void vmxl_cpuid_set_apic_id(struct vmxl_vcpu *vcpu)
 		case 0xb:
 			e->edx = vcpu->id;
 			break;
-		case 0x8000001e:
+		case 0x8000001e:	/* AMD, zeros by default: one node */
 			e->eax = vcpu->id;
 			e->ebx = vcpu->id & 0xff;
 			break;
