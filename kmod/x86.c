@@ -658,28 +658,6 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 	return VMXL_EXIT_USER;
 }
 
-/*
- * RIP after an instruction of @len bytes: outside 64-bit mode EIP wraps
- * at 4 GiB (KVM truncates the same way); in 64-bit mode it may leave
- * the canonical range, see below.
- */
-u64 vmxl_next_rip(u64 rip, u64 len, bool long64)
-{
-	return long64 ? rip + len : (u32)(rip + len);
-}
-
-/*
- * A hypercall whose last byte is the last canonical one (e.g. at
- * 0x7ffffffffffd): the next fetch would #GP at a non-canonical RIP,
- * which VMX cannot even enter with. The module faults the hypercall
- * itself instead: #GP(0), RIP left on it, canonical. True: it did.
- */
-bool vmxl_hypercall_past_canonical(struct vmxl_vcpu *vcpu, u64 len,
-				   bool long64)
-{
-	return long64 && !is_canonical(vcpu->rip + len);
-}
-
 /* VMMCALL / VMCALL, already stepped over: hand it to userspace. */
 enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu)
 {
@@ -921,6 +899,28 @@ void vmxl_regs_get(struct vmxl_vcpu *vcpu, struct vmxl_regs *r)
 	memcpy(r, vcpu->regs, sizeof(vcpu->regs));
 	r->rip = vcpu->rip;
 	r->rflags = vcpu->rflags;
+}
+
+/*
+ * RIP after an instruction of @len bytes: outside 64-bit mode EIP wraps
+ * at 4 GiB (KVM truncates the same way); in 64-bit mode it may leave
+ * the canonical range, see below.
+ */
+u64 vmxl_next_rip(u64 rip, u64 len, bool long64)
+{
+	return long64 ? rip + len : (u32)(rip + len);
+}
+
+/*
+ * A hypercall whose last byte is the last canonical one (e.g. at
+ * 0x7ffffffffffd): the next fetch would #GP at a non-canonical RIP,
+ * which VMX cannot even enter with. The module faults the hypercall
+ * itself instead: #GP(0), RIP left on it, canonical. True: it did.
+ */
+bool vmxl_hypercall_past_canonical(struct vmxl_vcpu *vcpu, u64 len,
+				   bool long64)
+{
+	return long64 && !is_canonical(vcpu->rip + len);
 }
 
 #define RFLAGS_RESERVED	(~0x3f7fd7ULL)	/* must-be-zero bits (bit 1 is always 1) */
