@@ -58,6 +58,12 @@ struct svm_vcpu {
 	struct vmcb *vmcb;
 	unsigned long vmcb_pa;
 	u64 asid_gen;		/* generation of vmcb->control.asid */
+	/*
+	 * A software interrupt re-injected without NRIP save: RIP was
+	 * stepped from soft_int_rip to soft_int_next (svm_soft_int_step()).
+	 */
+	bool soft_int_stepped;
+	u64 soft_int_rip, soft_int_next;
 };
 
 static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
@@ -690,6 +696,12 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 	u64 code = vmcb->control.exit_code |
 		   (u64)vmcb->control.exit_code_hi << 32;
 
+	/*
+	 * QEMU stores a failed VMRUN's code as 32 bits, 0xffffffff with a
+	 * zero high half; KVM compares the low half alone for that reason.
+	 */
+	if ((u32)code == (u32)SVM_EXIT_ERR)
+		code = SVM_EXIT_ERR;
 	vcpu->exit_raw = code;
 	vcpu->exit_qual = vmcb->control.exit_info_1;
 	switch (code) {
@@ -817,6 +829,57 @@ static void svm_prepare_events(struct vmxl_vcpu *vcpu)
 	}
 }
 
+/*
+ * Re-injecting a software interrupt (INT n) or a software exception (INT3,
+ * INTO) whose delivery an exit cut short: RIP is still on the
+ * instruction, and the return address the CPU pushes is NRIP with NRIP
+ * save, RIP without (APM Vol. 2, 15.20 "Event Injection"). Without NRIP
+ * save, then, RIP is stepped over the instruction first, or the handler's
+ * IRET would run it again; with it, NRIP is set. KVM does the same.
+ */
+static void svm_soft_int_step(struct vmxl_vcpu *vcpu, u32 info)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+	u32 type = info & SVM_EXITINTINFO_TYPE_MASK;
+	u8 vec = info & SVM_EXITINTINFO_VEC_MASK;
+	unsigned int len;
+	int seg;
+
+	if (type == SVM_EXITINTINFO_TYPE_SOFT)
+		len = 2;		/* CD ib */
+	else if (type == SVM_EXITINTINFO_TYPE_EXEPT &&
+		 (vec == X86_TRAP_BP || vec == X86_TRAP_OF))
+		len = 1;		/* CC, CE */
+	else
+		return;
+	len += svm_prefixes(vcpu, &seg);
+	if (vmxl_caps.features & VMXL_FEAT_NRIP_SAVE) {
+		sv->vmcb->control.next_rip = vcpu->rip + len;
+		return;
+	}
+	sv->soft_int_stepped = true;
+	sv->soft_int_rip = vcpu->rip;
+	vcpu->rip += len;
+	sv->soft_int_next = vcpu->rip;
+}
+
+/*
+ * After the entry that re-injected it: if its delivery was cut short
+ * again, RIP is where the step left it; back onto the instruction, which
+ * svm_soft_int_step() steps over once more.
+ */
+static void svm_soft_int_unstep(struct vmxl_vcpu *vcpu)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+
+	if (!sv->soft_int_stepped)
+		return;
+	sv->soft_int_stepped = false;
+	if ((sv->vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID) &&
+	    vcpu->rip == sv->soft_int_next)
+		vcpu->rip = sv->soft_int_rip;
+}
+
 static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 {
 	struct svm_vcpu *sv = to_svm(vcpu);
@@ -897,9 +960,11 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 
 	/* An event whose delivery the exit interrupted goes in again. */
 	vmcb->control.event_inj = 0;
+	svm_soft_int_unstep(vcpu);
 	if (vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID) {
 		vmcb->control.event_inj = vmcb->control.exit_int_info;
 		vmcb->control.event_inj_err = vmcb->control.exit_int_info_err;
+		svm_soft_int_step(vcpu, vmcb->control.exit_int_info);
 		trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_REINJECT,
 				  vmcb->control.exit_int_info &
 				  SVM_EXITINTINFO_VEC_MASK,
