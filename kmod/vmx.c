@@ -1284,6 +1284,12 @@ static int vmx_set_cr0(struct vmxl_vcpu *vcpu, u64 cr0)
 	u64 old = vmx_guest_cr0(), efer = vmcs_read(GUEST_IA32_EFER);
 
 	cr0 |= X86_CR0_ET;
+	/*
+	 * 64-bit mode cannot turn paging off (SDM Vol. 2A, MOV to CR0, 64-bit
+	 * mode exceptions); compatibility mode can, and leaves long mode.
+	 */
+	if (!(cr0 & X86_CR0_PG) && vmx_long64())
+		return -EINVAL;
 	if ((cr0 & ~CR0_VALID) ||
 	    ((cr0 & X86_CR0_PG) && !(cr0 & X86_CR0_PE)) ||
 	    ((cr0 & X86_CR0_NW) && !(cr0 & X86_CR0_CD)))
