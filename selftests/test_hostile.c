@@ -363,7 +363,8 @@ static void check_stats(struct __test_metadata *_metadata, struct gvm *vm)
 		return;
 	EXPECT_EQ(0, vnl_get_vm(&nl, id, &v));
 	vnl_close(&nl);
-	for (i = VMXL_STAT_USER + 1; i < __VMXL_STAT_MAX; i++)
+	/* The exit kinds, IO to OTHER; MSR_UNKNOWN counts within MSR. */
+	for (i = VMXL_STAT_USER + 1; i <= VMXL_STAT_OTHER; i++)
 		kinds += v.stats[i];
 	for (i = 0; i < vm->nr_vcpus; i++)
 		entries += vmxl_run_of(vm, i)->exit_count;
@@ -979,9 +980,12 @@ static void guest_exception_storm(uint64_t reps)
 }
 
 /*
- * Differences found by these guests that are vmx-lite bugs, reported to
- * be fixed in kmod/: while this is 0 a test logs "KNOWN BUG" where one
- * reproduces and does not fail; set it to 1 with the fix.
+ * Differences found by these guests that are vmx-lite bugs not fixed
+ * yet: while this is 0 a test logs "KNOWN BUG" where one reproduces and
+ * does not fail; set it to 1 with the fix. The one left: on SVM, the
+ * single-step trap after an instruction vmx-lite emulates and skips (OUT,
+ * CPUID) is lost, for the issue on exact debug features (DR6/DR7,
+ * single-step) to fix.
  */
 #define KNOWN_BUGS_FAIL	0
 
@@ -1029,12 +1033,13 @@ TEST_F(hostile, exception_storm)
 		(unsigned long)seen[21], (unsigned long)reps * 256,
 		(unsigned long)reps, (unsigned long)reps * 67);
 	/*
-	 * vmx-lite on SVM without NRIP save: an INT n whose delivery a
-	 * nested-page fault interrupts (its first touch of the GDT) is
-	 * injected again with RIP on the INT, so the handler returns to it
-	 * and it runs twice. The minimal case: soft_int_delivered_once.
+	 * An INT n whose delivery a nested-page fault interrupts (its first
+	 * touch of the GDT) is injected again; without NRIP save (SVM under
+	 * QEMU) vmx-lite must step RIP over it first, or the handler returns
+	 * to the INT and it runs twice. The minimal case:
+	 * soft_int_delivered_once.
 	 */
-	EXPECT_OR_KNOWN_BUG(0, seen[1], "INT n counted wrong");
+	EXPECT_EQ(0, seen[1]) TH_LOG("INT n counted wrong");
 	EXPECT_EQ(reps, seen[10]);
 	/*
 	 * ICEBP: #DB; but QEMU's TCG raises #UD for it in an SVM guest (on
@@ -1072,7 +1077,7 @@ TEST_F(hostile, soft_int_delivered_once)
 	BEGIN();
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_soft_int_once, 0, 0));
 	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
-	EXPECT_OR_KNOWN_BUG(1, e.uc.args[1], "INT $0x80 handler calls");
+	EXPECT_EQ(1, e.uc.args[1]) TH_LOG("INT $0x80 handler calls");
 	ASSERT_UCALL(&self->vm, 0, &e, UCALL_DONE);
 }
 
