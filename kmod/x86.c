@@ -624,6 +624,8 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
 					   linear_rip, gpa);
 	ret = vmxl_decode_mmio(bytes, n, mode, &insn);
+	if (!ret && insn.op != VMXL_OP_MOV)
+		ret = -EINVAL;	/* not emulated yet */
 	if (ret) {
 		vmxl_internal_error(vcpu, VMXL_INTERNAL_EMULATION, gpa,
 				    linear_rip);

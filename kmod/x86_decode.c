@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * MMIO instruction decoding and guest page walks. Only what a guest uses
- * to touch device registers is decoded: the MOV forms (88, 89, 8A, 8B,
- * C6, C7, A0-A3), MOVZX/MOVSX (0F B6/B7/BE/BF) and MOVSXD (63). Everything
- * else is refused, and the core reports it to userspace as an emulation
- * failure with the instruction bytes.
+ * MMIO instruction decoding and emulation, and guest page walks. Only what
+ * a guest uses to touch device registers is decoded: the MOV forms (88,
+ * 89, 8A, 8B, C6, C7, A0-A3), MOVZX/MOVSX (0F B6/B7/BE/BF), MOVSXD (63);
+ * the read-modify-write forms with a memory destination: ADD, OR, ADC,
+ * SBB, AND, SUB, XOR, CMP (00-39 r/m,r; 80, 81, 83 r/m,imm), TEST (84, 85,
+ * F6/F7 /0 /1), XCHG (86, 87), BT, BTS, BTR, BTC (0F A3/AB/B3/BB, 0F BA);
+ * and the string moves and stores MOVS (A4, A5) and STOS (AA, AB).
+ * Everything else is refused, and the core reports it to userspace as an
+ * emulation failure with the instruction bytes.
  */
 #ifdef __KERNEL__
 #include <linux/bits.h>
@@ -73,16 +77,24 @@ static void skip_mem_operand(struct decoder *d, u8 modrm, unsigned int asize)
 		next_le(d, 4);		/* disp32, or RIP-relative in 64-bit */
 }
 
+/* LOCK is only valid on an op that writes memory after reading it. */
+static bool lock_ok(const struct vmxl_insn *insn)
+{
+	return insn->is_write && insn->op != VMXL_OP_MOV &&
+	       insn->op != VMXL_OP_MOVS && insn->op != VMXL_OP_STOS;
+}
+
 int vmxl_decode_mmio(const u8 *bytes, unsigned int nbytes,
 		     enum vmxl_cpu_mode mode, struct vmxl_insn *insn)
 {
 	struct decoder d = { .bytes = bytes, .nbytes = nbytes, .ok = true };
 	bool long64 = mode == VMXL_MODE_LONG64;
 	bool wide = mode == VMXL_MODE_PROT32 || long64;
-	bool opsize_prefix = false, asize_prefix = false;
-	unsigned int osize, asize;
+	bool opsize_prefix = false, asize_prefix = false, lock = false;
+	bool has_modrm = true, byte_reg = false, imm_zx = false;
+	unsigned int osize, asize, imm_size = 0, group = 0, ext;
 	u8 rex = 0, op, modrm = 0;
-	bool has_modrm = true;
+	int seg = -1;
 
 	memset(insn, 0, sizeof(*insn));
 
@@ -96,11 +108,14 @@ int vmxl_decode_mmio(const u8 *bytes, unsigned int nbytes,
 		} else if (op == 0x67) {
 			asize_prefix = true;
 		} else if (op == 0x26 || op == 0x2e || op == 0x36 ||
-			   op == 0x3e || op == 0x64 || op == 0x65 ||
-			   op == 0xf2 || op == 0xf3) {
-			/* segment: the fault GPA already includes it; REP: ignored by MOV */
+			   op == 0x3e) {
+			seg = (op >> 3) & 3;	/* ES CS SS DS */
+		} else if (op == 0x64 || op == 0x65) {
+			seg = op - 0x60;	/* FS GS */
+		} else if (op == 0xf2 || op == 0xf3) {
+			insn->rep = true;	/* ignored but by strings */
 		} else if (op == 0xf0) {
-			return -EINVAL;	/* LOCK MOV is #UD, never an access */
+			lock = true;
 		} else if (long64 && (op & 0xf0) == 0x40) {
 			rex = op;
 			continue;
@@ -119,12 +134,48 @@ int vmxl_decode_mmio(const u8 *bytes, unsigned int nbytes,
 	else
 		asize = (wide != asize_prefix) ? 4 : 2;
 
+	/*
+	 * @group: the ModRM reg field picks the op (80-83, F6/F7, 0F BA, C6/C7)
+	 * and there is no register operand. Immediates are @imm_size bytes.
+	 */
+	insn->op = VMXL_OP_MOV;
 	insn->ext = VMXL_EXT_NONE;
+	if (op < 0x40 && !(op & 6)) {
+		/* ADD..CMP r/m, r: 00/01, 08/09, ... 38/39 */
+		insn->op = VMXL_OP_ADD + (op >> 3);
+		insn->size = (op & 1) ? osize : 1;
+		byte_reg = !(op & 1);
+		op = 0x01;	/* one form from here on */
+	}
 	switch (op) {
+	case 0x01:
+		break;
+	case 0x80:		/* group 1 r/m8, imm8 */
+	case 0x81:		/* group 1 r/m, imm16/32 */
+	case 0x83:		/* group 1 r/m, imm8 sign-extended */
+		insn->size = op == 0x80 ? 1 : osize;
+		imm_size = op == 0x81 ? (osize == 2 ? 2 : 4) : 1;
+		group = 1;
+		break;
+	case 0x84:		/* TEST r/m8, r8 */
+	case 0x85:		/* TEST r/m, r */
+	case 0x86:		/* XCHG r/m8, r8 */
+	case 0x87:		/* XCHG r/m, r */
+		insn->op = op < 0x86 ? VMXL_OP_TEST : VMXL_OP_XCHG;
+		insn->size = (op & 1) ? osize : 1;
+		byte_reg = !(op & 1);
+		break;
+	case 0xf6:		/* group 3: TEST r/m8, imm8 */
+	case 0xf7:		/* group 3: TEST r/m, imm16/32 */
+		insn->size = op == 0xf6 ? 1 : osize;
+		imm_size = op == 0xf6 ? 1 : (osize == 2 ? 2 : 4);
+		group = 3;
+		break;
 	case 0x88:		/* MOV r/m8, r8 */
 	case 0x8a:		/* MOV r8, r/m8 */
 		insn->size = 1;
 		insn->is_write = op == 0x88;
+		byte_reg = true;
 		break;
 	case 0x89:		/* MOV r/m, r */
 	case 0x8b:		/* MOV r, r/m */
@@ -134,8 +185,9 @@ int vmxl_decode_mmio(const u8 *bytes, unsigned int nbytes,
 	case 0xc6:		/* MOV r/m8, imm8 */
 	case 0xc7:		/* MOV r/m, imm */
 		insn->size = op == 0xc6 ? 1 : osize;
+		imm_size = op == 0xc6 ? 1 : (osize == 2 ? 2 : 4);
 		insn->is_write = true;
-		insn->has_imm = true;
+		group = 0xc6;
 		break;
 	case 0xa0:		/* MOV AL, moffs8 */
 	case 0xa1:		/* MOV rAX, moffs */
@@ -146,6 +198,16 @@ int vmxl_decode_mmio(const u8 *bytes, unsigned int nbytes,
 		has_modrm = false;
 		next_le(&d, asize);
 		break;
+	case 0xa4:		/* MOVSB */
+	case 0xa5:		/* MOVSW/D/Q */
+	case 0xaa:		/* STOSB */
+	case 0xab:		/* STOSW/D/Q */
+		insn->op = op < 0xaa ? VMXL_OP_MOVS : VMXL_OP_STOS;
+		insn->size = (op & 1) ? osize : 1;
+		insn->addr_size = asize;
+		insn->seg = seg;
+		has_modrm = false;
+		break;
 	case 0x63:		/* MOVSXD r, r/m32 (ARPL outside 64-bit) */
 		if (!long64)
 			return -EINVAL;
@@ -154,6 +216,19 @@ int vmxl_decode_mmio(const u8 *bytes, unsigned int nbytes,
 		break;
 	case 0x0f:
 		op = next_byte(&d);
+		if (op == 0xa3 || op == 0xab || op == 0xb3 || op == 0xbb) {
+			/* BT, BTS, BTR, BTC r/m, r */
+			insn->op = VMXL_OP_BT + ((op >> 3) & 3);
+			insn->size = osize;
+			break;
+		}
+		if (op == 0xba) {	/* group 8: BT..BTC r/m, imm8 */
+			insn->size = osize;
+			imm_size = 1;
+			imm_zx = true;
+			group = 8;
+			break;
+		}
 		if (op != 0xb6 && op != 0xb7 && op != 0xbe && op != 0xbf)
 			return -EINVAL;
 		insn->size = (op & 1) ? 2 : 1;
@@ -168,22 +243,43 @@ int vmxl_decode_mmio(const u8 *bytes, unsigned int nbytes,
 		if ((modrm >> 6) == 3)
 			return -EINVAL;	/* register operand: no memory access */
 		insn->reg = ((modrm >> 3) & 7) | ((rex & 0x04) << 1);
-		if ((op == 0xc6 || op == 0xc7) && insn->reg)
-			return -EINVAL;	/* only /0 is MOV */
+		ext = (modrm >> 3) & 7;
+		if (group == 1)
+			insn->op = VMXL_OP_ADD + ext;
+		else if (group == 3 && ext <= 1)	/* /1: an alias of /0 */
+			insn->op = VMXL_OP_TEST;
+		else if (group == 8 && ext >= 4)
+			insn->op = VMXL_OP_BT + ext - 4;
+		else if (group && (group != 0xc6 || ext))
+			return -EINVAL;	/* only /0 of C6/C7 is MOV */
 		skip_mem_operand(&d, modrm, asize);
 	}
-	if (insn->has_imm) {
-		insn->imm = next_le(&d, insn->size == 8 ? 4 : insn->size);
-		insn->imm = sign_extend(insn->imm, insn->size == 8 ? 4 : 8);
+	if (imm_size) {
+		insn->has_imm = true;
+		insn->imm = next_le(&d, imm_size);
+		if (!imm_zx)
+			insn->imm = sign_extend(insn->imm, imm_size) &
+				    size_mask(insn->size);
 		insn->reg = 0;
 	}
 
 	/* Byte registers 4-7 are AH, CH, DH, BH unless a REX is present. */
-	if ((op == 0x88 || op == 0x8a) && !rex && insn->reg >= 4) {
+	if (byte_reg && !rex && insn->reg >= 4) {
 		insn->reg -= 4;
 		insn->reg_high8 = true;
 	}
 	insn->dst_size = insn->ext == VMXL_EXT_NONE ? insn->size : osize;
+
+	/* What writes memory after reading it; CMP, TEST and BT only read. */
+	if (insn->op == VMXL_OP_MOVS || insn->op == VMXL_OP_STOS ||
+	    insn->op == VMXL_OP_XCHG || insn->op == VMXL_OP_BTS ||
+	    insn->op == VMXL_OP_BTR || insn->op == VMXL_OP_BTC ||
+	    (insn->op >= VMXL_OP_ADD && insn->op < VMXL_OP_CMP))
+		insn->is_write = true;
+	if (lock && !lock_ok(insn))
+		return -EINVAL;	/* #UD: the CPU never made the access */
+	if (insn->op != VMXL_OP_MOVS && insn->op != VMXL_OP_STOS)
+		insn->rep = false;
 
 	if (!d.ok)
 		return -EINVAL;
@@ -229,6 +325,95 @@ u64 vmxl_mmio_store_value(const struct vmxl_insn *insn, const u64 regs[16])
 	else
 		v = regs[insn->reg & 15];
 	return v & size_mask(insn->size);
+}
+
+#define FLAG_CF	0x001ULL
+#define FLAG_PF	0x004ULL
+#define FLAG_AF	0x010ULL
+#define FLAG_ZF	0x040ULL
+#define FLAG_SF	0x080ULL
+#define FLAG_OF	0x800ULL
+
+/* PF: an even number of bits set in the low byte of a result. */
+static bool parity_even(u64 v)
+{
+	v &= 0xff;
+	v ^= v >> 4;
+	v ^= v >> 2;
+	v ^= v >> 1;
+	return !(v & 1);
+}
+
+/* BT, BTS, BTR, BTC: CF is the bit; ZF is kept, the rest undefined. */
+static u64 emulate_bit(const struct vmxl_insn *insn, u64 *rflags, u64 d,
+		       u64 s)
+{
+	u64 bit = 1ULL << (s & (insn->size * 8 - 1));
+
+	*rflags = (*rflags & ~FLAG_CF) | ((d & bit) ? FLAG_CF : 0);
+	if (insn->op == VMXL_OP_BTS)
+		return d | bit;
+	if (insn->op == VMXL_OP_BTR)
+		return d & ~bit;
+	return d ^ bit;		/* BTC; BT writes nothing */
+}
+
+u64 vmxl_emulate_rmw(const struct vmxl_insn *insn, u64 regs[16], u64 *rflags,
+		     u64 mem)
+{
+	u64 mask = size_mask(insn->size), sign = 1ULL << (insn->size * 8 - 1);
+	u64 d = mem & mask, s, r, carry_in = *rflags & FLAG_CF;
+	u64 f = 0;
+
+	s = insn->has_imm ? insn->imm : vmxl_mmio_store_value(insn, regs);
+	switch (insn->op) {
+	case VMXL_OP_XCHG:
+		vmxl_mmio_complete_load(insn, regs, d);
+		return s;
+	case VMXL_OP_BT:
+	case VMXL_OP_BTS:
+	case VMXL_OP_BTR:
+	case VMXL_OP_BTC:
+		return emulate_bit(insn, rflags, d, s);
+	case VMXL_OP_ADD:
+	case VMXL_OP_ADC:
+		carry_in = insn->op == VMXL_OP_ADC ? carry_in : 0;
+		r = (d + s + carry_in) & mask;
+		if (r < d || (carry_in && r == d))
+			f |= FLAG_CF;
+		if ((d ^ r) & (s ^ r) & sign)
+			f |= FLAG_OF;
+		f |= (d ^ s ^ r) & FLAG_AF;
+		break;
+	case VMXL_OP_SUB:
+	case VMXL_OP_SBB:
+	case VMXL_OP_CMP:
+		carry_in = insn->op == VMXL_OP_SBB ? carry_in : 0;
+		r = (d - s - carry_in) & mask;
+		if (d < s || (carry_in && d == s))
+			f |= FLAG_CF;
+		if ((d ^ s) & (d ^ r) & sign)
+			f |= FLAG_OF;
+		f |= (d ^ s ^ r) & FLAG_AF;
+		break;
+	case VMXL_OP_OR:
+		r = d | s;
+		break;
+	case VMXL_OP_XOR:
+		r = d ^ s;
+		break;
+	default:		/* AND, TEST */
+		r = d & s;
+		break;
+	}
+	if (parity_even(r))
+		f |= FLAG_PF;
+	if (!r)
+		f |= FLAG_ZF;
+	if (r & sign)
+		f |= FLAG_SF;
+	*rflags = (*rflags & ~VMXL_FLAGS_ARITH) | f;
+	return r;
 }
 
 /* ---- guest page walks ---- */

@@ -21,6 +21,7 @@ struct vec {
 	int ret;		/* 0 or -EINVAL; the rest only when 0 */
 	u8 len, is_write, size, reg, high8, ext, dst_size;
 	u64 imm;
+	u8 op;			/* enum vmxl_insn_op; 0 is MOV */
 };
 
 #define R VMXL_MODE_REAL
@@ -53,7 +54,18 @@ static const struct vec vecs[] = {
 	{ "lock mov", R, 3, { 0xf0, 0x89, 0x07 }, -EINVAL },
 	{ "arpl outside 64-bit", R, 2, { 0x63, 0x07 }, -EINVAL },
 	{ "nop", R, 1, { 0x90 }, -EINVAL },
-	{ "add [bx],al", R, 2, { 0x00, 0x07 }, -EINVAL },
+	{ "add [bx],al", R, 2, { 0x00, 0x07 }, 0, 2, 1, 1, 0, 0, NONE, 1, 0, VMXL_OP_ADD },
+	{ "add al,[bx] (register destination)", R, 2, { 0x02, 0x07 }, -EINVAL },
+	{ "lock cmp", R, 3, { 0xf0, 0x39, 0x07 }, -EINVAL },
+	{ "lock test", R, 3, { 0xf0, 0x85, 0x07 }, -EINVAL },
+	{ "lock bt", R, 4, { 0xf0, 0x0f, 0xa3, 0x07 }, -EINVAL },
+	{ "lock movsb", R, 2, { 0xf0, 0xa4 }, -EINVAL },
+	{ "f6 /2 (not) is refused", R, 2, { 0xf6, 0x17 }, -EINVAL },
+	{ "0f ba /3 is refused", R, 4, { 0x0f, 0xba, 0x1f, 1 }, -EINVAL },
+	{ "sbb [bx],dx", R, 2, { 0x19, 0x17 }, 0, 2, 1, 2, 2, 0, NONE, 2, 0, VMXL_OP_SBB },
+	{ "or [bx],ah", R, 2, { 0x08, 0x27 }, 0, 2, 1, 1, 0, 1, NONE, 1, 0, VMXL_OP_OR },
+	{ "xchg [bx],bh", R, 2, { 0x86, 0x3f }, 0, 2, 1, 1, 3, 1, NONE, 1, 0, VMXL_OP_XCHG },
+	{ "and word [bx],0x8001", R, 4, { 0x81, 0x27, 0x01, 0x80 }, 0, 4, 1, 2, 0, 0, NONE, 2, 0x8001, VMXL_OP_AND },
 	{ "0f 0b (ud2)", R, 2, { 0x0f, 0x0b }, -EINVAL },
 	/* 32-bit code */
 	{ "mov [ebx],eax", P32, 2, { 0x89, 0x03 }, 0, 2, 1, 4, 0, 0, NONE, 4 },
@@ -70,7 +82,28 @@ static const struct vec vecs[] = {
 	{ "truncated imm32", P32, 9, { 0xc7, 0x05, 0, 0, 0xe0, 0xfe, 0x78, 0x56, 0x34 }, -EINVAL },
 	{ "truncated sib", P32, 2, { 0x89, 0x04 }, -EINVAL },
 	{ "dec eax is no rex in 32-bit", P32, 3, { 0x48, 0x89, 0x03 }, -EINVAL },
+	{ "lock add [ebx],eax", P32, 3, { 0xf0, 0x01, 0x03 }, 0, 3, 1, 4, 0, 0, NONE, 4, 0, VMXL_OP_ADD },
+	{ "cmp [ebx],ecx", P32, 2, { 0x39, 0x0b }, 0, 2, 0, 4, 1, 0, NONE, 4, 0, VMXL_OP_CMP },
+	{ "adc dword [ebx],-2 (83)", P32, 3, { 0x83, 0x13, 0xfe }, 0, 3, 1, 4, 0, 0, NONE, 4, 0xfffffffe, VMXL_OP_ADC },
+	{ "xor byte [ebx],0x80", P32, 3, { 0x80, 0x33, 0x80 }, 0, 3, 1, 1, 0, 0, NONE, 1, 0x80, VMXL_OP_XOR },
+	{ "test word [ebx],0xffff", P32, 5, { 0x66, 0xf7, 0x03, 0xff, 0xff }, 0, 5, 0, 2, 0, 0, NONE, 2, 0xffff, VMXL_OP_TEST },
+	{ "test byte [ebx],1 (f6 /1)", P32, 3, { 0xf6, 0x0b, 0x01 }, 0, 3, 0, 1, 0, 0, NONE, 1, 1, VMXL_OP_TEST },
+	{ "sub dword [disp32],imm32", P32, 10, { 0x81, 0x2d, 0, 0, 0xe0, 0xfe, 0x78, 0x56, 0x34, 0x12 }, 0, 10, 1, 4, 0, 0, NONE, 4, 0x12345678, VMXL_OP_SUB },
+	{ "bt [ebx],eax", P32, 3, { 0x0f, 0xa3, 0x03 }, 0, 3, 0, 4, 0, 0, NONE, 4, 0, VMXL_OP_BT },
+	{ "bts [ebx],ax", P32, 4, { 0x66, 0x0f, 0xab, 0x03 }, 0, 4, 1, 2, 0, 0, NONE, 2, 0, VMXL_OP_BTS },
+	{ "btr dword [ebx],0xff", P32, 4, { 0x0f, 0xba, 0x33, 0xff }, 0, 4, 1, 4, 0, 0, NONE, 4, 0xff, VMXL_OP_BTR },
+	{ "lock btc [ebx],edx", P32, 4, { 0xf0, 0x0f, 0xbb, 0x13 }, 0, 4, 1, 4, 2, 0, NONE, 4, 0, VMXL_OP_BTC },
+	{ "rep movsd", P32, 2, { 0xf3, 0xa5 }, 0, 2, 1, 4, 0, 0, NONE, 4, 0, VMXL_OP_MOVS },
+	{ "stosw", P32, 2, { 0x66, 0xab }, 0, 2, 1, 2, 0, 0, NONE, 2, 0, VMXL_OP_STOS },
 	/* 64-bit code */
+	{ "add qword [rbx],-1 (83)", L64, 4, { 0x48, 0x83, 0x03, 0xff }, 0, 4, 1, 8, 0, 0, NONE, 8, ~0ULL, VMXL_OP_ADD },
+	{ "cmp qword [rbx],imm32 sign", L64, 7, { 0x48, 0x81, 0x3b, 0, 0, 0, 0x80 }, 0, 7, 0, 8, 0, 0, NONE, 8, 0xffffffff80000000ULL, VMXL_OP_CMP },
+	{ "xchg [rbx],r9", L64, 3, { 0x4c, 0x87, 0x0b }, 0, 3, 1, 8, 9, 0, NONE, 8, 0, VMXL_OP_XCHG },
+	{ "test [rbx],sil", L64, 3, { 0x40, 0x84, 0x33 }, 0, 3, 0, 1, 6, 0, NONE, 1, 0, VMXL_OP_TEST },
+	{ "bt qword [rbx],63", L64, 5, { 0x48, 0x0f, 0xba, 0x23, 0x3f }, 0, 5, 0, 8, 0, 0, NONE, 8, 63, VMXL_OP_BT },
+	{ "sub [rip+0],r15w", L64, 8, { 0x66, 0x44, 0x29, 0x3d, 0, 0, 0, 0 }, 0, 8, 1, 2, 15, 0, NONE, 2, 0, VMXL_OP_SUB },
+	{ "rep stosq", L64, 3, { 0xf3, 0x48, 0xab }, 0, 3, 1, 8, 0, 0, NONE, 8, 0, VMXL_OP_STOS },
+	{ "fs movsb", L64, 2, { 0x64, 0xa4 }, 0, 2, 1, 1, 0, 0, NONE, 1, 0, VMXL_OP_MOVS },
 	{ "mov [rbx],rax", L64, 3, { 0x48, 0x89, 0x03 }, 0, 3, 1, 8, 0, 0, NONE, 8 },
 	{ "mov [rbx],r8", L64, 3, { 0x4c, 0x89, 0x03 }, 0, 3, 1, 8, 8, 0, NONE, 8 },
 	{ "mov [rbx],r12b", L64, 3, { 0x44, 0x88, 0x23 }, 0, 3, 1, 1, 12, 0, NONE, 1 },
@@ -117,6 +150,7 @@ TEST(decode_vectors)
 		EXPECT_EQ(v->high8, insn.reg_high8) TH_LOG("%s", v->name);
 		EXPECT_EQ(v->ext, insn.ext) TH_LOG("%s", v->name);
 		EXPECT_EQ(v->dst_size, insn.dst_size) TH_LOG("%s", v->name);
+		EXPECT_EQ(v->op, insn.op) TH_LOG("%s", v->name);
 		if (v->imm || insn.has_imm)
 			EXPECT_EQ(v->imm, insn.imm) TH_LOG("%s", v->name);
 	}
@@ -179,6 +213,217 @@ TEST(store_value)
 	EXPECT_EQ(0x99ULL, vmxl_mmio_store_value(&insn, regs));
 	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x66, 0xc7, 0x03, 0xfe, 0xca }, 5, L64, &insn));
 	EXPECT_EQ(0xcafeULL, vmxl_mmio_store_value(&insn, regs));
+}
+
+TEST(string_fields)
+{
+	struct vmxl_insn insn;
+
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x67, 0xf2, 0x64, 0xa4 }, 4, L64, &insn));
+	EXPECT_EQ(VMXL_OP_MOVS, insn.op);
+	EXPECT_EQ(1, insn.rep);		/* F2 repeats MOVS as F3 does */
+	EXPECT_EQ(4, insn.addr_size);
+	EXPECT_EQ(4, insn.seg);		/* FS */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0xab }, 1, R, &insn));
+	EXPECT_EQ(0, insn.rep);
+	EXPECT_EQ(2, insn.addr_size);
+	EXPECT_EQ(-1, insn.seg);
+	EXPECT_EQ(2, insn.size);
+	/* REP means nothing to other instructions */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0xf3, 0x01, 0x03 }, 3, L64, &insn));
+	EXPECT_EQ(0, insn.rep);
+}
+
+/* ---- read-modify-write emulation against the host's own ALU ---- */
+
+#define ARITH	VMXL_FLAGS_ARITH
+#define CF	0x001ULL
+#define ZF	0x040ULL
+
+/*
+ * host_<op><bits>(d, s, &rflags): the instruction run on this CPU, with
+ * its arithmetic flags in and out. Operands in registers (no stack
+ * operand: the pushes below the red zone would move them).
+ */
+#define HOST_FN(mn, sfx, T, bits)					\
+static u64 host_##mn##bits(u64 d, u64 s, u64 *fl)			\
+{									\
+	T dd = d, ss = s;						\
+	u64 f = *fl;							\
+	asm volatile("add $-128, %%rsp; push %[f]; popf; "		\
+		     #mn sfx " %[s], %[d]; pushf; pop %[f]; sub $-128, %%rsp" \
+		     : [d] "+r" (dd), [f] "+r" (f) : [s] "r" (ss) : "cc");	\
+	*fl = f;							\
+	return dd;							\
+}
+#define HOST_FNS(mn)							\
+	HOST_FN(mn, "b", u8, 8) HOST_FN(mn, "w", u16, 16)		\
+	HOST_FN(mn, "l", u32, 32) HOST_FN(mn, "q", u64, 64)
+#define HOST_FNS_NO8(mn)						\
+	HOST_FN(mn, "w", u16, 16) HOST_FN(mn, "l", u32, 32)		\
+	HOST_FN(mn, "q", u64, 64)
+
+HOST_FNS(add) HOST_FNS(or) HOST_FNS(adc) HOST_FNS(sbb) HOST_FNS(and)
+HOST_FNS(sub) HOST_FNS(xor) HOST_FNS(cmp) HOST_FNS(test)
+HOST_FNS_NO8(bt) HOST_FNS_NO8(bts) HOST_FNS_NO8(btr) HOST_FNS_NO8(btc)
+
+typedef u64 (*host_fn)(u64, u64, u64 *);
+#define ROW(mn) { host_##mn##8, host_##mn##16, host_##mn##32, host_##mn##64 }
+#define ROW_NO8(mn) { NULL, host_##mn##16, host_##mn##32, host_##mn##64 }
+
+static const struct {
+	const char *name;
+	u8 op;
+	bool writes;
+	host_fn fn[4];		/* by size: 1, 2, 4, 8 bytes */
+} alu_ops[] = {
+	{ "add", VMXL_OP_ADD, true, ROW(add) },
+	{ "or", VMXL_OP_OR, true, ROW(or) },
+	{ "adc", VMXL_OP_ADC, true, ROW(adc) },
+	{ "sbb", VMXL_OP_SBB, true, ROW(sbb) },
+	{ "and", VMXL_OP_AND, true, ROW(and) },
+	{ "sub", VMXL_OP_SUB, true, ROW(sub) },
+	{ "xor", VMXL_OP_XOR, true, ROW(xor) },
+	{ "cmp", VMXL_OP_CMP, false, ROW(cmp) },
+	{ "test", VMXL_OP_TEST, false, ROW(test) },
+	{ "bt", VMXL_OP_BT, false, ROW_NO8(bt) },
+	{ "bts", VMXL_OP_BTS, true, ROW_NO8(bts) },
+	{ "btr", VMXL_OP_BTR, true, ROW_NO8(btr) },
+	{ "btc", VMXL_OP_BTC, true, ROW_NO8(btc) },
+};
+
+static const u64 alu_vals[] = {
+	0, 1, 2, 0x0f, 0x10, 0x3f, 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x100,
+	0x7fff, 0x8000, 0x8001, 0xffff, 0x10000, 0x7fffffff, 0x80000000,
+	0x80000001, 0xffffffff, 0x100000000ULL, 0x7fffffffffffffffULL,
+	0x8000000000000000ULL, 0x8000000000000001ULL, 0xfffffffffffffffeULL,
+	~0ULL, 0x5555555555555555ULL, 0xaaaaaaaaaaaaaaaaULL,
+	0x0123456789abcdefULL, 0xfedcba9876543210ULL, 0x00000000deadbeefULL,
+};
+
+/*
+ * Every op at every size, on every pair of values, with CF in and the
+ * other flags in both ways, against the instruction run on the host
+ * (the memory operand is @d; the source @s comes from a register or an
+ * immediate). The flags compared are the defined ones: all six of ALU
+ * ops (AF of the logic ops, undefined, is 0 on every CPU seen), CF and
+ * ZF of BT (ZF unaffected, the others undefined).
+ */
+TEST(rmw_every_op_and_size_vs_host)
+{
+	static const u8 sizes[] = { 1, 2, 4, 8 };
+	unsigned int o, z, i, j, k, bad = 0, n = 0;
+	const unsigned int nv = sizeof(alu_vals) / sizeof(alu_vals[0]);
+
+	for (o = 0; o < sizeof(alu_ops) / sizeof(alu_ops[0]); o++) {
+		for (z = 0; z < 4; z++) {
+			struct vmxl_insn insn = {
+				.op = alu_ops[o].op, .size = sizes[z],
+				.dst_size = sizes[z], .reg = 1,
+				.is_write = alu_ops[o].writes,
+			};
+			bool bit = alu_ops[o].op >= VMXL_OP_BT;
+			u64 mask = bit ? CF | ZF : ARITH;
+
+			if (!alu_ops[o].fn[z])
+				continue;
+			for (i = 0; i < nv; i++)
+			for (j = 0; j < nv; j++)
+			for (k = 0; k < 4; k++) {
+				u64 regs[16] = { 0 }, fl, hfl, want, got;
+
+				fl = 0x202 | ((k & 1) ? CF : 0) |
+				     ((k & 2) ? ARITH & ~CF : 0);
+				hfl = fl;
+				regs[1] = alu_vals[j];
+				want = alu_ops[o].fn[z](alu_vals[i], alu_vals[j],
+							&hfl);
+				got = vmxl_emulate_rmw(&insn, regs, &fl,
+						       alu_vals[i]);
+				n++;
+				if (!alu_ops[o].writes)
+					got = alu_vals[i];	/* not written */
+				if ((got ^ want) & (sizes[z] == 8 ? ~0ULL :
+				     (1ULL << (sizes[z] * 8)) - 1) ||
+				    ((fl ^ hfl) & mask) ||
+				    ((fl ^ (0x202 | ((k & 1) ? CF : 0) |
+					    ((k & 2) ? ARITH & ~CF : 0))) &
+				     ~ARITH)) {
+					if (bad++ < 10)
+						TH_LOG("%s%u %#llx,%#llx cf%u: %#llx fl %#llx, host %#llx fl %#llx",
+						       alu_ops[o].name, sizes[z] * 8,
+						       (unsigned long long)alu_vals[i],
+						       (unsigned long long)alu_vals[j], k,
+						       (unsigned long long)got,
+						       (unsigned long long)fl,
+						       (unsigned long long)want,
+						       (unsigned long long)hfl);
+				}
+			}
+		}
+	}
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(50000, n);
+}
+
+/* A few by hand, from the SDM's definitions, and the register forms. */
+TEST(rmw_known_results)
+{
+	u64 regs[16] = { 0 }, fl;
+	struct vmxl_insn insn;
+
+	/* add byte [ebx],0x80 on 0x80: 0, CF OF ZF PF */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x80, 0x03, 0x80 }, 3, P32, &insn));
+	fl = 0x2;
+	EXPECT_EQ(0x00ULL, vmxl_emulate_rmw(&insn, regs, &fl, 0x80));
+	EXPECT_EQ(0x2ULL | 0x1 | 0x800 | 0x40 | 0x4, fl);
+	/* sub word [ebx],1 on 0: 0xffff, CF SF AF PF */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x66, 0x83, 0x2b, 0x01 }, 4, P32, &insn));
+	fl = 0x2;
+	EXPECT_EQ(0xffffULL, vmxl_emulate_rmw(&insn, regs, &fl, 0));
+	EXPECT_EQ(0x2ULL | 0x1 | 0x80 | 0x10 | 0x4, fl);
+	/* adc [rbx],rcx with CF: 0x7fff..ff + 0 + 1 overflows */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x48, 0x11, 0x0b }, 3, L64, &insn));
+	fl = 0x3;
+	regs[1] = 0;
+	EXPECT_EQ(0x8000000000000000ULL,
+		  vmxl_emulate_rmw(&insn, regs, &fl, 0x7fffffffffffffffULL));
+	EXPECT_EQ(0x2ULL | 0x800 | 0x80 | 0x10 | 0x4, fl);
+	/* xor [rbx],ah: AH is the source */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x30, 0x23 }, 2, L64, &insn));
+	regs[0] = 0xf00;
+	fl = 0x2 | 0x10;
+	EXPECT_EQ(0xffULL, vmxl_emulate_rmw(&insn, regs, &fl, 0xf0));
+	EXPECT_EQ(0x2ULL | 0x80 | 0x4, fl);	/* AF cleared */
+	/* xchg [rbx],eax: EAX zero-extends; memory gets the old EAX */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x87, 0x03 }, 2, L64, &insn));
+	regs[0] = 0xffffffff12345678ULL;
+	fl = 0x2;
+	EXPECT_EQ(0x12345678ULL, vmxl_emulate_rmw(&insn, regs, &fl, 0xabcdef01));
+	EXPECT_EQ(0xabcdef01ULL, regs[0]);
+	EXPECT_EQ(0x2ULL, fl);
+	/* xchg [rbx],ch: only CH changes */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x86, 0x2b }, 2, L64, &insn));
+	regs[1] = 0x1122334455667788ULL;
+	EXPECT_EQ(0x77ULL, vmxl_emulate_rmw(&insn, regs, &fl, 0x99));
+	EXPECT_EQ(0x1122334455669988ULL, regs[1]);
+	/* bts dword [rbx],eax with EAX=100: bit 100 & 31 = 4 of this dword */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x0f, 0xab, 0x03 }, 3, L64, &insn));
+	regs[0] = 100;
+	fl = 0x2 | 0x40;
+	EXPECT_EQ(0x10ULL, vmxl_emulate_rmw(&insn, regs, &fl, 0));
+	EXPECT_EQ(0x2ULL | 0x40, fl);		/* CF=0, ZF kept */
+	/* btc qword [rbx],63 (imm) */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0x48, 0x0f, 0xba, 0x3b, 0x3f }, 5, L64, &insn));
+	fl = 0x2;
+	EXPECT_EQ(0x7fffffffffffffffULL, vmxl_emulate_rmw(&insn, regs, &fl, ~0ULL));
+	EXPECT_EQ(0x3ULL, fl);
+	/* test byte [rbx],0x81 (f6) on 0x80: SF, not written */
+	ASSERT_EQ(0, vmxl_decode_mmio((u8[]){ 0xf6, 0x03, 0x81 }, 3, L64, &insn));
+	EXPECT_EQ(0, insn.is_write);
+	fl = 0x2 | 0x801;
+	vmxl_emulate_rmw(&insn, regs, &fl, 0x80);
+	EXPECT_EQ(0x2ULL | 0x80, fl);
 }
 
 /* ---- page walks over a fake guest memory ---- */
