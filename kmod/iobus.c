@@ -74,29 +74,25 @@ static const struct vmxl_iodev *iobus_find(const struct vmxl_iobus *bus,
 }
 
 /*
- * A decoded MMIO access at @gpa: if a device of the VM is there, do the
- * access and step over the instruction. The device sees one access of
- * insn->size bytes at its offset; the core moves the data to and from
- * the register, as it does for userspace's devices.
+ * One access of a decoded MMIO instruction at @gpa: if a device of the VM
+ * is there, it does the access of @size bytes at its offset (*@val in or
+ * out). The core moves the data to and from registers and steps RIP, as
+ * it does for userspace's devices.
  */
-bool vmxl_iodev_mmio(struct vmxl_vcpu *vcpu, u64 gpa,
-		     const struct vmxl_insn *insn)
+bool vmxl_iodev_mmio(struct vmxl_vcpu *vcpu, u64 gpa, unsigned int size,
+		     bool write, u64 *val)
 {
 	const struct vmxl_iodev *dev = iobus_find(&vcpu->vm->mmio_bus, gpa);
-	u64 off, val;
+	u64 off;
 
 	if (!dev)
 		return false;
 	off = gpa - dev->base;
-	if (insn->is_write) {
-		val = vmxl_mmio_store_value(insn, vcpu->regs);
-		dev->ops->write(vcpu, dev->priv, off, insn->size, val);
-	} else {
-		val = dev->ops->read(vcpu, dev->priv, off, insn->size);
-		vmxl_mmio_complete_load(insn, vcpu->regs, val);
-	}
-	trace_vmxl_mmio(vcpu, insn->is_write ? VMXL_TRACE_MMIO_WRITE :
-			VMXL_TRACE_MMIO_READ, gpa, insn->size, val, true);
-	vcpu->rip += insn->len;
+	if (write)
+		dev->ops->write(vcpu, dev->priv, off, size, *val);
+	else
+		*val = dev->ops->read(vcpu, dev->priv, off, size);
+	trace_vmxl_mmio(vcpu, write ? VMXL_TRACE_MMIO_WRITE :
+			VMXL_TRACE_MMIO_READ, gpa, size, *val, true);
 	return true;
 }

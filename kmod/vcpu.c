@@ -40,12 +40,17 @@ static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 		run->exit_reason = VMXL_EXIT_SHUTDOWN;
 		return 0;
 	}
-	if (vmxl_complete_pending(vcpu))
-		return -EFAULT;
+	ret = vmxl_complete_pending(vcpu);
+	if (ret < 0)
+		return ret;
 
 	WRITE_ONCE(vcpu->in_run, true);
 	vcpu->switch_floor = floor;
 	for (;;) {
+		if (ret) {	/* the completion made an exit of its own */
+			ret = 0;
+			break;
+		}
 		if (run->immediate_exit || signal_pending(current)) {
 			run->exit_reason = VMXL_EXIT_INTR;
 			ret = -EINTR;

@@ -87,7 +87,8 @@ void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
  * The handlers of an in-kernel device. They run on the vCPU's thread,
  * under run_sem read, once per guest access of @size bytes (1, 2, 4 or 8)
  * at @off from the device's base; the core has decoded the instruction,
- * and moves the data to or from the register and steps RIP itself.
+ * and moves the data to or from the register and steps RIP itself. A
+ * read-modify-write instruction is a read, then a write.
  */
 struct vmxl_iodev_ops {
 	u64 (*read)(struct vmxl_vcpu *vcpu, void *priv, u64 off,
@@ -112,8 +113,8 @@ struct vmxl_iobus {
 int vmxl_iodev_add(struct vmxl_vm *vm, u64 base, u64 len,
 		   const struct vmxl_iodev_ops *ops, void *priv);
 bool vmxl_iobus_overlaps(const struct vmxl_iobus *bus, u64 start, u64 end);
-bool vmxl_iodev_mmio(struct vmxl_vcpu *vcpu, u64 gpa,
-		     const struct vmxl_insn *insn);
+bool vmxl_iodev_mmio(struct vmxl_vcpu *vcpu, u64 gpa, unsigned int size,
+		     bool write, u64 *val);
 
 /* ---- VMs and vCPUs (vm.c, vcpu.c) ---- */
 
@@ -219,7 +220,7 @@ enum vmxl_vcpu_mode {
 enum vmxl_pending {
 	VMXL_PENDING_NONE = 0,
 	VMXL_PENDING_IO_IN,	/* copy run->io.data to RAX or guest memory */
-	VMXL_PENDING_MMIO_READ,	/* copy run->mmio.data to the register */
+	VMXL_PENDING_MMIO_READ,	/* finish vcpu->mmio_insn with run->mmio.data */
 	VMXL_PENDING_HYPERCALL,	/* RAX = run->hypercall.ret */
 };
 
@@ -254,8 +255,10 @@ struct vmxl_vcpu {
 	u64 db[4];			/* guest DR0-3, emulated */
 
 	enum vmxl_pending pending;
-	struct vmxl_insn mmio_insn;	/* decoded load awaiting data */
-	u64 mmio_gpa;			/* ... and where it went */
+	struct vmxl_insn mmio_insn;	/* decoded MMIO access in progress */
+	u64 mmio_gpa;			/* ... where it reads (and an RMW writes) */
+	u64 mmio_dst_gpa;		/* MOVS: where the element goes */
+	bool mmio_dst_ram;		/* ... and whether that is RAM */
 	struct {			/* string IN awaiting data */
 		u64 gpa;			/* element's translated address */
 		bool rep;

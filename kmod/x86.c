@@ -607,59 +607,6 @@ enum vmxl_exit_action vmxl_internal_error(struct vmxl_vcpu *vcpu, u32 sub,
 	return VMXL_EXIT_USER;
 }
 
-enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
-				     const struct vmxl_walk_ctx *walk,
-				     u64 linear_rip, enum vmxl_cpu_mode mode,
-				     u64 gpa)
-{
-	struct vmxl_run *run = vcpu->run;
-	struct vmxl_insn insn;
-	unsigned int n = 0;
-	u8 bytes[16] = {};
-	u64 val;
-	int ret;
-
-	ret = vmxl_fetch_insn(walk, linear_rip, bytes, &n);
-	if (ret && !n)
-		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
-					   linear_rip, gpa);
-	ret = vmxl_decode_mmio(bytes, n, mode, &insn);
-	if (!ret && insn.op != VMXL_OP_MOV)
-		ret = -EINVAL;	/* not emulated yet */
-	if (ret) {
-		vmxl_internal_error(vcpu, VMXL_INTERNAL_EMULATION, gpa,
-				    linear_rip);
-		run->internal.ninsn = n;
-		memcpy(run->internal.insn, bytes, n);
-		return VMXL_EXIT_USER;
-	}
-
-	/* A device of the module's own (iobus.c)? */
-	if (vmxl_iodev_mmio(vcpu, gpa, &insn))
-		return VMXL_EXIT_RESUME;
-
-	memset(&run->mmio, 0, sizeof(run->mmio));
-	run->exit_reason = VMXL_EXIT_MMIO;
-	run->mmio.phys_addr = gpa;
-	run->mmio.len = insn.size;
-	run->mmio.is_write = insn.is_write;
-	if (insn.is_write) {
-		val = vmxl_mmio_store_value(&insn, vcpu->regs);
-		memcpy(run->mmio.data, &val, insn.size);
-		vcpu->rip += insn.len;
-		trace_vmxl_mmio(vcpu, VMXL_TRACE_MMIO_WRITE, gpa, insn.size,
-				val, false);
-	} else {
-		trace_vmxl_mmio(vcpu, VMXL_TRACE_MMIO_UNSATISFIED, gpa,
-				insn.size, 0, false);
-		vcpu->mmio_insn = insn;
-		vcpu->mmio_gpa = gpa;
-		vcpu->pending = VMXL_PENDING_MMIO_READ;
-		vcpu->pending_next_rip = vcpu->rip + insn.len;
-	}
-	return VMXL_EXIT_USER;
-}
-
 /* VMMCALL / VMCALL, already stepped over: hand it to userspace. */
 enum vmxl_exit_action vmxl_hypercall_exit(struct vmxl_vcpu *vcpu)
 {
@@ -769,15 +716,25 @@ static u64 addr_mask(u8 addr_size)
 	return addr_size == 8 ? ~0ULL : (1ULL << (addr_size * 8)) - 1;
 }
 
+/*
+ * A string register after a write at the address size: a 32-bit write
+ * zero-extends, as in any 64-bit mode instruction; 16 bits keep the rest.
+ */
+static u64 addr_assign(u64 old, u64 val, u8 addr_size)
+{
+	if (addr_size == 2)
+		return (old & ~0xffffULL) | (val & 0xffff);
+	return addr_size == 4 ? (u32)val : val;
+}
+
 /* Advance the string registers after one element moved. */
 static void string_step(struct vmxl_vcpu *vcpu, int reg, u8 size,
 			u8 addr_size)
 {
-	u64 mask = addr_mask(addr_size);
 	u64 step = (vcpu->rflags & X86_EFLAGS_DF) ? -(u64)size : size;
 
-	vcpu->regs[reg] = (vcpu->regs[reg] & ~mask) |
-			  ((vcpu->regs[reg] + step) & mask);
+	vcpu->regs[reg] = addr_assign(vcpu->regs[reg], vcpu->regs[reg] + step,
+				      addr_size);
 }
 
 /* After a string element: consume one count; finished -> next insn. */
@@ -787,12 +744,190 @@ static void string_done(struct vmxl_vcpu *vcpu, bool rep, u8 addr_size,
 	u64 mask = addr_mask(addr_size);
 
 	if (rep) {
-		vcpu->regs[1] = (vcpu->regs[1] & ~mask) |
-				((vcpu->regs[1] - 1) & mask);
+		vcpu->regs[1] = addr_assign(vcpu->regs[1], vcpu->regs[1] - 1,
+					    addr_size);
 		if (vcpu->regs[1] & mask)
 			return;	/* same instruction again */
 	}
 	vcpu->rip = next_rip;
+}
+
+/* ------------------------------------------------------------------ */
+/* MMIO: the decoded instruction in vcpu->mmio_insn, access by access */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One memory access of the instruction: done by an in-kernel device
+ * (true), or left in run->mmio for userspace (false).
+ */
+static bool mmio_access(struct vmxl_vcpu *vcpu, u64 gpa, bool write,
+			u64 *val)
+{
+	struct vmxl_run *run = vcpu->run;
+	u8 size = vcpu->mmio_insn.size;
+
+	if (vmxl_iodev_mmio(vcpu, gpa, size, write, val))
+		return true;
+	memset(&run->mmio, 0, sizeof(run->mmio));
+	run->exit_reason = VMXL_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = size;
+	run->mmio.is_write = write;
+	if (write)
+		memcpy(run->mmio.data, val, size);
+	trace_vmxl_mmio(vcpu, write ? VMXL_TRACE_MMIO_WRITE :
+			VMXL_TRACE_MMIO_UNSATISFIED, gpa, size,
+			write ? *val : 0, false);
+	return false;
+}
+
+/* The instruction (or string element) is done: step over it. */
+static void mmio_retire(struct vmxl_vcpu *vcpu)
+{
+	const struct vmxl_insn *insn = &vcpu->mmio_insn;
+
+	if (insn->op != VMXL_OP_MOVS && insn->op != VMXL_OP_STOS) {
+		vcpu->rip = vcpu->pending_next_rip;
+		return;
+	}
+	if (insn->op == VMXL_OP_MOVS)
+		string_step(vcpu, 6, insn->size, insn->addr_size);
+	string_step(vcpu, 7, insn->size, insn->addr_size);
+	string_done(vcpu, insn->rep, insn->addr_size, vcpu->pending_next_rip);
+}
+
+/*
+ * The last access of the instruction, a write: it retires with it, as a
+ * store does (userspace completes nothing).
+ */
+static enum vmxl_exit_action mmio_write(struct vmxl_vcpu *vcpu, u64 gpa,
+					u64 val)
+{
+	bool done = mmio_access(vcpu, gpa, true, &val);
+
+	mmio_retire(vcpu);
+	return done ? VMXL_EXIT_RESUME : VMXL_EXIT_USER;
+}
+
+/*
+ * The instruction read @val from vcpu->mmio_gpa: finish it. A load or a
+ * CMP/TEST/BT retires here; the others go on to write the result (an
+ * RMW, to the same address) or the element (MOVS, to RAM or MMIO).
+ */
+static enum vmxl_exit_action mmio_finish_read(struct vmxl_vcpu *vcpu, u64 val)
+{
+	const struct vmxl_insn *insn = &vcpu->mmio_insn;
+	u64 out;
+
+	switch (insn->op) {
+	case VMXL_OP_MOV:
+		vmxl_mmio_complete_load(insn, vcpu->regs, val);
+		break;
+	case VMXL_OP_MOVS:
+		if (!vcpu->mmio_dst_ram)
+			return mmio_write(vcpu, vcpu->mmio_dst_gpa, val);
+		if (vmxl_write_gpa(vcpu, vcpu->mmio_dst_gpa, &val, insn->size))
+			return vmxl_internal_error(vcpu,
+						   VMXL_INTERNAL_GUEST_WALK,
+						   vcpu->regs[7],
+						   vcpu->mmio_dst_gpa);
+		break;
+	default:
+		out = vmxl_emulate_rmw(insn, vcpu->regs, &vcpu->rflags, val);
+		if (insn->is_write)
+			return mmio_write(vcpu, vcpu->mmio_gpa, out);
+	}
+	mmio_retire(vcpu);
+	return VMXL_EXIT_RESUME;
+}
+
+/* The instruction's read: a device's, or an exit that the next RUN ends. */
+static enum vmxl_exit_action mmio_read(struct vmxl_vcpu *vcpu)
+{
+	u64 val = 0;
+
+	if (mmio_access(vcpu, vcpu->mmio_gpa, false, &val))
+		return mmio_finish_read(vcpu, val);
+	vcpu->pending = VMXL_PENDING_MMIO_READ;
+	return VMXL_EXIT_USER;
+}
+
+/*
+ * One element of MOVS or STOS with MMIO on either side, as KVM does: a
+ * read of the source (RAM, or an MMIO exit), a write of the destination
+ * (an MMIO exit, or RAM), and REP goes round through the guest again.
+ * The linear addresses are rSI and rDI: segment bases are not known
+ * here, so only 64-bit mode's flat DS and ES are emulated (-EINVAL:
+ * an emulation failure, for other modes and FS/GS sources).
+ */
+static int mmio_string(struct vmxl_vcpu *vcpu,
+		       const struct vmxl_walk_ctx *walk, enum vmxl_cpu_mode mode)
+{
+	const struct vmxl_insn *insn = &vcpu->mmio_insn;
+	u64 mask = addr_mask(insn->addr_size), src, dst, val = 0;
+
+	if (mode != VMXL_MODE_LONG64 || insn->seg >= 4)
+		return -EINVAL;
+	if (insn->rep && !(vcpu->regs[1] & mask)) {
+		vcpu->rip = vcpu->pending_next_rip;
+		return VMXL_EXIT_RESUME;
+	}
+	if (vmxl_gva_to_gpa(walk, vcpu->regs[7] & mask, &dst))
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   vcpu->regs[7] & mask, 0);
+	vcpu->mmio_dst_gpa = dst;
+	vcpu->mmio_dst_ram = vmxl_gpa_is_ram(vcpu->vm, dst, true);
+	if (insn->op == VMXL_OP_STOS)
+		return vcpu->mmio_dst_ram ? VMXL_EXIT_RESUME :
+		       mmio_write(vcpu, dst, vcpu->regs[0]);
+	if (vmxl_gva_to_gpa(walk, vcpu->regs[6] & mask, &src))
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   vcpu->regs[6] & mask, 0);
+	vcpu->mmio_gpa = src;
+	if (!vmxl_gpa_is_ram(vcpu->vm, src, false))
+		return mmio_read(vcpu);
+	/* RAM to RAM now (a slot came back): the CPU does it again. */
+	if (vcpu->mmio_dst_ram)
+		return VMXL_EXIT_RESUME;
+	if (vmxl_read_gpa(vcpu->vm, src, &val, insn->size))
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   vcpu->regs[6] & mask, src);
+	return mmio_write(vcpu, dst, val);
+}
+
+enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
+				     const struct vmxl_walk_ctx *walk,
+				     u64 linear_rip, enum vmxl_cpu_mode mode,
+				     u64 gpa)
+{
+	struct vmxl_run *run = vcpu->run;
+	struct vmxl_insn *insn = &vcpu->mmio_insn;
+	unsigned int n = 0;
+	u8 bytes[16] = {};
+	int ret;
+
+	ret = vmxl_fetch_insn(walk, linear_rip, bytes, &n);
+	if (ret && !n)
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   linear_rip, gpa);
+	ret = vmxl_decode_mmio(bytes, n, mode, insn);
+	if (!ret) {
+		vcpu->mmio_gpa = gpa;
+		vcpu->pending_next_rip = vcpu->rip + insn->len;
+		if (insn->op == VMXL_OP_MOVS || insn->op == VMXL_OP_STOS)
+			ret = mmio_string(vcpu, walk, mode);
+		else if (insn->op == VMXL_OP_MOV && insn->is_write)
+			ret = mmio_write(vcpu, gpa,
+					 vmxl_mmio_store_value(insn, vcpu->regs));
+		else
+			ret = mmio_read(vcpu);
+	}
+	if (ret >= 0)
+		return ret;
+	vmxl_internal_error(vcpu, VMXL_INTERNAL_EMULATION, gpa, linear_rip);
+	run->internal.ninsn = n;
+	memcpy(run->internal.insn, bytes, n);
+	return VMXL_EXIT_USER;
 }
 
 enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
@@ -849,7 +984,10 @@ enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 	return VMXL_EXIT_USER;
 }
 
-/* Finish what the last exit left for userspace to fill in. */
+/*
+ * Finish what the last exit left for userspace to fill in: 0, 1 when that
+ * made another exit to userspace (in run), or -EFAULT.
+ */
 int vmxl_complete_pending(struct vmxl_vcpu *vcpu)
 {
 	struct vmxl_run *run = vcpu->run;
@@ -870,7 +1008,7 @@ int vmxl_complete_pending(struct vmxl_vcpu *vcpu)
 		}
 		down_read(&vcpu->vm->run_sem);
 		ret = vmxl_write_gpa(vcpu, vcpu->pending_str.gpa,
-				     run->io.data, run->io.size);
+				     run->io.data, run->io.size) ? -EFAULT : 0;
 		up_read(&vcpu->vm->run_sem);
 		string_step(vcpu, 7, run->io.size, vcpu->pending_str.addr_size);
 		string_done(vcpu, vcpu->pending_str.rep,
@@ -880,8 +1018,11 @@ int vmxl_complete_pending(struct vmxl_vcpu *vcpu)
 		memcpy(&val, run->mmio.data, vcpu->mmio_insn.size);
 		trace_vmxl_mmio(vcpu, VMXL_TRACE_MMIO_READ, vcpu->mmio_gpa,
 				vcpu->mmio_insn.size, val, false);
-		vmxl_mmio_complete_load(&vcpu->mmio_insn, vcpu->regs, val);
-		vcpu->rip = vcpu->pending_next_rip;
+		vcpu->pending = VMXL_PENDING_NONE;
+		/* An RMW's or MOVS's write may be a new exit of its own. */
+		down_read(&vcpu->vm->run_sem);
+		ret = mmio_finish_read(vcpu, val) == VMXL_EXIT_USER;
+		up_read(&vcpu->vm->run_sem);
 		break;
 	case VMXL_PENDING_HYPERCALL:
 		vcpu->regs[0] = run->hypercall.ret;

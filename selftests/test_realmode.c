@@ -189,10 +189,10 @@ GUEST(g_mmio,
 	"mov $0x12345678, %esi\n mov %esi, (0x50)\n"
 	"hlt\n");
 
-/* ADD to device memory is beyond the decoder: report it, never guess. */
+/* NOT of device memory is beyond the decoder: report it, never guess. */
 GUEST(g_mmio_add,
 	"mov $0x1000, %bx\n mov %bx, %ds\n"
-	"addb %al, (0x10)\n hlt\n");
+	"notb (0x10)\n hlt\n");
 
 TEST_F(rm, mmio_undecodable_internal_error)
 {
@@ -204,9 +204,9 @@ TEST_F(rm, mmio_undecodable_internal_error)
 	ASSERT_EQ(VMXL_EXIT_INTERNAL_ERROR, vm->run->exit_reason);
 	EXPECT_EQ(VMXL_INTERNAL_EMULATION, vm->run->internal.suberror);
 	ASSERT_LE(4, vm->run->internal.ninsn);
-	/* 00 06 10 00: addb %al, (0x10) */
-	EXPECT_EQ(0x00, vm->run->internal.insn[0]);
-	EXPECT_EQ(0x06, vm->run->internal.insn[1]);
+	/* f6 16 10 00: notb (0x10) */
+	EXPECT_EQ(0xf6, vm->run->internal.insn[0]);
+	EXPECT_EQ(0x16, vm->run->internal.insn[1]);
 	EXPECT_EQ(0x10, vm->run->internal.insn[2]);
 	EXPECT_EQ(0x00, vm->run->internal.insn[3]);
 	EXPECT_EQ(0x10010, vm->run->internal.data[0]);	/* the GPA */
