@@ -20,14 +20,15 @@
  * BTS, BTR, BTC, whose OF, SF, AF, PF are undefined (vmx-lite leaves them
  * alone; KVM's fastop and the oracle take whatever the CPU does). ZF,
  * which the SDM keeps, is held to that on vmx-lite only, with the
- * undefined ones: KVM's fastop runs the host's BT, whose ZF is the
- * emulated CPU's choice in the lanes (older QEMU TCG computes it).
+ * undefined ones: KVM's fastop runs the BT of the CPU under it, and the
+ * lanes' CPUs are emulators, free in what they leave there.
  *
- * Differences with KVM, none of them visible here: KVM goes round its
+ * Differences with KVM that this test does not show: KVM goes round its
  * emulator between the elements of a REP string, vmx-lite round the
- * guest (same exits); KVM emulates strings in every mode, vmx-lite in
- * 64-bit mode only (other_forms_fail_cleanly shows the failure path),
- * and NOT, NEG, INC, DEC, shifts and the register-destination forms.
+ * guest (the exits are the same). KVM also emulates, and vmx-lite
+ * refuses as an emulation failure (other_forms_fail_cleanly): strings
+ * outside 64-bit mode or from FS/GS, NOT, NEG, INC, DEC, shifts, and the
+ * forms with a register destination (ADD r,r/m ...).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
