@@ -326,8 +326,8 @@ static void expected_exits(const struct mcase *c, const uint8_t *before,
 	want->nex = 0;
 	if (!c->src && !c->dst) {
 		x = &want->ex[want->nex++];
-		x->addr = MMIO_GPA + OPND + c->acc;
-		x->size = c->size;
+		*x = (struct mexit){ .addr = MMIO_GPA + OPND + c->acc,
+				     .size = c->size };
 		if (!c->writes)
 			return;
 		d = 0;
@@ -365,6 +365,7 @@ static void oracle(const struct mcase *c, struct result *want)
 	static uint8_t before[DEV_SIZE], *mem;
 	struct gregs r;
 
+	memset(want, 0, sizeof(*want));
 	if (!mem) {
 		mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
