@@ -85,22 +85,6 @@ void vmxl_mark_dirty(struct vmxl_vcpu *vcpu, struct vmxl_slot *slot,
 	vcpu->ring_tail++;
 }
 
-/*
- * Ring entries one exit may fill from now on, besides the few (string
- * I/O, emulated accesses) that RING_RESERVE keeps free; U32_MAX without a
- * ring. RUN does not enter the guest at 0.
- */
-#define RING_RESERVE	8
-u32 vmxl_dirty_ring_room(const struct vmxl_vcpu *vcpu)
-{
-	u32 used = vcpu->ring_tail - vcpu->ring_reset;
-	u32 size = vcpu->vm->dirty_ring_size;
-
-	if (!vcpu->ring)
-		return U32_MAX;
-	return used + RING_RESERVE >= size ? 0 : size - RING_RESERVE - used;
-}
-
 void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa)
 {
 	struct vmxl_slot *slot = vmxl_slot_find(vcpu->vm, gpa);

@@ -502,6 +502,11 @@ static enum vmxl_cpu_mode svm_cpu_mode(struct vmxl_vcpu *vcpu)
 							VMXL_MODE_PROT16;
 }
 
+static bool svm_long64(struct vmxl_vcpu *vcpu)
+{
+	return svm_cpu_mode(vcpu) == VMXL_MODE_LONG64;
+}
+
 /* Prefix bytes and segment override of the instruction at RIP. */
 static unsigned int svm_prefixes(struct vmxl_vcpu *vcpu, int *seg)
 {
@@ -523,10 +528,8 @@ static void svm_skip(struct vmxl_vcpu *vcpu, unsigned int len)
 	    vmcb->control.next_rip)
 		vcpu->rip = vmcb->control.next_rip;
 	else
-		vcpu->rip = vmxl_next_rip(vcpu->rip,
-					  svm_prefixes(vcpu, &seg) + len,
-					  svm_cpu_mode(vcpu) ==
-					  VMXL_MODE_LONG64);
+		vcpu->rip = vmxl_next_rip(vcpu, svm_prefixes(vcpu, &seg) + len,
+					  svm_long64);
 	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 }
 
@@ -733,8 +736,7 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 		vmxl_count_exit(vcpu, VMXL_STAT_HYPERCALL);
 		if (vcpu->switch_floor)
 			return VMXL_EXIT_FLOOR;
-		if (vmxl_hypercall_past_canonical(vcpu, 3, svm_cpu_mode(vcpu) ==
-						  VMXL_MODE_LONG64)) {
+		if (vmxl_hypercall_past_canonical(vcpu, 3, svm_long64)) {
 			svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
 			return VMXL_EXIT_RESUME;
 		}

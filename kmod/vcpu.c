@@ -40,9 +40,11 @@ static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 		run->exit_reason = VMXL_EXIT_SHUTDOWN;
 		return 0;
 	}
-	ret = vmxl_complete_pending(vcpu);
-	if (ret < 0)
-		return ret;
+	if (vcpu->pending != VMXL_PENDING_NONE) {
+		ret = vmxl_complete_pending(vcpu);
+		if (ret < 0)
+			return ret;
+	}
 
 	WRITE_ONCE(vcpu->in_run, true);
 	vcpu->switch_floor = floor;

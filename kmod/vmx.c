@@ -1236,9 +1236,15 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 
 static bool vmx_long64(void);
 
+/* vmx_long64() for vmxl_next_rip() and friends, which ask only if needed. */
+static bool vmx_vcpu_long64(struct vmxl_vcpu *vcpu)
+{
+	return vmx_long64();
+}
+
 static void vmx_skip(struct vmxl_vcpu *vcpu, const struct vmx_exit *e)
 {
-	vcpu->rip = vmxl_next_rip(vcpu->rip, e->insn_len, vmx_long64());
+	vcpu->rip = vmxl_next_rip(vcpu, e->insn_len, vmx_vcpu_long64);
 	vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
 		   vmcs_read(GUEST_INTERRUPTIBILITY_INFO) &
 		   ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
@@ -1489,21 +1495,14 @@ static enum vmxl_exit_action vmx_handle_ept(struct vmxl_vcpu *vcpu,
 
 /*
  * Dispatch an exit, counting it (enum vmxl_stat) where it is handled.
- * VMCS current, preemption off; the EPT case drops both while it maps.
+ * VMCS current, preemption off: every exit but an EPT violation.
  */
 static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 					  const struct vmx_exit *e)
 {
 	struct vmxl_run *run = vcpu->run;
-	enum vmxl_exit_action act;
 
 	switch (e->reason) {
-	case EXIT_REASON_EPT_VIOLATION:
-		vmxl_count_exit(vcpu, VMXL_STAT_NPF);
-		vmx_put();
-		act = vmx_handle_ept(vcpu, e);	/* may sleep, on RAM */
-		vmx_get(vcpu);
-		return act;
 	case EXIT_REASON_EXCEPTION_NMI:	/* only NMIs: no exception exits */
 		vmxl_count_exit(vcpu, VMXL_STAT_HOST_INTR);
 		if ((e->intr_info & INTR_INFO_INTR_TYPE_MASK) ==
@@ -1555,7 +1554,7 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 		if (vcpu->switch_floor)
 			return VMXL_EXIT_FLOOR;
 		if (vmxl_hypercall_past_canonical(vcpu, e->insn_len,
-						  vmx_long64())) {
+						  vmx_vcpu_long64)) {
 			vmx_inject_exception(vcpu, X86_TRAP_GP, true, 0);
 			return VMXL_EXIT_RESUME;
 		}
@@ -1619,6 +1618,14 @@ static enum vmxl_exit_action vmx_handle_exit(struct vmxl_vcpu *vcpu,
 		run->fail_entry.cpu = vcpu->cpu;
 		run->fail_entry.detail = e->qual;
 		return VMXL_EXIT_USER;
+	}
+	/*
+	 * Preemptible, without the VMCS: mapping RAM takes mmu.lock, which
+	 * sleeps; the MMIO path takes the VMCS for what it reads.
+	 */
+	if (e->reason == EXIT_REASON_EPT_VIOLATION) {
+		vmxl_count_exit(vcpu, VMXL_STAT_NPF);
+		return vmx_handle_ept(vcpu, e);
 	}
 	vmx_get(vcpu);
 	act = vmx_dispatch(vcpu, e);

@@ -426,7 +426,25 @@ void vmxl_mark_dirty(struct vmxl_vcpu *vcpu, struct vmxl_slot *slot,
 		     unsigned long idx);
 /* A write the hardware logged at @gpa (PML); run_sem held. */
 void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa);
-u32 vmxl_dirty_ring_room(const struct vmxl_vcpu *vcpu);
+/*
+ * Ring entries one exit may fill from now on, besides the few (string
+ * I/O, emulated accesses) that VMXL_RING_RESERVE keeps free; U32_MAX
+ * without a ring. RUN does not enter the guest at 0. Inline: RUN asks
+ * before every entry.
+ */
+#define VMXL_RING_RESERVE	8
+static inline u32 vmxl_dirty_ring_room(const struct vmxl_vcpu *vcpu)
+{
+	u32 used = vcpu->ring_tail - vcpu->ring_reset;
+	u32 size = vcpu->vm->dirty_ring_size;
+
+	if (!vcpu->ring)
+		return U32_MAX;
+	if (used + VMXL_RING_RESERVE >= size)
+		return 0;
+	return size - VMXL_RING_RESERVE - used;
+}
+
 long vmxl_dirty_log_ioctl(struct vmxl_vm *vm, void __user *argp, bool get);
 long vmxl_enable_dirty_ring(struct vmxl_vm *vm, unsigned long size);
 long vmxl_reset_dirty_rings(struct vmxl_vm *vm);
@@ -461,9 +479,39 @@ void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu);
 				 X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_UMIP | \
 				 X86_CR4_PKE | X86_CR4_LA57)
 u64 vmxl_cr4_hidden(const struct vmxl_vcpu *vcpu);
-u64 vmxl_next_rip(u64 rip, u64 len, bool long64);
-bool vmxl_hypercall_past_canonical(struct vmxl_vcpu *vcpu, u64 len,
-				   bool long64);
+
+/*
+ * RIP after an instruction of @len bytes: outside 64-bit mode EIP wraps
+ * at 4 GiB (KVM truncates the same way); in 64-bit mode it may leave the
+ * canonical range, see below. Below 4 GiB the mode cannot matter, so the
+ * backend's @long64 (VMREADs, a VMCB decode) is asked only past it: this
+ * is on every skipped instruction's path.
+ */
+static inline u64 vmxl_next_rip(struct vmxl_vcpu *vcpu, u64 len,
+				bool (*long64)(struct vmxl_vcpu *vcpu))
+{
+	u64 next = vcpu->rip + len;
+
+	if (!(next >> 32) || long64(vcpu))
+		return next;
+	return (u32)next;
+}
+
+/*
+ * A hypercall whose last byte is the last canonical one (e.g. at
+ * 0x7ffffffffffd): the next fetch would #GP at a non-canonical RIP,
+ * which VMX cannot even enter with. The module faults the hypercall
+ * itself instead: #GP(0), RIP left on it, canonical. True: it did.
+ */
+static inline bool vmxl_hypercall_past_canonical(struct vmxl_vcpu *vcpu,
+						 u64 len,
+						 bool (*long64)(struct vmxl_vcpu *vcpu))
+{
+	u64 next = vcpu->rip + len;
+
+	return ((s64)next << 16 >> 16) != (s64)next && long64(vcpu);
+}
+
 /* 0: done; -ENOENT / -EINVAL: inject #GP */
 int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data);
 int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data);

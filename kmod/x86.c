@@ -1044,28 +1044,6 @@ void vmxl_regs_get(struct vmxl_vcpu *vcpu, struct vmxl_regs *r)
 	r->rflags = vcpu->rflags;
 }
 
-/*
- * RIP after an instruction of @len bytes: outside 64-bit mode EIP wraps
- * at 4 GiB (KVM truncates the same way); in 64-bit mode it may leave
- * the canonical range, see below.
- */
-u64 vmxl_next_rip(u64 rip, u64 len, bool long64)
-{
-	return long64 ? rip + len : (u32)(rip + len);
-}
-
-/*
- * A hypercall whose last byte is the last canonical one (e.g. at
- * 0x7ffffffffffd): the next fetch would #GP at a non-canonical RIP,
- * which VMX cannot even enter with. The module faults the hypercall
- * itself instead: #GP(0), RIP left on it, canonical. True: it did.
- */
-bool vmxl_hypercall_past_canonical(struct vmxl_vcpu *vcpu, u64 len,
-				   bool long64)
-{
-	return long64 && !is_canonical(vcpu->rip + len);
-}
-
 #define RFLAGS_RESERVED	(~0x3f7fd7ULL)	/* must-be-zero bits (bit 1 is always 1) */
 
 int vmxl_regs_set(struct vmxl_vcpu *vcpu, const struct vmxl_regs *r)
