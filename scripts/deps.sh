@@ -30,7 +30,9 @@ need_root() {
 # libFuzzer runtime build the SMMU fuzz target; python3 writes its seeds. `make dkms-install`
 # and the dkms lane need dkms; `make lint` needs sparse and cppcheck (and
 # the -cloud-amd64 / -rt-amd64 headers of the test ABI, installed below
-# once the ABI is known).
+# once the ABI is known). The debug lane's kernel (scripts/debug-kernel.sh)
+# is built from linux-source-6.1, which wants bc, flex, bison, libelf
+# (objtool) and libssl (the certificate tools).
 pkgs=(
 	build-essential linux-headers-amd64 kmod cpio xz-utils
 	qemu-system-x86 busybox-static bash bats
@@ -39,6 +41,7 @@ pkgs=(
 	bochs bochs-term bochsbios vgabios isolinux syslinux-common xorriso
 	dkms sparse cppcheck
 	clang libclang-rt-14-dev python3
+	bc flex bison libelf-dev libssl-dev
 )
 
 install_missing() { # install_missing PACKAGE...: apt-get what is not installed
