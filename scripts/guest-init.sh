@@ -6,6 +6,8 @@
 #   @@SUITE <name> <kselftest|bats>   then its TAP output
 #   @@END <name> rc=<exit status> t=<seconds>
 #   @@DMESG                           then the kernel log since the tests began
+#                                     and, on a kernel with kmemleak (the debug
+#                                     lane), the leaks it finds at the end
 #   @@DONE
 # Kernel command line: vmxl.filter=<text>[,<text>...] runs only suites
 # whose name contains one of them, vmxl.timeout=<s> bounds each suite (default 180),
@@ -14,15 +16,17 @@
 # demo (scripts/guest-demo.sh, `make demo`) on the console instead,
 # vmxl.fuzz_seed=<n> and vmxl.fuzz_calls=<n> become FUZZ_IOCTL_SEED and
 # FUZZ_IOCTL_CALLS of test_fuzz_ioctl.
+# vmxl.bootlog=1 sends the boot log first (@@BOOTLOG), kept, not judged.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 ln -s /proc/self/fd /dev/fd	# bash process substitution (bats)
 
-filter= timeout=180 shell= bench= demo=
+filter= timeout=180 shell= bench= demo= bootlog=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	vmxl.filter=*) filter=${arg#vmxl.filter=} ;;
@@ -32,6 +36,7 @@ for arg in $(cat /proc/cmdline); do
 	vmxl.demo=1) demo=1 ;;
 	vmxl.fuzz_seed=*) export FUZZ_IOCTL_SEED=${arg#vmxl.fuzz_seed=} ;;
 	vmxl.fuzz_calls=*) export FUZZ_IOCTL_CALLS=${arg#vmxl.fuzz_calls=} ;;
+	vmxl.bootlog=1) bootlog=1 ;;
 	esac
 done
 
@@ -49,9 +54,27 @@ fi
 
 out=/dev/ttyS1
 stty -F $out 115200 raw -echo 2>/dev/null	# Bochs times the UART
+# kmemleak (the debug lane's kernel): what boot left unreferenced is
+# not the tests' doing; a scan finds it and clear hides it from the
+# final report. A detector that turned itself off is said so.
+kmemleak=/sys/kernel/debug/kmemleak
+if [ -e $kmemleak ]; then
+	{ echo scan >$kmemleak && echo clear >$kmemleak; } 2>/dev/null ||
+		echo "vmxl: kmemleak is off: memory leak detector disabled" >/tmp/checkers.log
+fi
 # From here on only what the tests cause counts (the boot log may hold
-# warnings of its own, e.g. under Bochs).
-dmesg -c >/dev/null
+# warnings of its own, e.g. under Bochs); vmxl.bootlog=1 (the debug
+# lane) sends that boot log first, to be kept but not judged.
+dmesg -c >/tmp/boot.log
+if [ -n "$bootlog" ]; then
+	{ echo "@@BOOTLOG"; cat /tmp/boot.log; } >$out
+fi
+# The log judged is read from /dev/kmsg, which keeps every record for
+# its reader whatever a test does to the syslog buffer (module.bats
+# clears it with dmesg -c): from the marker on.
+echo "vmxl: tests begin" >/dev/kmsg
+cat /dev/kmsg >/tmp/kmsg.log &
+kmsg_pid=$!
 
 wanted() { # name
 	local f
@@ -95,9 +118,37 @@ fi
 for m in vmx_lite kvm_amd kvm_intel kvm ccp irqbypass; do
 	[ -d /sys/module/$m ] && rmmod $m 2>/dev/null
 done
+# With every module gone, whatever they allocated and kmemleak finds
+# unreferenced is a leak: two scans (an object is reported once it is
+# 5 s old and no scan found a reference to it), then the report.
+if [ -w $kmemleak ]; then
+	sleep 5
+	echo scan >$kmemleak
+	sleep 5
+	echo scan >$kmemleak
+fi
+# lockdep turns itself off after its first report or when its tables
+# are full: then the lane was not checked for what came after.
+if [ -r /proc/lockdep_stats ] &&
+   ! grep -Eq 'debug_locks: +1$' /proc/lockdep_stats; then
+	echo "vmxl: lockdep is off: debug_locks is 0" >>/tmp/checkers.log
+fi
+echo "vmxl: tests end" >/dev/kmsg
+sleep 1
+kill $kmsg_pid
+# /dev/kmsg records ("prio,seq,usec,flags;text", then " KEY=value"
+# lines) in dmesg's format, from the marker on.
 {
 	echo "@@DMESG"
-	dmesg
+	awk -F';' '
+		/^ / { next }
+		{
+			split($1, h, ","); sub(/^[^;]*;/, "")
+			if (!on) { on = ($0 == "vmxl: tests begin"); next }
+			printf "[%5d.%06d] %s\n", h[3] / 1000000, h[3] % 1000000, $0
+		}' /tmp/kmsg.log
+	cat /tmp/checkers.log 2>/dev/null
+	[ ! -r $kmemleak ] || cat $kmemleak
 	echo "@@DONE"
 } >/tmp/tail.log
 cat /tmp/tail.log >$out

@@ -6,6 +6,10 @@
 #         installed for the test kernel (needs root), loaded by modprobe
 #         from /lib/modules/<abi>/updates/dkms: runs selftests/dkms/
 #         (and whatever LANE_FILTER adds)
+#   debug the svm boot of a debug kernel (KASAN, UBSAN, kmemleak, lockdep:
+#         scripts/debug-kernel.sh builds it once per machine), its KVM
+#         modules, and vmx_lite.ko built against it; a kmemleak scan at
+#         the end
 # The guest runs every suite (scripts/guest-init.sh) and reports on its
 # second serial port. The lane fails on a failed or missing test, a
 # suite that crashed or timed out, a guest that did not finish, and any
@@ -17,8 +21,10 @@
 # LANE_BENCH=1 runs the benchmarks instead of the tests (scripts/bench.sh);
 # FUZZ_IOCTL_SEED=<n>, FUZZ_IOCTL_CALLS=<n> go to test_fuzz_ioctl;
 # LANE_DIR=<dir> writes the results there instead (runs still take turns).
+# The debug lane's defaults are longer: LANE_TIMEOUT 2400, SUITE_TIMEOUT 600.
 # Writes build/lane-<lane>/{console.log,results.log,counts}; the vmx lane
-# also boot.iso, bochsrc, bochs.log and bochs.out (Bochs' log, its stdout).
+# also boot.iso, bochsrc, bochs.log and bochs.out (Bochs' log, its stdout);
+# the debug lane module.log and kmod/ (the module's build against its kernel).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +33,10 @@ dir=${LANE_DIR:-$top/build/lane-$lane}
 [ -s "$top/.cache/abi" ] || "$top/scripts/deps.sh"
 abi=$(cat "$top/.cache/abi")
 kernel=$top/.cache/kernel/$abi/boot/vmlinuz-$abi
+# Under KASAN, lockdep and kmemleak the kernel runs several times slower.
+if [ "$lane" = debug ]; then
+	: "${LANE_TIMEOUT:=2400}" "${SUITE_TIMEOUT:=600}"
+fi
 # The emulated CPUs make the 6.1 kernel warn about itself while booting:
 # SRSO and RETBleed notices (spec_rstack_overflow=off still prints its
 # own, hence mitigations=off for this throwaway test kernel) and, under
@@ -44,6 +54,9 @@ filter=${LANE_FILTER:-}
 [ "${LANE_BENCH:-0}" = 0 ] || append+=" vmxl.bench=1"
 [ -z "${FUZZ_IOCTL_SEED:-}" ] || append+=" vmxl.fuzz_seed=$FUZZ_IOCTL_SEED"
 [ -z "${FUZZ_IOCTL_CALLS:-}" ] || append+=" vmxl.fuzz_calls=$FUZZ_IOCTL_CALLS"
+# The debug kernel: every KASAN report, not only the first; room in the
+# log for their splats; its boot log kept (build/lane-debug/suites/boot.dmesg).
+[ "$lane" != debug ] || append+=" kasan_multi_shot log_buf_len=1M vmxl.bootlog=1"
 
 # Two runs of one lane would share, and delete, one directory: they
 # take turns.
@@ -67,6 +80,34 @@ if [ "$lane" = dkms ]; then
 	}
 	echo "dkms: make dkms-install took $(( $(date +%s) - dkms_start ))s"
 	export DKMS_KO=/lib/modules/$abi/updates/dkms/vmx_lite.ko
+fi
+if [ "$lane" = debug ]; then
+	# The kernel (cached machine-wide; the first build takes long), then
+	# the module built against its tree, from a copy of the sources the
+	# way DKMS builds them (Kbuild says which files make the module).
+	dk=$("$top/scripts/debug-kernel.sh") || {
+		echo "0 1 0" >"$dir/counts"
+		exit 1
+	}
+	kernel=$dk/bzImage
+	rm -rf "$dir/kmod"
+	mkdir -p "$dir/kmod"
+	(cd "$top" && shopt -s nullglob &&
+	 cp --parents Kbuild dkms.conf uapi/linux/vmx_lite.h \
+		kmod/*.[chS] kmod/*.inc "$dir/kmod/")
+	make -C "$dk/linux" M="$dir/kmod" modules >"$dir/module.log" 2>&1 || {
+		tail -n 30 "$dir/module.log"
+		echo "debug: vmx_lite.ko did not build against $dk/linux" \
+		     "(full log: $dir/module.log)"
+		echo "0 1 0" >"$dir/counts"
+		exit 1
+	}
+	if grep -q 'warning:' "$dir/module.log"; then
+		echo "debug: the module's build against $dk/linux warns:"
+		grep -A3 'warning:' "$dir/module.log" | head -n 30 | sed 's/^/      /'
+	fi
+	export VMXL_KO=$dir/kmod/vmx_lite.ko
+	export KERNEL_MODULES=$dk/modules/lib/modules/$(cat "$dk/release")/kernel
 fi
 "$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio" || exit 1
 [ "$lane" != dkms ] || flock -u 8
@@ -192,9 +233,9 @@ boot_vmx() {
 }
 
 case $lane in
-svm|dkms) boot=boot_svm ;;
+svm|dkms|debug) boot=boot_svm ;;
 vmx) boot=boot_vmx; prep_vmx || exit 1 ;;
-*) echo "lane.sh: unknown lane '$lane' (known: svm, vmx, dkms)" >&2; exit 2 ;;
+*) echo "lane.sh: unknown lane '$lane' (known: svm, vmx, dkms, debug)" >&2; exit 2 ;;
 esac
 
 start=$(date +%s)
@@ -217,6 +258,7 @@ tr -d '\r' <"$dir/results.log" | awk -v d="$dir/suites" '
 		if (w[6] != "") print w[6] >(d "/" w[2] ".time")
 		file = ""; next
 	}
+	/@@BOOTLOG/ { file = d "/boot.dmesg"; printf "" >file; next }
 	/@@DMESG/ { file = d "/dmesg"; printf "" >file; next }
 	/@@DONE/ { print "done" >(d "/done"); file = ""; next }
 	file != "" { print >>file }
@@ -254,12 +296,24 @@ elif [ ! -s "$dir/suites/order" ]; then
 fi
 
 # Kernel trouble during the tests, in the format the kernel prints it.
-trouble='WARNING: CPU:|BUG:|Oops|general protection|KASAN|list_del corruption|UBSAN|kernel BUG|refcount_t:|soft lockup|hard LOCKUP|INFO: task .* blocked|Call Trace:'
+# The debug kernel's checkers add lockdep's reports (their WARNING:
+# headers), debugobjects' ODEBUG:, SLUB's "BUG <cache> (<taint>): ...",
+# and kmemleak's unreferenced objects (guest-init.sh appends its report).
+trouble='WARNING: CPU:|BUG:|Oops|general protection|KASAN|list_(add|del) corruption|UBSAN|kernel BUG|refcount_t:|soft lockup|hard LOCKUP|INFO: task .* blocked|Call Trace:'
+trouble+='|WARNING: (possible|inconsistent|suspicious RCU|bad unlock|lock held|held lock|Nested lock|bad contention|chain_key)'
+trouble+='|still has locks held|-safe -> .*-unsafe lock order|INFO: trying to register non-static key'
+trouble+='|ODEBUG:|BUG [^ ]+ \((Not tainted|Tainted)|unreferenced object|suspected memory leak'
+trouble+='|memory leak detector disabled|lockdep is off'
 if [ -f "$dir/suites/dmesg" ] &&
    grep -Eq "$trouble" "$dir/suites/dmesg"; then
 	echo "$lane: the kernel log shows trouble:"
 	grep -E -A12 "$trouble" "$dir/suites/dmesg" | head -n 60 | sed 's/^/      /'
 	bad=1
+fi
+if [ -f "$dir/suites/boot.dmesg" ] &&
+   grep -Eq "$trouble" "$dir/suites/boot.dmesg"; then
+	echo "$lane: the boot log (not judged) has $(grep -Ec "$trouble" \
+		"$dir/suites/boot.dmesg") lines of trouble: $dir/suites/boot.dmesg"
 fi
 
 fail=$((fail + bad))

@@ -13,12 +13,17 @@
 # that module goes where DKMS puts it, /lib/modules/<abi>/updates/dkms,
 # with the indexes modprobe reads (depmod -b); /lib/modules/vmxl/vmx_lite.ko
 # becomes a link to it, and the selftests/dkms/*.bats files join the tests.
+#
+# The debug lane (lane.sh) boots another kernel: KERNEL_MODULES=<its
+# lib/modules/<release>/kernel> gives the KVM modules to take, and
+# VMXL_KO=<vmx_lite.ko built against it> replaces ./vmx_lite.ko.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$1
 abi=$(cat "$top/.cache/abi")
-kmods=$top/.cache/kernel/$abi/lib/modules/$abi/kernel
+kmods=${KERNEL_MODULES:-$top/.cache/kernel/$abi/lib/modules/$abi/kernel}
+vmxl_ko=${VMXL_KO:-$top/vmx_lite.ko}
 root=$(mktemp -d)
 chmod 755 "$root"	# mktemp made it 0700: the guest's / for every uid
 trap 'rm -rf "$root"' EXIT
@@ -52,10 +57,10 @@ cp "$top"/userspace/lib/libvmxlite.so.0 "$root/usr/lib/"
 mkdir -p "$root/usr/share/vmxctl"
 cp "$top"/userspace/demo-guest/*.elf "$top"/userspace/demo-guest/*.bin \
    "$top"/scripts/guest-demo.sh "$root/usr/share/vmxctl/"
-if [ -f "$top/vmx_lite.ko" ]; then
-	cp "$top/vmx_lite.ko" "$root/lib/modules/vmxl/"
+if [ -f "$vmxl_ko" ]; then
+	cp "$vmxl_ko" "$root/lib/modules/vmxl/vmx_lite.ko"
 else
-	echo "mkinitramfs: warning: $top/vmx_lite.ko not built" >&2
+	echo "mkinitramfs: warning: $vmxl_ko not built" >&2
 fi
 if [ -n "${DKMS_KO:-}" ]; then
 	mkdir -p "$root/lib/modules/$abi/updates/dkms"
