@@ -2,8 +2,9 @@
 # vmx-lite top-level Makefile. kbuild reads ./Kbuild, never this file.
 #
 #   make                 module + userspace + selftests
-#   make check           host unit tests and the in-guest lanes: QEMU SVM
-#                        and Bochs VMX (LANES=svm for the quick one only)
+#   make check           host unit tests and the in-guest lanes: QEMU SVM,
+#                        the same on a debug kernel (KASAN, lockdep, ...),
+#                        Bochs VMX, DKMS (LANES=svm for the quick one only)
 #   make bench           the benchmarks in each lane, side by side with KVM:
 #                        table, results/bench.{json,txt,png}
 #   make fuzz-ioctl-long a long run of the in-guest ioctl fuzzer (hours):
@@ -36,7 +37,7 @@ else
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 endif
 
-LANES ?= svm vmx dkms
+LANES ?= svm debug vmx dkms
 export LANES
 
 # The one version: PACKAGE_VERSION in dkms.conf (Kbuild and
