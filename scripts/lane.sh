@@ -310,6 +310,12 @@ if [ -f "$dir/suites/dmesg" ] &&
 	grep -E -A12 "$trouble" "$dir/suites/dmesg" | head -n 60 | sed 's/^/      /'
 	bad=1
 fi
+# A guest that hung (a lock never released) sends no log: its console
+# shows what the kernel printed at loglevel 5 and above.
+if [ ! -f "$dir/suites/done" ] && grep -Eaq "$trouble" "$dir/console.log"; then
+	echo "$lane: the console shows trouble:"
+	grep -Ea -A6 "$trouble" "$dir/console.log" | head -n 40 | sed 's/^/      /'
+fi
 if [ -f "$dir/suites/boot.dmesg" ] &&
    grep -Eq "$trouble" "$dir/suites/boot.dmesg"; then
 	echo "$lane: the boot log (not judged) has $(grep -Ec "$trouble" \
