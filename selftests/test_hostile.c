@@ -982,10 +982,11 @@ static void guest_exception_storm(uint64_t reps)
 /*
  * Differences found by these guests that are vmx-lite bugs not fixed
  * yet: while this is 0 a test logs "KNOWN BUG" where one reproduces and
- * does not fail; set it to 1 with the fix. The one left: on SVM, the
+ * does not fail; set it to 1 with the fixes. Left: on SVM, the
  * single-step trap after an instruction vmx-lite emulates and skips (OUT,
  * CPUID) is lost, for the issue on exact debug features (DR6/DR7,
- * single-step) to fix.
+ * single-step) to fix; and one interrupt too many in the interrupt storm
+ * under the debug kernel (interrupt_and_nmi_storm).
  */
 #define KNOWN_BUGS_FAIL	0
 
@@ -1148,7 +1149,17 @@ TEST_F(hostile, interrupt_and_nmi_storm)
 			ASSERT_EQ(UCALL_SYNC, e.uc.cmd)
 				TH_LOG("%s", gvm_ucall_str(&e.uc, b, sizeof(b)));
 			if (e.uc.args[0] == 1) {
-				EXPECT_EQ(irqs, e.uc.args[1]);
+				/*
+				 * Known bug: in the debug lane (SVM under
+				 * QEMU, a slow KASAN host kernel) the guest
+				 * counts one interrupt more than was injected
+				 * in about one run in two, not yet explained
+				 * (a re-injection after an exit during
+				 * delivery is the suspect). Not seen in the
+				 * svm or vmx lanes.
+				 */
+				EXPECT_OR_KNOWN_BUG(irqs, e.uc.args[1],
+						    "interrupts counted");
 			} else {
 				EXPECT_EQ(nmis, e.uc.args[1]);
 			}
