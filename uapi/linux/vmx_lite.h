@@ -55,6 +55,8 @@ enum vmxl_backend_id {
 #define VMXL_FEAT_EPT_AD		(1ULL << 19) /* EPT accessed/dirty */
 #define VMXL_FEAT_PML			(1ULL << 20) /* page-modification log */
 #define VMXL_FEAT_PREEMPTION_TIMER	(1ULL << 21)
+/* The module's own, on both vendors: */
+#define VMXL_FEAT_LAPIC			(1ULL << 32) /* VMXL_VM_LAPIC */
 
 /* struct vmxl_caps.backend_status: why backend is what it is */
 enum vmxl_backend_status {
@@ -95,6 +97,17 @@ struct vmxl_caps {
 
 /* Device DMA of a VM without an SMMU aborts instead of bypassing. */
 #define VMXL_VM_DMA_STRICT	(1U << 0)
+/*
+ * Every vCPU gets an in-kernel local APIC (docs/lapic.md): the xAPIC page
+ * at APIC_BASE (0xfee00000), x2APIC MSRs when the vCPU's CPUID offers
+ * x2APIC, the timer (one-shot, periodic, TSC-deadline), IPIs, INIT and
+ * STARTUP. HLT then waits in the kernel for an interrupt instead of
+ * exiting; vCPUs other than 0 start in VMXL_MP_INIT_RECEIVED, waiting for
+ * INIT/STARTUP from the BSP. Userspace interrupts them with
+ * VMXL_SIGNAL_MSI; VMXL_INTERRUPT is refused (ENXIO). A vCPU's default
+ * CPUID then offers APIC, x2APIC, TSC-deadline and ARAT.
+ */
+#define VMXL_VM_LAPIC		(1U << 1)
 
 /* ------------------------------------------------------------------ */
 /* CPUID table (system fd: default table; vCPU fd: the guest's)       */
@@ -352,6 +365,7 @@ enum vmxl_exit_reason {
 	VMXL_EXIT_INTR = 8,		/* signal or immediate_exit; RUN gives EINTR */
 	VMXL_EXIT_IRQ_WINDOW_OPEN = 9,	/* guest can take an interrupt now */
 	VMXL_EXIT_DIRTY_RING_FULL = 10,	/* harvest, VMXL_RESET_DIRTY_RINGS, RUN */
+	VMXL_EXIT_EOI = 11,		/* EOI of a level-triggered vector: run->eoi */
 };
 
 #define VMXL_IO_IN		0
@@ -425,6 +439,17 @@ struct vmxl_run {
 			__u32 reserved;
 			__u64 detail;
 		} fail_entry;
+		/*
+		 * VMXL_EXIT_EOI (VMXL_VM_LAPIC): the guest ended a
+		 * level-triggered interrupt (one signalled with
+		 * VMXL_MSI_LEVEL): a userspace IOAPIC clears its remote IRR
+		 * and signals the line again if it is still asserted. The
+		 * EOI itself is done; RUN just goes on.
+		 */
+		struct {
+			__u32 vector;
+			__u32 reserved;
+		} eoi;
 		/* VMXL_EXIT_INTERNAL_ERROR */
 		struct {
 			__u32 suberror;		/* enum vmxl_internal_error */
@@ -688,5 +713,86 @@ struct vmxl_dma {
 
 #define VMXL_SMMU_DMA		_IOWR(VMXL_IOCTL_TYPE, 0x18, struct vmxl_dma)
 #define VMXL_SMMU_TRANSLATE	_IOWR(VMXL_IOCTL_TYPE, 0x19, struct vmxl_dma)
+
+/* ------------------------------------------------------------------ */
+/* The in-kernel local APIC (VMXL_VM_LAPIC, docs/lapic.md)            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * VMXL_SIGNAL_MSI (VM fd): deliver an interrupt message to the vCPUs'
+ * local APICs, as a PCI device's MSI write or an IOAPIC's redirection
+ * does. address is the message address (0xfeeXXXXX: destination ID in
+ * bits 19:12, destination mode in bit 2: 1 logical; the redirection
+ * hint, bit 3, is ignored), data the message data (vector 7:0, delivery mode
+ * 10:8: 0 fixed, 1 lowest priority, 4 NMI, 5 INIT; bit 15 level
+ * trigger). Lowest priority goes to one APIC of the destination (the
+ * lowest-numbered vCPU). Returns how many APICs took it (0: none matched
+ * or all were disabled).
+ *
+ * Errors: ENXIO the VM has no VMXL_VM_LAPIC; EINVAL flags, reserved or
+ * address_hi nonzero, address outside 0xfee00000-0xfeefffff, a delivery
+ * mode other than those, a fixed or lowest-priority vector below 16.
+ */
+struct vmxl_msi {
+	__u32 address_lo;
+	__u32 address_hi;	/* must be 0 */
+	__u32 data;
+	__u32 flags;		/* must be 0 */
+	__u64 reserved[2];
+};
+
+#define VMXL_SIGNAL_MSI		_IOW(VMXL_IOCTL_TYPE, 0x1a, struct vmxl_msi)
+
+/*
+ * VMXL_GET_LAPIC / VMXL_SET_LAPIC (vCPU fd): the whole local APIC in one
+ * blob, for snapshots and migration. regs is the xAPIC register page up
+ * to 0x3f0 (the register at MMIO offset o is the __u32 at regs[o]), IRR,
+ * ISR and TMR included; in x2APIC mode too (ID then holds the 32-bit
+ * x2APIC ID). The timer is in guest TSC units, so a restore needs no
+ * ordering with the TSC or MSRs: timer_deadline is the guest TSC at which
+ * the armed timer fires next (one-shot, periodic or TSC-deadline mode,
+ * as LVT timer says), 0 when it is not armed. A timer that fired before
+ * GET is already in IRR. On SET, the current count register (0x390) is
+ * ignored (it follows from timer_deadline) and an armed deadline already
+ * in the past fires at once; APIC_BASE (sregs or MSR) is not part of the
+ * blob and is restored first.
+ *
+ * Errors: ENXIO the VM has no VMXL_VM_LAPIC; EINVAL (SET) flags or
+ * reserved nonzero, the reserved timer mode 3, a periodic timer armed
+ * with initial count 0.
+ */
+struct vmxl_lapic_state {
+	__u8 regs[1024];
+	__u64 timer_deadline;
+	__u32 flags;		/* must be 0 */
+	__u32 reserved0;
+	__u64 reserved[6];
+};
+
+#define VMXL_GET_LAPIC		_IOR(VMXL_IOCTL_TYPE, 0x2e, struct vmxl_lapic_state)
+#define VMXL_SET_LAPIC		_IOW(VMXL_IOCTL_TYPE, 0x2f, struct vmxl_lapic_state)
+
+/*
+ * VMXL_GET_MP_STATE / VMXL_SET_MP_STATE (vCPU fd): where a vCPU of a
+ * VMXL_VM_LAPIC VM stands. RUN on a halted vCPU waits in the kernel for
+ * an interrupt; on one in INIT_RECEIVED, for STARTUP. Setting RUNNABLE
+ * starts a vCPU where its registers say (an AP without INIT/STARTUP).
+ *
+ * Errors: ENXIO the VM has no VMXL_VM_LAPIC; EINVAL (SET) an unknown
+ * state, reserved nonzero.
+ */
+enum vmxl_mp_state_value {
+	VMXL_MP_RUNNABLE = 0,
+	VMXL_MP_HALTED = 1,		/* HLT: waiting for an interrupt */
+	VMXL_MP_INIT_RECEIVED = 2,	/* waiting for STARTUP */
+};
+
+struct vmxl_mp_state {
+	__u32 state;		/* enum vmxl_mp_state_value */
+	__u32 reserved;
+};
+
+#define VMXL_GET_MP_STATE	_IOR(VMXL_IOCTL_TYPE, 0x30, struct vmxl_mp_state)
+#define VMXL_SET_MP_STATE	_IOW(VMXL_IOCTL_TYPE, 0x31, struct vmxl_mp_state)
 
 #endif /* _UAPI_LINUX_VMX_LITE_H */
