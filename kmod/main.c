@@ -280,6 +280,9 @@ static void vmxl_detect(void)
 		}
 		vmxl_backend = candidates[i];
 		vmxl_caps.backend_status = VMXL_STATUS_OK;
+		/* The APIC timer counts at the TSC rate: it must be known. */
+		if (tsc_khz)
+			vmxl_caps.features |= VMXL_FEAT_LAPIC;
 		pr_info("version %s, backend %s, features %#llx\n",
 			VMXL_VERSION, vmxl_backend->name, vmxl_caps.features);
 		return;

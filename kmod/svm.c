@@ -730,8 +730,7 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 	case SVM_EXIT_HLT:
 		vmxl_count_exit(vcpu, VMXL_STAT_HLT);
 		svm_skip(vcpu, 1);
-		run->exit_reason = VMXL_EXIT_HLT;
-		return VMXL_EXIT_USER;
+		return vmxl_halt(vcpu);
 	case SVM_EXIT_VMMCALL:
 		vmxl_count_exit(vcpu, VMXL_STAT_HYPERCALL);
 		if (vcpu->switch_floor)
@@ -828,7 +827,31 @@ static void svm_prepare_events(struct vmxl_vcpu *vcpu)
 		vmcb->control.int_ctl |= V_IRQ_MASK | V_IGN_TPR_MASK |
 					 (0xf << V_INTR_PRIO_SHIFT);
 		set_intercept(vmcb, INTERCEPT_VINTR);
+	} else if (vcpu->irq_window_prio >= 0) {
+		/*
+		 * An APIC vector held back: the virtual interrupt, at its
+		 * class and against V_TPR, is taken once IF, the shadow and
+		 * the guest's own CR8 let it through (APM Vol. 2, 15.21.4).
+		 */
+		vmcb->control.int_ctl &= ~(V_IGN_TPR_MASK | V_INTR_PRIO_MASK);
+		vmcb->control.int_ctl |= V_IRQ_MASK |
+			(vcpu->irq_window_prio << V_INTR_PRIO_SHIFT);
+		set_intercept(vmcb, INTERCEPT_VINTR);
 	}
+}
+
+static void svm_cancel_events(struct vmxl_vcpu *vcpu)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+
+	sv->vmcb->control.event_inj = 0;
+	sv->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	sv->vmcb->control.int_ctl &= ~V_IRQ_INJECTION_BITS_MASK;
+	clr_intercept(sv->vmcb, INTERCEPT_VINTR);
+	clr_intercept(sv->vmcb, INTERCEPT_IRET);
+	sv->soft_int_stepped = false;
+	vcpu->nmi_masked = false;
+	vcpu->irq_pending = -1;
 }
 
 /*
@@ -890,12 +913,17 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	u64 host_xcr0;
 	struct svm_cpu *sd;
 	unsigned long dr;
+	bool aborted;
 	int cpu;
 
 	vmcb->save.rax = vcpu->regs[0];
 	vmcb->save.rsp = vcpu->regs[4];
 	vmcb->save.rip = vcpu->rip;
 	vmcb->save.rflags = vcpu->rflags;
+	/* The APIC's TPR is the guest's CR8, V_TPR (APM Vol. 2, 15.21.2). */
+	if (vcpu->lapic)
+		vmcb->control.int_ctl = (vmcb->control.int_ctl & ~V_TPR_MASK) |
+					vmxl_lapic_cr8(vcpu);
 	svm_prepare_events(vcpu);
 
 	host_xcr0 = vmxl_load_guest_fpu(vcpu);	/* preemption off */
@@ -936,7 +964,9 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	asm volatile("clgi" ::: "memory");
 	/* GIF=0 holds interrupts; with IF=1 they exit the guest. */
 	local_irq_enable();
-	vmxl_svm_enter(sv->vmcb_pa, __pa(sd->host_save), vcpu->regs);
+	aborted = vmxl_entry_abort(vcpu);
+	if (!aborted)
+		vmxl_svm_enter(sv->vmcb_pa, __pa(sd->host_save), vcpu->regs);
 	local_irq_disable();
 	asm volatile("stgi" ::: "memory");
 	local_irq_enable();
@@ -953,12 +983,17 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
 	vmxl_put_guest_fpu(vcpu, host_xcr0);
+	/* Nothing ran: the VMCB still holds what we wrote, event included. */
+	if (aborted)
+		return VMXL_EXIT_RESUME;
 
 	vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	vcpu->regs[0] = vmcb->save.rax;
 	vcpu->regs[4] = vmcb->save.rsp;
 	vcpu->rip = vmcb->save.rip;
 	vcpu->rflags = vmcb->save.rflags;
+	if (vcpu->lapic)
+		vmxl_lapic_set_cr8(vcpu, vmcb->control.int_ctl & V_TPR_MASK);
 
 	/* An event whose delivery the exit interrupted goes in again. */
 	vmcb->control.event_inj = 0;
@@ -1002,4 +1037,5 @@ const struct vmxl_backend vmxl_svm_backend = {
 	.get_msr	= svm_get_msr,
 	.set_msr	= svm_set_msr,
 	.interruptible	= svm_interruptible,
+	.cancel_events	= svm_cancel_events,
 };

@@ -62,6 +62,18 @@ static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 			run->exit_reason = VMXL_EXIT_DIRTY_RING_FULL;
 			break;
 		}
+		if (vcpu->lapic) {
+			if (vmxl_lapic_prepare(vcpu)) {	/* an EOI exit */
+				WRITE_ONCE(vcpu->stats[VMXL_STAT_USER],
+					   vcpu->stats[VMXL_STAT_USER] + 1);
+				break;
+			}
+			if (vcpu->mp_state != VMXL_MP_RUNNABLE) {
+				/* a signal ends it at the top of the loop */
+				vmxl_lapic_block(vcpu);
+				continue;
+			}
+		}
 		if (run->request_interrupt_window && vcpu->irq_pending < 0 &&
 		    vmxl_backend->interruptible(vcpu)) {
 			run->exit_reason = VMXL_EXIT_IRQ_WINDOW_OPEN;
@@ -156,6 +168,8 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 		memset(&u.sregs, 0, sizeof(u.sregs));
 		vmxl_backend->get_sregs(vcpu, &u.sregs);
 		u.sregs.apic_base = vcpu->apic_base;
+		if (vcpu->lapic)
+			u.sregs.cr8 = vmxl_lapic_cr8(vcpu);
 		return copy_to_user(argp, &u.sregs, sizeof(u.sregs)) ?
 		       -EFAULT : 0;
 	case VMXL_SET_SREGS:
@@ -164,9 +178,18 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 		ret = vmxl_sregs_check(&u.sregs);
 		if (ret)
 			return ret;
+		/* x2APIC (bit 10) needs an APIC that offers it */
+		if (vcpu->lapic)
+			ret = vmxl_lapic_set_base(vcpu, u.sregs.apic_base, true);
+		else if (u.sregs.apic_base & X2APIC_ENABLE)
+			ret = -EINVAL;
+		if (ret)
+			return ret;
 		ret = vmxl_backend->set_sregs(vcpu, &u.sregs);
 		if (!ret) {
 			vcpu->apic_base = u.sregs.apic_base;
+			if (vcpu->lapic)
+				vmxl_lapic_set_cr8(vcpu, u.sregs.cr8);
 			vcpu->pending = VMXL_PENDING_NONE;
 			vcpu->shutdown = false;
 		}
@@ -187,6 +210,8 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 	case VMXL_INTERRUPT:
 		if (copy_from_user(&u.irq, argp, sizeof(u.irq)))
 			return -EFAULT;
+		if (vcpu->lapic)
+			return -ENXIO;	/* VMXL_SIGNAL_MSI goes through it */
 		if (u.irq.flags || u.irq.vector < 32 || u.irq.vector > 255)
 			return -EINVAL;
 		if (vcpu->irq_pending >= 0 || !vmxl_backend->interruptible(vcpu))
@@ -200,6 +225,11 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 			return -EAGAIN;
 		vcpu->nmi_pending = true;
 		return 0;
+	case VMXL_GET_LAPIC:
+	case VMXL_SET_LAPIC:
+	case VMXL_GET_MP_STATE:
+	case VMXL_SET_MP_STATE:
+		return vmxl_lapic_ioctl(vcpu, cmd, argp);
 	}
 	return -ENOTTY;
 }
@@ -251,6 +281,7 @@ static int vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 
 static void vcpu_free(struct vmxl_vcpu *vcpu)
 {
+	vmxl_lapic_destroy(vcpu);
 	if (vcpu->backend_data)
 		vmxl_backend->vcpu_destroy(vcpu);
 	kvfree(vcpu->cpuid);
@@ -267,11 +298,14 @@ static int vcpu_release(struct inode *inode, struct file *filp)
 	unsigned int i;
 
 	mutex_lock(&vm->lock);
-	vm->vcpus[vcpu->id] = NULL;
+	WRITE_ONCE(vm->vcpus[vcpu->id], NULL);
 	vm->nr_vcpus--;
 	for (i = 0; i < __VMXL_STAT_MAX; i++)
 		vm->closed_stats[i] += vcpu->stats[i];
 	mutex_unlock(&vm->lock);
+	/* APICs send to vCPUs found under RCU (lapic_deliver()) */
+	if (vcpu->lapic)
+		synchronize_rcu();
 	vcpu_free(vcpu);
 	vmxl_vm_put(vm);
 	return 0;
@@ -314,6 +348,9 @@ long vmxl_create_vcpu(struct vmxl_vm *vm, unsigned long id)
 	if (ret)
 		goto fail;
 	vmxl_vcpu_reset(vcpu);
+	ret = vmxl_lapic_create(vcpu);
+	if (ret)
+		goto fail;
 
 	mutex_lock(&vm->lock);
 	if (vm->vcpus[id]) {
@@ -338,7 +375,8 @@ long vmxl_create_vcpu(struct vmxl_vm *vm, unsigned long id)
 		ret = fd;
 		goto fail;
 	}
-	vm->vcpus[id] = vcpu;
+	/* initialised before senders can find it without the lock */
+	smp_store_release(&vm->vcpus[id], vcpu);
 	vm->nr_vcpus++;
 	mutex_unlock(&vm->lock);
 	vmxl_nl_vcpu_created(vm, id);

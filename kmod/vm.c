@@ -465,6 +465,8 @@ static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vmxl_smmu_dma_ioctl(vm, argp, true);
 	case VMXL_SMMU_TRANSLATE:
 		return vmxl_smmu_dma_ioctl(vm, argp, false);
+	case VMXL_SIGNAL_MSI:
+		return vmxl_signal_msi(vm, argp);
 	}
 	return -ENOTTY;
 }
@@ -491,8 +493,10 @@ long vmxl_create_vm(unsigned long flags)
 
 	if (!vmxl_backend)
 		return -ENODEV;
-	if (flags & ~VMXL_VM_DMA_STRICT)
+	if (flags & ~(VMXL_VM_DMA_STRICT | VMXL_VM_LAPIC))
 		return -EINVAL;
+	if ((flags & VMXL_VM_LAPIC) && !(vmxl_caps.features & VMXL_FEAT_LAPIC))
+		return -EOPNOTSUPP;
 	if (atomic_inc_return(&vmxl_nr_vms) > vmxl_caps.max_vms) {
 		atomic_dec(&vmxl_nr_vms);
 		return -ENOSPC;
@@ -519,6 +523,13 @@ long vmxl_create_vm(unsigned long flags)
 	if (!vm->slots || !vm->vcpus ||
 	    vmxl_mmu_init(&vm->mmu, vmxl_backend->mmu_fmt))
 		goto fail_vm;
+	if (flags & VMXL_VM_LAPIC) {
+		mutex_lock(&vm->lock);
+		ret = vmxl_lapic_vm_init(vm);
+		mutex_unlock(&vm->lock);
+		if (ret)
+			goto fail_vm;
+	}
 	mmgrab(current->mm);
 	vm->mm = current->mm;
 	vm->owner = get_pid(task_tgid(current));

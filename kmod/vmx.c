@@ -967,7 +967,22 @@ static void vmx_prepare_events(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 	if ((vcpu->run->request_interrupt_window || vcpu->irq_pending >= 0) &&
 	    (busy || !irq_open))
 		proc |= CPU_BASED_INTR_WINDOW_EXITING;
+	/* An APIC vector held back by IF or busy; CR8 writes exit anyway. */
+	if (vcpu->lapic && vcpu->irq_window_prio > vmxl_lapic_cr8(vcpu))
+		proc |= CPU_BASED_INTR_WINDOW_EXITING;
 	vmx_set_proc(vv, proc);
+}
+
+static void vmx_cancel_events(struct vmxl_vcpu *vcpu)
+{
+	struct vmx_vcpu *vv = vmx_get(vcpu);
+
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, 0);
+	vmx_set_proc(vv, vv->proc & ~(CPU_BASED_INTR_WINDOW_EXITING |
+				      CPU_BASED_NMI_WINDOW_EXITING));
+	vcpu->irq_pending = -1;
+	vmx_put();
 }
 
 /* An event whose delivery the exit interrupted goes in again. */
@@ -1104,6 +1119,48 @@ static void vmx_swap_msrs(struct vmx_vcpu *vv, bool to_guest)
 static enum vmxl_exit_action vmx_handle_exit(struct vmxl_vcpu *vcpu,
 					     const struct vmx_exit *e);
 
+/*
+ * VMLAUNCH/VMRESUME with interrupts off, and the host state the exit
+ * does not restore. Returns the entry's failure (nonzero) or 0 with the
+ * basic exit information in @e.
+ */
+static int vmx_enter(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv,
+		     struct vmx_exit *e, int cpu, u64 fsbase,
+		     u16 ds, u16 es, u16 fs, u16 gs)
+{
+	int fail;
+
+	if (native_read_cr2() != vv->cr2)
+		native_write_cr2(vv->cr2);
+	fail = vmxl_vmx_enter(vcpu->regs, vv->launched);
+	vv->cr2 = native_read_cr2();
+
+	/* VM exit loaded null selectors, a 0x67 TSS limit, a 64K GDT. */
+	if (ds)
+		loadsegment(ds, ds);
+	if (es)
+		loadsegment(es, es);
+	if (fs) {
+		loadsegment(fs, fs);
+		x86_fsbase_write_cpu(fsbase);
+	}
+	if (gs)
+		load_gs_index(gs);
+	invalidate_tss_limit();
+	load_fixmap_gdt(cpu);
+
+	e->reason = fail ? 0 : vmcs_read(VM_EXIT_REASON);
+	e->intr_info = 0;
+	if (!fail && e->reason == EXIT_REASON_EXCEPTION_NMI) {
+		e->intr_info = vmcs_read(VM_EXIT_INTR_INFO);
+		/* The exit consumed a host NMI: hand it to the kernel now. */
+		if ((e->intr_info & INTR_INFO_INTR_TYPE_MASK) ==
+		    INTR_TYPE_NMI_INTR)
+			vmxl_vmx_do_nmi();
+	}
+	return fail;
+}
+
 static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 {
 	struct vmx_vcpu *vv = to_vmx(vcpu);
@@ -1111,7 +1168,8 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 	u64 host_xcr0, host_kgs, host_debugctl, fsbase, dr7;
 	u16 ds, es, fs, gs;
 	struct vmx_exit e;
-	int cpu, fail;
+	int cpu, fail = 0;
+	bool aborted;
 
 	vmx_get(vcpu);
 	cpu = smp_processor_id();
@@ -1169,34 +1227,9 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 	 */
 	smp_mb();
 	local_irq_disable();
-	if (native_read_cr2() != vv->cr2)
-		native_write_cr2(vv->cr2);
-	fail = vmxl_vmx_enter(vcpu->regs, vv->launched);
-	vv->cr2 = native_read_cr2();
-
-	/* VM exit loaded null selectors, a 0x67 TSS limit, a 64K GDT. */
-	if (ds)
-		loadsegment(ds, ds);
-	if (es)
-		loadsegment(es, es);
-	if (fs) {
-		loadsegment(fs, fs);
-		x86_fsbase_write_cpu(fsbase);
-	}
-	if (gs)
-		load_gs_index(gs);
-	invalidate_tss_limit();
-	load_fixmap_gdt(cpu);
-
-	e.reason = fail ? 0 : vmcs_read(VM_EXIT_REASON);
-	e.intr_info = 0;
-	if (!fail && e.reason == EXIT_REASON_EXCEPTION_NMI) {
-		e.intr_info = vmcs_read(VM_EXIT_INTR_INFO);
-		/* The exit consumed a host NMI: hand it to the kernel now. */
-		if ((e.intr_info & INTR_INFO_INTR_TYPE_MASK) ==
-		    INTR_TYPE_NMI_INTR)
-			vmxl_vmx_do_nmi();
-	}
+	aborted = vmxl_entry_abort(vcpu);
+	if (!aborted)
+		fail = vmx_enter(vcpu, vv, &e, cpu, fsbase, ds, es, fs, gs);
 	local_irq_enable();
 	atomic_set(&vcpu->mode, VMXL_OUTSIDE_GUEST);
 
@@ -1208,6 +1241,10 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 	rdmsrl(MSR_KERNEL_GS_BASE, vv->kernel_gs_base);
 	wrmsrl(MSR_KERNEL_GS_BASE, host_kgs);
 	vmxl_put_guest_fpu(vcpu, host_xcr0);
+	if (aborted) {		/* nothing ran: the VMCS is as we wrote it */
+		vmx_put();
+		return VMXL_EXIT_RESUME;
+	}
 
 	if (fail) {
 		u64 err = vmcs_read(VM_INSTRUCTION_ERROR);
@@ -1344,7 +1381,10 @@ static enum vmxl_exit_action vmx_handle_cr(struct vmxl_vcpu *vcpu,
 		} else if (cr == 4) {
 			ret = vmx_set_cr4(vcpu, val);
 		} else if (cr == 8 && !(val & ~0xfULL)) {
-			vv->cr8 = val;
+			if (vcpu->lapic)
+				vmxl_lapic_set_cr8(vcpu, val);
+			else
+				vv->cr8 = val;
 		} else if (cr == 3) {	/* only where CR3 exiting is forced */
 			vmcs_write(GUEST_CR3, val);
 			vv->load_pdptrs = true;
@@ -1355,7 +1395,8 @@ static enum vmxl_exit_action vmx_handle_cr(struct vmxl_vcpu *vcpu,
 		break;
 	case 1:		/* MOV from CR */
 		if (cr == 8)
-			vcpu->regs[reg] = vv->cr8;
+			vcpu->regs[reg] = vcpu->lapic ? vmxl_lapic_cr8(vcpu) :
+							vv->cr8;
 		else if (cr == 3)
 			vcpu->regs[reg] = vmcs_read(GUEST_CR3);
 		break;
@@ -1543,8 +1584,7 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 	case EXIT_REASON_HLT:
 		vmxl_count_exit(vcpu, VMXL_STAT_HLT);
 		vmx_skip(vcpu, e);
-		run->exit_reason = VMXL_EXIT_HLT;
-		return VMXL_EXIT_USER;
+		return vmxl_halt(vcpu);
 	case EXIT_REASON_INVD:
 		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		vmx_skip(vcpu, e);	/* caches are the host's business */
@@ -1660,4 +1700,5 @@ const struct vmxl_backend vmxl_vmx_backend = {
 	.get_msr	= vmx_get_msr,
 	.set_msr	= vmx_set_msr,
 	.interruptible	= vmx_interruptible,
+	.cancel_events	= vmx_cancel_events,
 };

@@ -18,6 +18,7 @@
 #include <linux/tracepoint-defs.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
+#include <linux/wait.h>
 #include <linux/vmx_lite.h>
 
 #include "x86_decode.h"
@@ -139,7 +140,8 @@ struct vmxl_slot {
  *                  taken with the CPU hotplug read lock inside it.
  *  vmxl_vms_lock   (mutex) the list of VMs, their ids, vmxl_vms_gen;
  *                  netlink dumps take it, then each VM's lock.
- *  vcpu->mutex     (mutex) one ioctl at a time per vCPU (RUN and state).
+ *  vcpu->mutex     (mutex) one ioctl at a time per vCPU (RUN and state);
+ *                  its APIC's registers, timer and MP state.
  *  vm->lock        (mutex) slots[], vcpus[], nr_vcpus, mem_bytes, the
  *                  device table and dirty ring size: changes.
  *  vm->run_sem     (rwsem) read: a vCPU inside one guest entry and its
@@ -278,6 +280,23 @@ struct vmxl_vcpu {
 	bool nmi_pending;
 	bool nmi_masked;
 	s32 irq_pending;		/* vector to inject, -1 = none */
+	/*
+	 * With an APIC: the class (vector >> 4) of the vector that waits for
+	 * an interrupt window, -1 = none. The backend asks for the window;
+	 * SVM also lets CR8, which the guest changes without an exit, open it.
+	 */
+	s8 irq_window_prio;
+
+	/* VMXL_VM_LAPIC (lapic.c), NULL without; locking there */
+	struct vmxl_lapic *lapic;
+	u32 mp_state;			/* enum vmxl_mp_state_value */
+	/*
+	 * VMXL_REQ_* bits: anyone sets them (atomic, vmxl_vcpu_kick()), the
+	 * vCPU's thread takes them all before each entry. Nonzero after
+	 * IN_GUEST is published: the entry is abandoned.
+	 */
+	unsigned long requests;
+	wait_queue_head_t wq;		/* a vCPU that is not runnable waits */
 	bool shutdown;			/* triple-faulted: stays stopped */
 	bool switch_floor;		/* in VMXL_SWITCH_FLOOR: VMXL_EXIT_FLOOR */
 
@@ -348,6 +367,8 @@ struct vmxl_backend {
 	int (*set_msr)(struct vmxl_vcpu *vcpu, u32 index, u64 data);
 	/* Can an external interrupt be injected now? */
 	bool (*interruptible)(struct vmxl_vcpu *vcpu);
+	/* Drop an event queued for the next entry, and the interrupt shadow. */
+	void (*cancel_events)(struct vmxl_vcpu *vcpu);
 };
 
 extern const struct vmxl_backend vmxl_svm_backend;
@@ -473,6 +494,9 @@ int vmxl_cpuid_copy_in(struct vmxl_vcpu *vcpu, void __user *argp);
 int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
 			u32 n);
 void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu);
+u32 vmxl_cpuid_leaf1_ecx(const struct vmxl_vcpu *vcpu);
+/* An APIC's vCPU: APIC, x2APIC, TSC-deadline, ARAT in its table. */
+void vmxl_cpuid_add_lapic(struct vmxl_vcpu *vcpu);
 /* CR4 bits the CPUID features they depend on hide from the guest. */
 #define VMXL_CR4_CPUID_BITS	(X86_CR4_VMXE | X86_CR4_PCIDE | \
 				 X86_CR4_OSXSAVE | X86_CR4_FSGSBASE | \
@@ -539,5 +563,42 @@ u64 vmxl_load_guest_fpu(struct vmxl_vcpu *vcpu);
 void vmxl_put_guest_fpu(struct vmxl_vcpu *vcpu, u64 host_xcr0);
 enum vmxl_exit_action vmxl_internal_error(struct vmxl_vcpu *vcpu, u32 sub,
 					  u64 data0, u64 data1);
+
+/* lapic.c: the in-kernel local APIC (docs/lapic.md) */
+enum vmxl_req {
+	VMXL_REQ_EVENT,		/* an interrupt came: look again */
+	VMXL_REQ_TIMER,		/* the APIC timer's hrtimer fired */
+	VMXL_REQ_INIT,
+	VMXL_REQ_SIPI,		/* the vector is in the APIC */
+	VMXL_REQ_NMI,
+};
+
+void vmxl_vcpu_kick(struct vmxl_vcpu *vcpu, unsigned int req);
+
+/*
+ * Backends call this after publishing IN_GUEST with interrupts blocked:
+ * true means a request came since vmxl_lapic_prepare(), and the entry is
+ * abandoned (VMXL_EXIT_RESUME without entering). See vmxl_vcpu_kick().
+ */
+static inline bool vmxl_entry_abort(struct vmxl_vcpu *vcpu)
+{
+	return READ_ONCE(vcpu->requests);
+}
+
+int vmxl_lapic_create(struct vmxl_vcpu *vcpu);
+void vmxl_lapic_destroy(struct vmxl_vcpu *vcpu);
+int vmxl_lapic_vm_init(struct vmxl_vm *vm);
+bool vmxl_lapic_prepare(struct vmxl_vcpu *vcpu);
+int vmxl_lapic_block(struct vmxl_vcpu *vcpu);
+long vmxl_lapic_ioctl(struct vmxl_vcpu *vcpu, unsigned int cmd,
+		      void __user *argp);
+long vmxl_signal_msi(struct vmxl_vm *vm, void __user *argp);
+int vmxl_lapic_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data);
+int vmxl_lapic_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data);
+int vmxl_lapic_set_base(struct vmxl_vcpu *vcpu, u64 data, bool host);
+u8 vmxl_lapic_cr8(struct vmxl_vcpu *vcpu);
+void vmxl_lapic_set_cr8(struct vmxl_vcpu *vcpu, u8 cr8);
+/* HLT, stepped over: wait in the kernel with an APIC, else exit. */
+enum vmxl_exit_action vmxl_halt(struct vmxl_vcpu *vcpu);
 
 #endif /* VMXL_H */

@@ -42,6 +42,10 @@
 			 BIT(20) | BIT(22) | BIT(26) | BIT(29))
 #define CPUID_HYPERVISOR	BIT(31)
 #define CPUID1_EDX_HTT		BIT(28)
+#define CPUID1_EDX_APIC		BIT(9)
+#define CPUID1_ECX_X2APIC	BIT(21)
+#define CPUID1_ECX_TSC_DEADLINE	BIT(24)
+#define CPUID6_EAX_ARAT		BIT(2)	/* the APIC timer runs in deep C-states */
 #define CPUID_X7_EDX_INVTSC	BIT(8)	/* invariant TSC */
 
 /*
@@ -317,6 +321,33 @@ void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu)
 	vcpu->regs[3] = e ? e->ebx : 0;
 	vcpu->regs[1] = e ? e->ecx : 0;
 	vcpu->regs[2] = e ? e->edx : 0;
+	/* CPUID.1:EDX.APIC follows APIC_BASE.EN (SDM 10.4.3) */
+	if (fn == 1 && vcpu->lapic &&
+	    !(vcpu->apic_base & MSR_IA32_APICBASE_ENABLE))
+		vcpu->regs[2] &= ~(u64)CPUID1_EDX_APIC;
+}
+
+u32 vmxl_cpuid_leaf1_ecx(const struct vmxl_vcpu *vcpu)
+{
+	const struct vmxl_cpuid_entry *e = cpuid_find(vcpu, 1, 0);
+
+	return e ? e->ecx : 0;
+}
+
+void vmxl_cpuid_add_lapic(struct vmxl_vcpu *vcpu)
+{
+	struct vmxl_cpuid_entry *e;
+	u32 i;
+
+	for (i = 0; i < vcpu->nr_cpuid; i++) {
+		e = &vcpu->cpuid[i];
+		if (e->function == 1) {
+			e->edx |= CPUID1_EDX_APIC;
+			e->ecx |= CPUID1_ECX_X2APIC | CPUID1_ECX_TSC_DEADLINE;
+		} else if (e->function == 6) {
+			e->eax |= CPUID6_EAX_ARAT;
+		}
+	}
 }
 
 int vmxl_cpuid_copy_in(struct vmxl_vcpu *vcpu, void __user *argp)
@@ -460,7 +491,13 @@ static int msr_value_fixup(u32 index, u64 *data)
 /* MSRs the core emulates for both vendors; others go to the backend. */
 int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 {
-	int fixed = mtrr_fixed_index(index);
+	int fixed = mtrr_fixed_index(index), ret;
+
+	if (vcpu->lapic) {
+		ret = vmxl_lapic_rdmsr(vcpu, index, data);
+		if (ret != -ENOENT)
+			return ret;
+	}
 
 	if (fixed >= 0) {
 		*data = vcpu->mtrr_fixed[fixed];
@@ -506,6 +543,13 @@ int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 	u64 phys_mask = ~((1ULL << boot_cpu_data.x86_phys_bits) - 1);
 	int fixed = mtrr_fixed_index(index), i, ret;
 
+	if (vcpu->lapic) {
+		ret = vmxl_lapic_wrmsr(vcpu, index, data);
+		if (ret != -ENOENT)
+			return ret;
+		if (index == MSR_IA32_APICBASE)
+			return vmxl_lapic_set_base(vcpu, data, false);
+	}
 	if (fixed >= 0) {
 		for (i = 0; i < 8; i++)
 			if (!mtrr_type_ok(data >> (8 * i)))
@@ -515,7 +559,7 @@ int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 	}
 	switch (index) {
 	case MSR_IA32_APICBASE:
-		/* BSP (8), x2APIC enable (10; not offered), enable (11) */
+		/* BSP (8), x2APIC enable (10; APIC VMs only), enable (11) */
 		if (data & (phys_mask | 0x6ff | BIT(10)))
 			return -EINVAL;
 		vcpu->apic_base = data;
@@ -1099,8 +1143,9 @@ int vmxl_sregs_check(const struct vmxl_sregs *s)
 	if (!!(s->efer & EFER_LMA) !=
 	    ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)))
 		return -EINVAL;
+	/* x2APIC, bit 10: the caller knows whether the vCPU has an APIC */
 	if (s->apic_base & (~((1ULL << boot_cpu_data.x86_phys_bits) - 1) |
-			    0x6ff | BIT(10)))
+			    0x6ff))
 		return -EINVAL;
 	return 0;
 }

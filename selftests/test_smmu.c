@@ -239,7 +239,7 @@ TEST(no_smmu_bypass_or_strict)
 		}
 		close(vm);
 	}
-	EXPECT_EQ(-1, ioctl(sys, VMXL_CREATE_VM, 2));
+	EXPECT_EQ(-1, ioctl(sys, VMXL_CREATE_VM, 1UL << 31));
 	EXPECT_EQ(EINVAL, errno);
 	munmap(mem, 2 * PAGE);
 	close(sys);

@@ -74,14 +74,25 @@ TEST_F(api, create_vm_flags)
 	unsigned int bit;
 	int fd;
 
-	/* every flag but VMXL_VM_DMA_STRICT is refused */
-	for (bit = 1; bit < 32; bit++) {
+	/* every flag but VMXL_VM_DMA_STRICT and VMXL_VM_LAPIC is refused */
+	for (bit = 2; bit < 32; bit++) {
 		EXPECT_EQ(-1, ioctl(self->sys_fd, VMXL_CREATE_VM, 1UL << bit));
 		EXPECT_EQ(EINVAL, errno) TH_LOG("flag bit %u", bit);
 	}
 	fd = ioctl(self->sys_fd, VMXL_CREATE_VM, VMXL_VM_DMA_STRICT);
 	EXPECT_LE(0, fd);
 	close(fd);
+	/* the APIC needs the TSC rate, which the capabilities then report */
+	fd = ioctl(self->sys_fd, VMXL_CREATE_VM,
+		   VMXL_VM_DMA_STRICT | VMXL_VM_LAPIC);
+	if (self->caps.features & VMXL_FEAT_LAPIC) {
+		EXPECT_NE(0, self->caps.tsc_khz);
+		EXPECT_LE(0, fd);
+		close(fd);
+	} else {
+		EXPECT_EQ(-1, fd);
+		EXPECT_EQ(EOPNOTSUPP, errno);
+	}
 }
 
 TEST_F(api, memory_region_errors)
