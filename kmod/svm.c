@@ -840,6 +840,24 @@ static void svm_prepare_events(struct vmxl_vcpu *vcpu)
 	}
 }
 
+static void svm_get_dr67(struct vmxl_vcpu *vcpu, u64 *dr6, u64 *dr7)
+{
+	*dr6 = to_svm(vcpu)->vmcb->save.dr6;
+	*dr7 = to_svm(vcpu)->vmcb->save.dr7;
+}
+
+/* The fixed bits of DR6 and DR7 (APM Vol. 2, 13.1.1.3 and 13.1.1.4). */
+static void svm_set_dr67(struct vmxl_vcpu *vcpu, u64 dr6, u64 dr7)
+{
+	to_svm(vcpu)->vmcb->save.dr6 = (dr6 & 0xe00f) | 0xffff0ff0;
+	to_svm(vcpu)->vmcb->save.dr7 = (dr7 & ~0xd800ULL) | 0x400;
+}
+
+static void svm_set_tsc_offset(struct vmxl_vcpu *vcpu, u64 offset)
+{
+	to_svm(vcpu)->vmcb->control.tsc_offset = offset;
+}
+
 static void svm_cancel_events(struct vmxl_vcpu *vcpu)
 {
 	struct svm_vcpu *sv = to_svm(vcpu);
@@ -1038,4 +1056,7 @@ const struct vmxl_backend vmxl_svm_backend = {
 	.set_msr	= svm_set_msr,
 	.interruptible	= svm_interruptible,
 	.cancel_events	= svm_cancel_events,
+	.get_dr67	= svm_get_dr67,
+	.set_dr67	= svm_set_dr67,
+	.set_tsc_offset	= svm_set_tsc_offset,
 };

@@ -22,6 +22,39 @@ void vmxl_trace_exit(struct vmxl_vcpu *vcpu, unsigned int stat)
 	trace_vmxl_exit(vcpu, stat);
 }
 
+/* Take the VM's TSC basis if VMXL_SET_CLOCK moved it (see struct vmxl_vm). */
+static void vcpu_sync_clock(struct vmxl_vcpu *vcpu)
+{
+	u32 gen = READ_ONCE(vcpu->vm->tsc_gen);
+
+	if (gen == vcpu->tsc_gen)
+		return;
+	smp_rmb();		/* the offset written before the generation */
+	vmxl_backend->set_tsc_offset(vcpu, READ_ONCE(vcpu->vm->tsc_offset));
+	vcpu->tsc_gen = gen;
+}
+
+static long vcpu_debugregs(struct vmxl_vcpu *vcpu, void __user *argp,
+			   bool set)
+{
+	struct vmxl_debugregs d;
+
+	if (!set) {
+		memset(&d, 0, sizeof(d));
+		memcpy(d.db, vcpu->db, sizeof(d.db));
+		vmxl_backend->get_dr67(vcpu, &d.dr6, &d.dr7);
+		return copy_to_user(argp, &d, sizeof(d)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&d, argp, sizeof(d)))
+		return -EFAULT;
+	if (d.flags || d.reserved0 || memchr_inv(d.reserved, 0, sizeof(d.reserved)) ||
+	    (d.dr6 >> 32) || (d.dr7 >> 32))
+		return -EINVAL;
+	memcpy(vcpu->db, d.db, sizeof(d.db));
+	vmxl_backend->set_dr67(vcpu, d.dr6, d.dr7);
+	return 0;
+}
+
 /*
  * VMXL_RUN, and VMXL_SWITCH_FLOOR when @floor is nonzero: then a
  * hypercall exit goes straight back in, RIP unmoved, until *done reaches
@@ -79,6 +112,7 @@ static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 			run->exit_reason = VMXL_EXIT_IRQ_WINDOW_OPEN;
 			break;
 		}
+		vcpu_sync_clock(vcpu);
 		cond_resched();
 
 		down_read(&vcpu->vm->run_sem);
@@ -225,6 +259,10 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 			return -EAGAIN;
 		vcpu->nmi_pending = true;
 		return 0;
+	case VMXL_GET_DEBUGREGS:
+		return vcpu_debugregs(vcpu, argp, false);
+	case VMXL_SET_DEBUGREGS:
+		return vcpu_debugregs(vcpu, argp, true);
 	case VMXL_GET_LAPIC:
 	case VMXL_SET_LAPIC:
 	case VMXL_GET_MP_STATE:

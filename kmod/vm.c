@@ -435,6 +435,28 @@ void vmxl_vm_stats(struct vmxl_vm *vm, u64 *stats)
 	}
 }
 
+/* VMXL_GET_CLOCK / VMXL_SET_CLOCK: one TSC basis for every vCPU. */
+static long vm_clock(struct vmxl_vm *vm, void __user *argp, bool set)
+{
+	struct vmxl_clock c;
+
+	if (!set) {
+		memset(&c, 0, sizeof(c));
+		c.tsc = rdtsc() + READ_ONCE(vm->tsc_offset);
+		return copy_to_user(argp, &c, sizeof(c)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || c.reserved0 || memchr_inv(c.reserved, 0, sizeof(c.reserved)))
+		return -EINVAL;
+	mutex_lock(&vm->lock);
+	WRITE_ONCE(vm->tsc_offset, c.tsc - rdtsc());
+	smp_wmb();		/* vcpu_sync_clock() reads them the other way */
+	WRITE_ONCE(vm->tsc_gen, vm->tsc_gen + 1);
+	mutex_unlock(&vm->lock);
+	return 0;
+}
+
 static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct vmxl_vm *vm = filp->private_data;
@@ -467,6 +489,9 @@ static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vmxl_smmu_dma_ioctl(vm, argp, false);
 	case VMXL_SIGNAL_MSI:
 		return vmxl_signal_msi(vm, argp);
+	case VMXL_GET_CLOCK:
+	case VMXL_SET_CLOCK:
+		return vm_clock(vm, argp, cmd == VMXL_SET_CLOCK);
 	}
 	return -ENOTTY;
 }

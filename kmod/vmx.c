@@ -973,6 +973,32 @@ static void vmx_prepare_events(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 	vmx_set_proc(vv, proc);
 }
 
+static void vmx_get_dr67(struct vmxl_vcpu *vcpu, u64 *dr6, u64 *dr7)
+{
+	struct vmx_vcpu *vv = vmx_get(vcpu);
+
+	*dr6 = vv->dr6;
+	*dr7 = vmcs_read(GUEST_DR7);
+	vmx_put();
+}
+
+/* As MOV DR writes them (vmx_handle_dr()), SDM Vol. 3B 17.2.3 and 17.2.4. */
+static void vmx_set_dr67(struct vmxl_vcpu *vcpu, u64 dr6, u64 dr7)
+{
+	struct vmx_vcpu *vv = vmx_get(vcpu);
+
+	vv->dr6 = (dr6 & 0x1e00f) | 0xffff0ff0;
+	vmcs_write(GUEST_DR7, (dr7 & ~0xd800ULL) | 0x400);
+	vmx_put();
+}
+
+static void vmx_set_tsc_offset(struct vmxl_vcpu *vcpu, u64 offset)
+{
+	vmx_get(vcpu);
+	vmcs_write(TSC_OFFSET, offset);
+	vmx_put();
+}
+
 static void vmx_cancel_events(struct vmxl_vcpu *vcpu)
 {
 	struct vmx_vcpu *vv = vmx_get(vcpu);
@@ -1701,4 +1727,7 @@ const struct vmxl_backend vmxl_vmx_backend = {
 	.set_msr	= vmx_set_msr,
 	.interruptible	= vmx_interruptible,
 	.cancel_events	= vmx_cancel_events,
+	.get_dr67	= vmx_get_dr67,
+	.set_dr67	= vmx_set_dr67,
+	.set_tsc_offset	= vmx_set_tsc_offset,
 };

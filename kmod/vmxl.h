@@ -177,6 +177,14 @@ struct vmxl_vm {
 	/* entries per vCPU dirty ring, 0: none; set once under lock */
 	u32 dirty_ring_size;
 
+	/*
+	 * VMXL_SET_CLOCK: every vCPU's TSC offset, applied at its next entry
+	 * when tsc_gen moved. Written under lock (offset, then generation),
+	 * read without it.
+	 */
+	u64 tsc_offset;
+	u32 tsc_gen;
+
 	u32 flags;			/* VMXL_VM_* from creation */
 	struct vmxl_iobus mmio_bus;	/* in-kernel devices; added under lock */
 	/* dma.c: the SMMU, set once under lock */
@@ -253,7 +261,7 @@ struct vmxl_vcpu {
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];		/* base/mask pairs, 8 ranges */
-	u64 tsc_offset;
+	u32 tsc_gen;			/* vm->tsc_gen last applied */
 	u64 db[4];			/* guest DR0-3, emulated */
 
 	enum vmxl_pending pending;
@@ -369,6 +377,11 @@ struct vmxl_backend {
 	bool (*interruptible)(struct vmxl_vcpu *vcpu);
 	/* Drop an event queued for the next entry, and the interrupt shadow. */
 	void (*cancel_events)(struct vmxl_vcpu *vcpu);
+	/* DR6/DR7; set gets 32-bit values and applies their fixed bits. */
+	void (*get_dr67)(struct vmxl_vcpu *vcpu, u64 *dr6, u64 *dr7);
+	void (*set_dr67)(struct vmxl_vcpu *vcpu, u64 dr6, u64 dr7);
+	/* guest TSC = host TSC + @offset */
+	void (*set_tsc_offset)(struct vmxl_vcpu *vcpu, u64 offset);
 };
 
 extern const struct vmxl_backend vmxl_svm_backend;

@@ -795,4 +795,50 @@ struct vmxl_mp_state {
 #define VMXL_GET_MP_STATE	_IOR(VMXL_IOCTL_TYPE, 0x30, struct vmxl_mp_state)
 #define VMXL_SET_MP_STATE	_IOW(VMXL_IOCTL_TYPE, 0x31, struct vmxl_mp_state)
 
+/* ------------------------------------------------------------------ */
+/* More vCPU and VM state for snapshots                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * VMXL_GET_DEBUGREGS / VMXL_SET_DEBUGREGS (vCPU fd): DR0-3, DR6, DR7 as
+ * the guest sees them. SET applies DR6/DR7's fixed bits as MOV DR does
+ * (DR6 reads 0xffff0ff0 in its reserved-one bits, DR7 bit 10 set).
+ *
+ * Errors: EINVAL (SET) flags or reserved nonzero, DR6 or DR7 with bits
+ * 63:32 set (MOV DR would #GP).
+ */
+struct vmxl_debugregs {
+	__u64 db[4];
+	__u64 dr6;
+	__u64 dr7;
+	__u32 flags;		/* must be 0 */
+	__u32 reserved0;
+	__u64 reserved[5];
+};
+
+#define VMXL_GET_DEBUGREGS	_IOR(VMXL_IOCTL_TYPE, 0x32, struct vmxl_debugregs)
+#define VMXL_SET_DEBUGREGS	_IOW(VMXL_IOCTL_TYPE, 0x33, struct vmxl_debugregs)
+
+/*
+ * VMXL_GET_CLOCK / VMXL_SET_CLOCK (VM fd): the VM's guest TSC, one basis
+ * for all its vCPUs. GET reads it now (the TSC of vCPUs whose guest never
+ * wrote IA32_TSC, and of vCPUs set with SET_CLOCK since); SET makes every
+ * vCPU's TSC read tsc now and go on from there, the same offset for all,
+ * so vCPUs restored one after another do not drift apart as with one
+ * IA32_TSC write each. It takes effect at each vCPU's next entry; new
+ * vCPUs start on it. The local APIC timers keep their deadlines in guest
+ * TSC (VMXL_SET_LAPIC): restore the clock first.
+ *
+ * Errors: EINVAL (SET) flags or reserved nonzero.
+ */
+struct vmxl_clock {
+	__u64 tsc;
+	__u32 flags;		/* must be 0 */
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+#define VMXL_GET_CLOCK		_IOR(VMXL_IOCTL_TYPE, 0x1b, struct vmxl_clock)
+#define VMXL_SET_CLOCK		_IOW(VMXL_IOCTL_TYPE, 0x1c, struct vmxl_clock)
+
 #endif /* _UAPI_LINUX_VMX_LITE_H */
