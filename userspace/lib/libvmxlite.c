@@ -146,6 +146,13 @@ int vmxlite_dma(int vm_fd, uint32_t sid, uint64_t iova, void *buf,
 	return ret;
 }
 
+int vmxlite_signal_msi(int vm_fd, uint32_t address, uint32_t data)
+{
+	struct vmxl_msi m = { .address_lo = address, .data = data };
+
+	return ret_errno(ioctl(vm_fd, VMXL_SIGNAL_MSI, &m));
+}
+
 static int map(int fd, size_t size, off_t off, void **p)
 {
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
@@ -257,6 +264,33 @@ int vmxlite_nmi(int vcpu_fd)
 	return ret_errno(ioctl(vcpu_fd, VMXL_NMI, 0));
 }
 
+int vmxlite_get_lapic(int vcpu_fd, struct vmxl_lapic_state *lapic)
+{
+	return ret_errno(ioctl(vcpu_fd, VMXL_GET_LAPIC, lapic));
+}
+
+int vmxlite_set_lapic(int vcpu_fd, const struct vmxl_lapic_state *lapic)
+{
+	return ret_errno(ioctl(vcpu_fd, VMXL_SET_LAPIC, lapic));
+}
+
+int vmxlite_get_mp_state(int vcpu_fd, uint32_t *state)
+{
+	struct vmxl_mp_state m = { 0 };
+	int ret = ret_errno(ioctl(vcpu_fd, VMXL_GET_MP_STATE, &m));
+
+	if (!ret)
+		*state = m.state;
+	return ret;
+}
+
+int vmxlite_set_mp_state(int vcpu_fd, uint32_t state)
+{
+	struct vmxl_mp_state m = { .state = state };
+
+	return ret_errno(ioctl(vcpu_fd, VMXL_SET_MP_STATE, &m));
+}
+
 const char *vmxlite_exit_name(uint32_t exit_reason)
 {
 	static const char *const names[] = {
@@ -271,6 +305,7 @@ const char *vmxlite_exit_name(uint32_t exit_reason)
 		[VMXL_EXIT_INTR] = "intr",
 		[VMXL_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
 		[VMXL_EXIT_DIRTY_RING_FULL] = "dirty_ring_full",
+		[VMXL_EXIT_EOI] = "eoi",
 	};
 
 	if (exit_reason < ARRAY_SIZE(names) && names[exit_reason])

@@ -71,6 +71,12 @@ int vmxlite_smmu_translate(int vm_fd, struct vmxl_dma *dma);
  */
 int vmxlite_dma(int vm_fd, uint32_t sid, uint64_t iova, void *buf,
 		uint64_t len, int write, struct vmxl_dma *out);
+/*
+ * VMXL_SIGNAL_MSI (VMXL_VM_LAPIC VMs): the message @address (0xfeeXXXXX)
+ * and @data to the vCPUs' local APICs. The number of APICs that took it
+ * (0: none), or -errno (-ENXIO: the VM has no in-kernel APIC).
+ */
+int vmxlite_signal_msi(int vm_fd, uint32_t address, uint32_t data);
 
 /* ---- vCPU fd ---- */
 
@@ -103,6 +109,14 @@ int vmxlite_set_cpuid(int vcpu_fd, const struct vmxl_cpuid_entry *entries,
 /* -EAGAIN while the guest cannot take it: request an interrupt window. */
 int vmxlite_interrupt(int vcpu_fd, uint32_t vector);
 int vmxlite_nmi(int vcpu_fd);
+/*
+ * VMXL_VM_LAPIC VMs (-ENXIO otherwise): the local APIC as one blob, and
+ * the vCPU's VMXL_MP_* state.
+ */
+int vmxlite_get_lapic(int vcpu_fd, struct vmxl_lapic_state *lapic);
+int vmxlite_set_lapic(int vcpu_fd, const struct vmxl_lapic_state *lapic);
+int vmxlite_get_mp_state(int vcpu_fd, uint32_t *state);
+int vmxlite_set_mp_state(int vcpu_fd, uint32_t state);
 
 /* ---- names (static strings; "unknown" for values it does not know) ---- */
 
