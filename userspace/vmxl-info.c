@@ -34,13 +34,16 @@ static const struct { unsigned long long bit; const char *name; } feats[] = {
 	{ VMXL_FEAT_EPT_AD, "ept_ad" },
 	{ VMXL_FEAT_PML, "pml" },
 	{ VMXL_FEAT_PREEMPTION_TIMER, "preemption_timer" },
+	/* the module's own: VMXL_VM_LAPIC, the in-kernel local APIC */
+	{ VMXL_FEAT_LAPIC, "lapic" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vmxl-info [--help] [--version] [DEVICE]\n"
-		"Print what the vmx-lite module detected: backend, hardware\n"
-		"features and limits. DEVICE defaults to /dev/vmx-lite.\n"
+		"Print what the vmx-lite module detected: backend, features\n"
+		"(hardware ones, and lapic: the in-kernel local APIC), limits\n"
+		"and the guest TSC rate. DEVICE defaults to /dev/vmx-lite.\n"
 		"Exit status: 0 guests can run, 1 no usable backend,\n"
 		"2 usage error, 3 the device cannot be opened or queried.\n");
 }

@@ -11,6 +11,7 @@ teardown() {
 	run vmxl-info --help
 	[ "$status" -eq 0 ]
 	[[ $output == usage:* ]]
+	[[ $output == *"lapic"* && $output == *"TSC rate"* ]]
 }
 
 @test "a bad argument exits 2" {
@@ -36,5 +37,20 @@ teardown() {
 	elif ! grep -qw vmx /proc/cpuinfo; then
 		[ "$status" -eq 1 ]
 		[[ $output == *"backend       none"* ]]
+	fi
+}
+
+@test "reports the TSC rate, and lapic exactly when guests can run with a known TSC rate" {
+	load_vmxl
+	run vmxl-info
+	features=$(grep '^features' <<<"$output")
+	tsc=$(awk '$1 == "tsc_khz" { print $2 }' <<<"$output")
+	echo "# $features; tsc_khz $tsc" >&3
+	[ -n "$features" ] && [ -n "$tsc" ]
+	if [[ $output == *"status        ok"* && $tsc != unknown ]]; then
+		[ "$tsc" -gt 0 ]
+		[[ "$features " == *" lapic "* ]]
+	else
+		[[ "$features " != *" lapic "* ]]
 	fi
 }
