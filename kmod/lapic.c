@@ -810,22 +810,39 @@ int vmxl_lapic_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 
 /*
  * IA32_APIC_BASE. The guest may only take the transitions of SDM 10.12.5
- * (disabled <-> xAPIC -> x2APIC -> disabled); userspace (@host) may set
- * any valid state. The page stays at 0xfee00000.
+ * (disabled <-> xAPIC <-> x2APIC -> disabled, never x2APIC -> xAPIC or
+ * disabled -> x2APIC); userspace (@host) may set any valid state. An
+ * enabled page stays at 0xfee00000. 0 or -EINVAL, nothing changed.
  */
-int vmxl_lapic_set_base(struct vmxl_vcpu *vcpu, u64 data, bool host)
+int vmxl_lapic_check_base(struct vmxl_vcpu *vcpu, u64 data, bool host)
 {
 	u64 old = vcpu->apic_base, phys = (1ULL << boot_cpu_data.x86_phys_bits) - 1;
 	u64 en = MSR_IA32_APICBASE_ENABLE, ext = X2APIC_ENABLE;
 
 	if (data & ~(phys & ~0xfffULL) & ~(MSR_IA32_APICBASE_BSP | en | ext))
 		return -EINVAL;
-	if ((data & MSR_IA32_APICBASE_BASE) != APIC_DEFAULT_PHYS_BASE)
+	if ((data & en) &&
+	    (data & MSR_IA32_APICBASE_BASE) != APIC_DEFAULT_PHYS_BASE)
 		return -EINVAL;
 	if ((data & ext) && (!(data & en) || !lapic_cpuid_has(vcpu, 21)))
 		return -EINVAL;
-	if (!host && (old & ext) && (data & (en | ext)) == en)
+	if (host || (old & (en | ext)) == (data & (en | ext)))
+		return 0;
+	if ((old & ext) && (data & en))
 		return -EINVAL;		/* x2APIC -> xAPIC: disable first */
+	if (!(old & en) && (data & ext))
+		return -EINVAL;		/* disabled -> x2APIC: via xAPIC */
+	return 0;
+}
+
+int vmxl_lapic_set_base(struct vmxl_vcpu *vcpu, u64 data, bool host)
+{
+	u64 old = vcpu->apic_base, en = MSR_IA32_APICBASE_ENABLE;
+	u64 ext = X2APIC_ENABLE;
+	int ret = vmxl_lapic_check_base(vcpu, data, host);
+
+	if (ret)
+		return ret;
 	WRITE_ONCE(vcpu->apic_base, data);
 	if (!(data & en)) {
 		if (old & en)
@@ -837,6 +854,15 @@ int vmxl_lapic_set_base(struct vmxl_vcpu *vcpu, u64 data, bool host)
 		lapic_enter_x2apic(vcpu);
 	set_bit(VMXL_REQ_EVENT, &vcpu->requests);
 	return 0;
+}
+
+/*
+ * The guest TSC moved (IA32_TSC, VMXL_SET_CLOCK): the deadline stays in
+ * guest TSC units, the hrtimer follows it.
+ */
+void vmxl_lapic_tsc_changed(struct vmxl_vcpu *vcpu)
+{
+	lapic_timer_arm(vcpu);
 }
 
 /* TPR and CR8 are one register: CR8 = TPR[7:4] (SDM 10.8.6.1). */
@@ -909,9 +935,8 @@ static void lapic_sipi(struct vmxl_vcpu *vcpu)
  * STARTUP), or choose what to inject. True: RUN exits to userspace with
  * run->exit_reason set (the EOI of a level-triggered vector).
  */
-bool vmxl_lapic_prepare(struct vmxl_vcpu *vcpu)
+static void lapic_take_requests(struct vmxl_vcpu *vcpu)
 {
-	struct vmxl_lapic *l = vcpu->lapic;
 	unsigned long req = xchg(&vcpu->requests, 0);
 
 	if (req & BIT(VMXL_REQ_INIT))
@@ -922,6 +947,13 @@ bool vmxl_lapic_prepare(struct vmxl_vcpu *vcpu)
 		vcpu->nmi_pending = true;
 	if (req & BIT(VMXL_REQ_TIMER))
 		lapic_timer_expired(vcpu);
+}
+
+bool vmxl_lapic_prepare(struct vmxl_vcpu *vcpu)
+{
+	struct vmxl_lapic *l = vcpu->lapic;
+
+	lapic_take_requests(vcpu);
 	if (l->eoi_exit >= 0) {
 		vcpu->run->exit_reason = VMXL_EXIT_EOI;
 		vcpu->run->eoi.vector = l->eoi_exit;
@@ -950,11 +982,6 @@ static long lapic_get(struct vmxl_vcpu *vcpu, void __user *argp)
 	struct vmxl_lapic_state *s;
 	long ret = 0;
 
-	/* A timer that fired is in IRR, not in a request, when saved. */
-	if (test_and_clear_bit(VMXL_REQ_TIMER, &vcpu->requests)) {
-		lapic_timer_expired(vcpu);
-		set_bit(VMXL_REQ_EVENT, &vcpu->requests);
-	}
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
@@ -983,6 +1010,7 @@ static long lapic_set(struct vmxl_vcpu *vcpu, const void __user *argp)
 	if (s->flags || s->reserved0 ||
 	    memchr_inv(s->reserved, 0, sizeof(s->reserved)) ||
 	    mode == LAPIC_LVT_MODE ||
+	    (mode == APIC_LVT_TIMER_TSCDEADLINE && !lapic_cpuid_has(vcpu, 24)) ||
 	    (mode == APIC_LVT_TIMER_PERIODIC && s->timer_deadline &&
 	     !*(u32 *)(s->regs + APIC_TMICT)))
 		goto out;
@@ -1015,6 +1043,12 @@ long vmxl_lapic_ioctl(struct vmxl_vcpu *vcpu, unsigned int cmd,
 	lockdep_assert_held(&vcpu->mutex);
 	if (!vcpu->lapic)
 		return -ENXIO;
+	/*
+	 * What others sent while the vCPU was out of RUN (a fired timer,
+	 * INIT, STARTUP, NMI) is part of the state being read or replaced.
+	 */
+	lapic_take_requests(vcpu);
+	set_bit(VMXL_REQ_EVENT, &vcpu->requests);
 	switch (cmd) {
 	case VMXL_GET_LAPIC:
 		return lapic_get(vcpu, argp);

@@ -39,7 +39,8 @@
 	{ VMXL_EXIT_INTERNAL_ERROR,	"internal_error" },		\
 	{ VMXL_EXIT_INTR,		"intr" },			\
 	{ VMXL_EXIT_IRQ_WINDOW_OPEN,	"irq_window_open" },		\
-	{ VMXL_EXIT_DIRTY_RING_FULL,	"dirty_ring_full" }
+	{ VMXL_EXIT_DIRTY_RING_FULL,	"dirty_ring_full" },		\
+	{ VMXL_EXIT_EOI,		"eoi" }
 
 TRACE_EVENT(vmxl_entry,
 	TP_PROTO(const struct vmxl_vcpu *vcpu),

@@ -32,6 +32,8 @@ static void vcpu_sync_clock(struct vmxl_vcpu *vcpu)
 	smp_rmb();		/* the offset written before the generation */
 	vmxl_backend->set_tsc_offset(vcpu, READ_ONCE(vcpu->vm->tsc_offset));
 	vcpu->tsc_gen = gen;
+	if (vcpu->lapic)
+		vmxl_lapic_tsc_changed(vcpu);
 }
 
 static long vcpu_debugregs(struct vmxl_vcpu *vcpu, void __user *argp,
@@ -214,16 +216,20 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 			return ret;
 		/* x2APIC (bit 10) needs an APIC that offers it */
 		if (vcpu->lapic)
-			ret = vmxl_lapic_set_base(vcpu, u.sregs.apic_base, true);
+			ret = vmxl_lapic_check_base(vcpu, u.sregs.apic_base,
+						    true);
 		else if (u.sregs.apic_base & X2APIC_ENABLE)
 			ret = -EINVAL;
 		if (ret)
 			return ret;
 		ret = vmxl_backend->set_sregs(vcpu, &u.sregs);
 		if (!ret) {
-			vcpu->apic_base = u.sregs.apic_base;
-			if (vcpu->lapic)
+			if (vcpu->lapic) {	/* checked above: cannot fail */
+				vmxl_lapic_set_base(vcpu, u.sregs.apic_base,
+						    true);
 				vmxl_lapic_set_cr8(vcpu, u.sregs.cr8);
+			}
+			vcpu->apic_base = u.sregs.apic_base;
 			vcpu->pending = VMXL_PENDING_NONE;
 			vcpu->shutdown = false;
 		}
@@ -242,10 +248,10 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 	case VMXL_GET_CPUID:
 		return vmxl_cpuid_copy_out(argp, vcpu->cpuid, vcpu->nr_cpuid);
 	case VMXL_INTERRUPT:
-		if (copy_from_user(&u.irq, argp, sizeof(u.irq)))
-			return -EFAULT;
 		if (vcpu->lapic)
 			return -ENXIO;	/* VMXL_SIGNAL_MSI goes through it */
+		if (copy_from_user(&u.irq, argp, sizeof(u.irq)))
+			return -EFAULT;
 		if (u.irq.flags || u.irq.vector < 32 || u.irq.vector > 255)
 			return -EINVAL;
 		if (vcpu->irq_pending >= 0 || !vmxl_backend->interruptible(vcpu))

@@ -608,7 +608,9 @@ long vmxl_lapic_ioctl(struct vmxl_vcpu *vcpu, unsigned int cmd,
 long vmxl_signal_msi(struct vmxl_vm *vm, void __user *argp);
 int vmxl_lapic_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data);
 int vmxl_lapic_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data);
+int vmxl_lapic_check_base(struct vmxl_vcpu *vcpu, u64 data, bool host);
 int vmxl_lapic_set_base(struct vmxl_vcpu *vcpu, u64 data, bool host);
+void vmxl_lapic_tsc_changed(struct vmxl_vcpu *vcpu);
 u8 vmxl_lapic_cr8(struct vmxl_vcpu *vcpu);
 void vmxl_lapic_set_cr8(struct vmxl_vcpu *vcpu, u8 cr8);
 /* HLT, stepped over: wait in the kernel with an APIC, else exit. */

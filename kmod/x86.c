@@ -596,7 +596,11 @@ int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 		return 0;
 	}
 	ret = msr_value_fixup(index, &data);
-	return ret ? ret : vmxl_backend->set_msr(vcpu, index, data);
+	if (!ret)
+		ret = vmxl_backend->set_msr(vcpu, index, data);
+	if (!ret && index == MSR_IA32_TSC && vcpu->lapic)
+		vmxl_lapic_tsc_changed(vcpu);
+	return ret;
 }
 
 long vmxl_vcpu_msrs(struct vmxl_vcpu *vcpu, void __user *argp, bool set)
@@ -621,9 +625,16 @@ long vmxl_vcpu_msrs(struct vmxl_vcpu *vcpu, void __user *argp, bool set)
 			ret = -EINVAL;
 			goto out;
 		}
-		if (set ? vmxl_emulate_wrmsr(vcpu, ents[i].index, ents[i].data) :
-			  vmxl_emulate_rdmsr(vcpu, ents[i].index, &ents[i].data))
+		if (set && vcpu->lapic && ents[i].index == MSR_IA32_APICBASE) {
+			/* userspace may set any valid APIC state */
+			if (vmxl_lapic_set_base(vcpu, ents[i].data, true))
+				break;
+		} else if (set ? vmxl_emulate_wrmsr(vcpu, ents[i].index,
+						    ents[i].data) :
+			   vmxl_emulate_rdmsr(vcpu, ents[i].index,
+					      &ents[i].data)) {
 			break;
+		}
 	}
 	ret = i;
 	if (!set && copy_to_user(u64_to_user_ptr(m.entries), ents,

@@ -92,7 +92,11 @@ struct vmxl_caps {
 
 #define VMXL_GET_CAPS		_IOWR(VMXL_IOCTL_TYPE, 0x01, struct vmxl_caps)
 
-/* arg: VM creation flags (VMXL_VM_*, others EINVAL). Returns a VM fd. */
+/*
+ * arg: VM creation flags (VMXL_VM_*, others EINVAL; VMXL_VM_LAPIC without
+ * VMXL_FEAT_LAPIC, i.e. the host's TSC rate unknown: EOPNOTSUPP). Returns
+ * a VM fd.
+ */
 #define VMXL_CREATE_VM		_IO(VMXL_IOCTL_TYPE, 0x02)
 
 /* Device DMA of a VM without an SMMU aborts instead of bypassing. */
@@ -441,8 +445,8 @@ struct vmxl_run {
 		} fail_entry;
 		/*
 		 * VMXL_EXIT_EOI (VMXL_VM_LAPIC): the guest ended a
-		 * level-triggered interrupt (one signalled with
-		 * VMXL_MSI_LEVEL): a userspace IOAPIC clears its remote IRR
+		 * level-triggered interrupt (a VMXL_SIGNAL_MSI with data
+		 * bit 15 set): a userspace IOAPIC clears its remote IRR
 		 * and signals the line again if it is still asserted. The
 		 * EOI itself is done; RUN just goes on.
 		 */
@@ -725,13 +729,16 @@ struct vmxl_dma {
  * bits 19:12, destination mode in bit 2: 1 logical; the redirection
  * hint, bit 3, is ignored), data the message data (vector 7:0, delivery mode
  * 10:8: 0 fixed, 1 lowest priority, 4 NMI, 5 INIT; bit 15 level
- * trigger). Lowest priority goes to one APIC of the destination (the
- * lowest-numbered vCPU). Returns how many APICs took it (0: none matched
- * or all were disabled).
+ * trigger; bit 14, assert, is accepted and ignored). Lowest priority goes
+ * to one APIC of the destination: the lowest-numbered vCPU whose APIC
+ * takes it. Returns how many APICs took it: 0 when none matched or all
+ * were disabled (a software-disabled APIC drops fixed and lowest-priority
+ * messages but takes NMI and INIT).
  *
  * Errors: ENXIO the VM has no VMXL_VM_LAPIC; EINVAL flags, reserved or
- * address_hi nonzero, address outside 0xfee00000-0xfeefffff, a delivery
- * mode other than those, a fixed or lowest-priority vector below 16.
+ * address_hi nonzero, address outside 0xfee00000-0xfeefffff, data bits
+ * other than 7:0, 10:8, 14 and 15, a delivery mode other than those, a
+ * fixed or lowest-priority vector below 16.
  */
 struct vmxl_msi {
 	__u32 address_lo;
@@ -751,15 +758,18 @@ struct vmxl_msi {
  * x2APIC ID). The timer is in guest TSC units, so a restore needs no
  * ordering with the TSC or MSRs: timer_deadline is the guest TSC at which
  * the armed timer fires next (one-shot, periodic or TSC-deadline mode,
- * as LVT timer says), 0 when it is not armed. A timer that fired before
- * GET is already in IRR. On SET, the current count register (0x390) is
- * ignored (it follows from timer_deadline) and an armed deadline already
- * in the past fires at once; APIC_BASE (sregs or MSR) is not part of the
- * blob and is restored first.
+ * as LVT timer says), 0 when it is not armed; it stays in guest TSC
+ * units when the TSC later moves (VMXL_SET_CLOCK, IA32_TSC), so the TSC
+ * and the APIC restore in either order. A timer that fired, and INIT,
+ * STARTUP or NMI sent, before GET are taken in first (IRR, MP state). On
+ * SET, the current count register (0x390) is ignored (it follows from
+ * timer_deadline) and an armed deadline already in the past fires at
+ * once; APIC_BASE (sregs or MSR) is not part of the blob and is restored
+ * first. Errors latched for the next ESR write are not carried.
  *
  * Errors: ENXIO the VM has no VMXL_VM_LAPIC; EINVAL (SET) flags or
- * reserved nonzero, the reserved timer mode 3, a periodic timer armed
- * with initial count 0.
+ * reserved nonzero, the reserved timer mode 3, TSC-deadline mode while
+ * the vCPU's CPUID hides it, a periodic timer armed with initial count 0.
  */
 struct vmxl_lapic_state {
 	__u8 regs[1024];
@@ -827,7 +837,7 @@ struct vmxl_debugregs {
  * so vCPUs restored one after another do not drift apart as with one
  * IA32_TSC write each. It takes effect at each vCPU's next entry; new
  * vCPUs start on it. The local APIC timers keep their deadlines in guest
- * TSC (VMXL_SET_LAPIC): restore the clock first.
+ * TSC units (VMXL_SET_LAPIC) and follow.
  *
  * Errors: EINVAL (SET) flags or reserved nonzero.
  */
