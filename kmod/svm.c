@@ -858,6 +858,57 @@ static void svm_set_tsc_offset(struct vmxl_vcpu *vcpu, u64 offset)
 	to_svm(vcpu)->vmcb->control.tsc_offset = offset;
 }
 
+static void svm_get_events(struct vmxl_vcpu *vcpu, struct vmxl_hw_events *h)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+	struct vmcb *vmcb = sv->vmcb;
+	u32 inj = vmcb->control.event_inj;
+	u32 type = inj & SVM_EVTINJ_TYPE_MASK;
+	u8 vec = inj & SVM_EVTINJ_VEC_MASK;
+
+	/* INT n, INT3, INTO in flight: back onto the instruction */
+	if ((inj & SVM_EVTINJ_VALID) &&
+	    (type == SVM_EVTINJ_TYPE_SOFT ||
+	     (type == SVM_EVTINJ_TYPE_EXEPT &&
+	      (vec == X86_TRAP_BP || vec == X86_TRAP_OF)))) {
+		if (sv->soft_int_stepped)
+			vcpu->rip = sv->soft_int_rip;
+		sv->soft_int_stepped = false;
+		vmcb->control.event_inj = 0;
+		inj = 0;
+	}
+	h->info = inj & (SVM_EVTINJ_VALID | SVM_EVTINJ_VALID_ERR |
+			 SVM_EVTINJ_TYPE_MASK | SVM_EVTINJ_VEC_MASK);
+	h->err = inj ? vmcb->control.event_inj_err : 0;
+	/* one shadow bit on AMD: STI's and MOV SS's alike */
+	h->shadow = vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK ?
+		    VMXL_SHADOW_STI : 0;
+	h->nmi_masked = vcpu->nmi_masked;
+}
+
+static void svm_set_events(struct vmxl_vcpu *vcpu,
+			   const struct vmxl_hw_events *h)
+{
+	struct svm_vcpu *sv = to_svm(vcpu);
+	struct vmcb *vmcb = sv->vmcb;
+
+	sv->soft_int_stepped = false;
+	vmcb->control.event_inj = h->info;
+	vmcb->control.event_inj_err = h->err;
+	if (h->shadow)
+		vmcb->control.int_state |= SVM_INTERRUPT_SHADOW_MASK;
+	else
+		vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	/* NMIs open again at the handler's IRET, as after an injection */
+	vcpu->nmi_masked = h->nmi_masked ||
+			   ((h->info & SVM_EVTINJ_VALID) &&
+			    VMXL_EVT_TYPE(h->info) == VMXL_EVT_NMI);
+	if (vcpu->nmi_masked)
+		set_intercept(vmcb, INTERCEPT_IRET);
+	else
+		clr_intercept(vmcb, INTERCEPT_IRET);
+}
+
 static void svm_cancel_events(struct vmxl_vcpu *vcpu)
 {
 	struct svm_vcpu *sv = to_svm(vcpu);
@@ -1059,4 +1110,6 @@ const struct vmxl_backend vmxl_svm_backend = {
 	.get_dr67	= svm_get_dr67,
 	.set_dr67	= svm_set_dr67,
 	.set_tsc_offset	= svm_set_tsc_offset,
+	.get_events	= svm_get_events,
+	.set_events	= svm_set_events,
 };

@@ -11,6 +11,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <asm/trapnr.h>
 
 #include "vmxl.h"
 
@@ -54,6 +55,77 @@ static long vcpu_debugregs(struct vmxl_vcpu *vcpu, void __user *argp,
 		return -EINVAL;
 	memcpy(vcpu->db, d.db, sizeof(d.db));
 	vmxl_backend->set_dr67(vcpu, d.dr6, d.dr7);
+	return 0;
+}
+
+static void vcpu_events_get(struct vmxl_vcpu *vcpu, struct vmxl_vcpu_events *e)
+{
+	struct vmxl_hw_events h;
+	u32 type;
+
+	memset(e, 0, sizeof(*e));
+	vmxl_backend->get_events(vcpu, &h);
+	type = VMXL_EVT_TYPE(h.info);
+	if (!(h.info & VMXL_EVT_VALID) && vcpu->irq_pending >= 0) {
+		/* taken (VMXL_INTERRUPT, the APIC), not yet in hardware */
+		e->interrupt.injected = 1;
+		e->interrupt.nr = vcpu->irq_pending;
+	} else if ((h.info & VMXL_EVT_VALID) && type == VMXL_EVT_EXCEPTION) {
+		e->exception.injected = 1;
+		e->exception.nr = h.info & 0xff;
+		e->exception.has_error_code = !!(h.info & VMXL_EVT_HAS_ERR);
+		e->exception.error_code = h.err;
+	} else if ((h.info & VMXL_EVT_VALID) && type == VMXL_EVT_NMI) {
+		e->nmi.injected = 1;
+	} else if (h.info & VMXL_EVT_VALID) {
+		e->interrupt.injected = 1;
+		e->interrupt.nr = h.info & 0xff;
+	}
+	e->nmi.pending = vcpu->nmi_pending;
+	/* an NMI in flight masks NMIs once delivered, not before */
+	e->nmi.masked = h.nmi_masked && !e->nmi.injected;
+	e->shadow = h.shadow;
+}
+
+static int vcpu_events_set(struct vmxl_vcpu *vcpu,
+			   const struct vmxl_vcpu_events *e)
+{
+	struct vmxl_hw_events h = { .shadow = e->shadow };
+
+	if (e->flags || e->exception.pad || memchr_inv(e->interrupt.pad, 0, 2) ||
+	    e->nmi.pad || memchr_inv(e->pad, 0, sizeof(e->pad)) ||
+	    memchr_inv(e->reserved, 0, sizeof(e->reserved)))
+		return -EINVAL;
+	if (e->exception.injected > 1 || e->interrupt.injected > 1 ||
+	    e->nmi.injected > 1 || e->nmi.pending > 1 || e->nmi.masked > 1 ||
+	    e->exception.has_error_code > 1 ||
+	    e->exception.injected + e->interrupt.injected +
+	    e->nmi.injected > 1)
+		return -EINVAL;
+	if (e->exception.injected &&
+	    (e->exception.nr > 31 || e->exception.nr == X86_TRAP_NMI))
+		return -EINVAL;
+	/* VM entry refuses these (SDM Vol. 3C 26.3.1.5) */
+	if ((e->shadow & ~(VMXL_SHADOW_STI | VMXL_SHADOW_MOV_SS)) ||
+	    e->shadow == (VMXL_SHADOW_STI | VMXL_SHADOW_MOV_SS) ||
+	    ((e->shadow & VMXL_SHADOW_STI) &&
+	     !(vcpu->rflags & X86_EFLAGS_IF)) ||
+	    (e->shadow && e->interrupt.injected) ||
+	    (e->nmi.injected && e->nmi.masked))
+		return -EINVAL;
+	if (e->exception.injected)
+		h.info = VMXL_EVT_VALID | VMXL_EVT_EXCEPTION << 8 |
+			 e->exception.nr |
+			 (e->exception.has_error_code ? VMXL_EVT_HAS_ERR : 0);
+	else if (e->interrupt.injected)
+		h.info = VMXL_EVT_VALID | VMXL_EVT_INTR << 8 | e->interrupt.nr;
+	else if (e->nmi.injected)
+		h.info = VMXL_EVT_VALID | VMXL_EVT_NMI << 8 | X86_TRAP_NMI;
+	h.err = e->exception.has_error_code ? e->exception.error_code : 0;
+	h.nmi_masked = e->nmi.masked;
+	vmxl_backend->set_events(vcpu, &h);
+	vcpu->irq_pending = -1;
+	vcpu->nmi_pending = e->nmi.pending;
 	return 0;
 }
 
@@ -182,6 +254,7 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 		struct vmxl_regs regs;
 		struct vmxl_sregs sregs;
 		struct vmxl_interrupt irq;
+		struct vmxl_vcpu_events events;
 	} u;
 	long ret;
 
@@ -265,6 +338,14 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 			return -EAGAIN;
 		vcpu->nmi_pending = true;
 		return 0;
+	case VMXL_GET_VCPU_EVENTS:
+		vcpu_events_get(vcpu, &u.events);
+		return copy_to_user(argp, &u.events, sizeof(u.events)) ?
+		       -EFAULT : 0;
+	case VMXL_SET_VCPU_EVENTS:
+		if (copy_from_user(&u.events, argp, sizeof(u.events)))
+			return -EFAULT;
+		return vcpu_events_set(vcpu, &u.events);
 	case VMXL_GET_DEBUGREGS:
 		return vcpu_debugregs(vcpu, argp, false);
 	case VMXL_SET_DEBUGREGS:

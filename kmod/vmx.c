@@ -999,6 +999,55 @@ static void vmx_set_tsc_offset(struct vmxl_vcpu *vcpu, u64 offset)
 	vmx_put();
 }
 
+static void vmx_get_events(struct vmxl_vcpu *vcpu, struct vmxl_hw_events *h)
+{
+	u32 info, type, intr;
+
+	vmx_get(vcpu);
+	info = vmcs_read(VM_ENTRY_INTR_INFO_FIELD);
+	type = info & INTR_INFO_INTR_TYPE_MASK;
+	/*
+	 * INT n, INT1, INT3, INTO in flight: RIP is still on the
+	 * instruction (SDM Vol. 3C 27.2.4), which runs again.
+	 */
+	if ((info & INTR_INFO_VALID_MASK) &&
+	    (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION ||
+	     type == INTR_TYPE_PRIV_SW_EXCEPTION)) {
+		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+		info = 0;
+	}
+	h->info = info & (INTR_INFO_VALID_MASK | INTR_INFO_DELIVER_CODE_MASK |
+			  INTR_INFO_INTR_TYPE_MASK | INTR_INFO_VECTOR_MASK);
+	h->err = (info & INTR_INFO_DELIVER_CODE_MASK) ?
+		 vmcs_read(VM_ENTRY_EXCEPTION_ERROR_CODE) : 0;
+	intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+	h->shadow = (intr & GUEST_INTR_STATE_STI ? VMXL_SHADOW_STI : 0) |
+		    (intr & GUEST_INTR_STATE_MOV_SS ? VMXL_SHADOW_MOV_SS : 0);
+	h->nmi_masked = intr & GUEST_INTR_STATE_NMI;
+	vmx_put();
+}
+
+static void vmx_set_events(struct vmxl_vcpu *vcpu,
+			   const struct vmxl_hw_events *h)
+{
+	u32 intr;
+
+	vmx_get(vcpu);
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, h->info);
+	vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, h->err);
+	intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO) &
+	       ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS |
+		 GUEST_INTR_STATE_NMI);
+	if (h->shadow & VMXL_SHADOW_STI)
+		intr |= GUEST_INTR_STATE_STI;
+	if (h->shadow & VMXL_SHADOW_MOV_SS)
+		intr |= GUEST_INTR_STATE_MOV_SS;
+	if (h->nmi_masked)
+		intr |= GUEST_INTR_STATE_NMI;
+	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr);
+	vmx_put();
+}
+
 static void vmx_cancel_events(struct vmxl_vcpu *vcpu)
 {
 	struct vmx_vcpu *vv = vmx_get(vcpu);
@@ -1730,4 +1779,6 @@ const struct vmxl_backend vmxl_vmx_backend = {
 	.get_dr67	= vmx_get_dr67,
 	.set_dr67	= vmx_set_dr67,
 	.set_tsc_offset	= vmx_set_tsc_offset,
+	.get_events	= vmx_get_events,
+	.set_events	= vmx_set_events,
 };

@@ -323,6 +323,25 @@ struct vmxl_vcpu {
 	void *backend_data;
 };
 
+/*
+ * An event in flight as both vendors encode it (APM EVENTINJ, SDM
+ * VM-entry interruption information): vector 7:0, type 10:8
+ * (VMXL_EVT_*), error code valid 11, valid 31.
+ */
+#define VMXL_EVT_VALID		BIT(31)
+#define VMXL_EVT_HAS_ERR	BIT(11)
+#define VMXL_EVT_TYPE(info)	(((info) >> 8) & 7)
+#define VMXL_EVT_INTR		0
+#define VMXL_EVT_NMI		2
+#define VMXL_EVT_EXCEPTION	3
+
+struct vmxl_hw_events {
+	u32 info;			/* VMXL_EVT_*, 0: nothing in flight */
+	u32 err;
+	u8 shadow;			/* VMXL_SHADOW_* */
+	bool nmi_masked;		/* the guest's NMI handler runs */
+};
+
 /* Exit classification a backend returns from its run hook. */
 enum vmxl_exit_action {
 	VMXL_EXIT_RESUME = 0,	/* handled in the kernel: enter again */
@@ -382,6 +401,15 @@ struct vmxl_backend {
 	void (*set_dr67)(struct vmxl_vcpu *vcpu, u64 dr6, u64 dr7);
 	/* guest TSC = host TSC + @offset */
 	void (*set_tsc_offset)(struct vmxl_vcpu *vcpu, u64 offset);
+	/*
+	 * The event the next entry delivers and the blocking state, in
+	 * struct vmxl_hw_events (vcpu.c checked what set gets). get turns a
+	 * software interrupt or exception in flight back into its
+	 * instruction (RIP on it, nothing queued).
+	 */
+	void (*get_events)(struct vmxl_vcpu *vcpu, struct vmxl_hw_events *h);
+	void (*set_events)(struct vmxl_vcpu *vcpu,
+			   const struct vmxl_hw_events *h);
 };
 
 extern const struct vmxl_backend vmxl_svm_backend;

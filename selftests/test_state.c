@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vCPU and VM state for snapshots beyond registers: the debug registers
- * (on vmx-lite and KVM, whose answers are the spec) and the VM-wide guest
- * TSC basis, VMXL_GET/SET_CLOCK (vmx-lite's own).
+ * and the events between instructions (on vmx-lite and KVM, whose
+ * answers are the spec), and the VM-wide guest TSC basis,
+ * VMXL_GET/SET_CLOCK (vmx-lite's own).
  */
 #include <errno.h>
 #include <string.h>
@@ -142,6 +143,174 @@ TEST_F(state, debugregs_round_trip)
 		EXPECT_EQ(-1, ioctl(self->vm.vm_fd, VMXL_GET_DEBUGREGS, &d));
 		EXPECT_EQ(ENOTTY, errno);
 	}
+}
+
+/* ---- events between instructions ---- */
+
+static void guest_sync_forever(void)
+{
+	for (;;)
+		GUEST_SYNC(1, 0);
+}
+
+/* struct vmxl_vcpu_events to and from KVM's, which starts the same way. */
+static int set_events(struct gvm *vm, const struct vmxl_vcpu_events *v)
+{
+	struct kvm_vcpu_events k;
+
+	if (vm->kind == GVM_VMXL)
+		return ioctl(vm->vcpu_fd[0], VMXL_SET_VCPU_EVENTS, v);
+	memset(&k, 0, sizeof(k));
+	k.exception.injected = v->exception.injected;
+	k.exception.nr = v->exception.nr;
+	k.exception.has_error_code = v->exception.has_error_code;
+	k.exception.error_code = v->exception.error_code;
+	k.interrupt.injected = v->interrupt.injected;
+	k.interrupt.nr = v->interrupt.nr;
+	k.interrupt.shadow = v->shadow ? KVM_X86_SHADOW_INT_STI : 0;
+	k.nmi.injected = v->nmi.injected;
+	k.nmi.pending = v->nmi.pending;
+	k.nmi.masked = v->nmi.masked;
+	k.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+	return ioctl(vm->vcpu_fd[0], KVM_SET_VCPU_EVENTS, &k);
+}
+
+static int get_events(struct gvm *vm, struct vmxl_vcpu_events *v)
+{
+	struct kvm_vcpu_events k;
+
+	memset(v, 0, sizeof(*v));
+	if (vm->kind == GVM_VMXL)
+		return ioctl(vm->vcpu_fd[0], VMXL_GET_VCPU_EVENTS, v);
+	if (ioctl(vm->vcpu_fd[0], KVM_GET_VCPU_EVENTS, &k))
+		return -1;
+	v->exception.injected = k.exception.injected;
+	v->exception.nr = k.exception.nr;
+	v->exception.has_error_code = k.exception.has_error_code;
+	v->exception.error_code = k.exception.error_code;
+	v->interrupt.injected = k.interrupt.injected;
+	v->interrupt.nr = k.interrupt.nr;
+	v->nmi.injected = k.nmi.injected;
+	v->nmi.pending = k.nmi.pending;
+	v->nmi.masked = k.nmi.masked;
+	v->shadow = k.interrupt.shadow ? VMXL_SHADOW_STI : 0;
+	return 0;
+}
+
+/* Queue @v before the guest's first instruction: its handler reports. */
+static void expect_delivered(struct __test_metadata *_metadata,
+			     struct gvm *vm, const struct vmxl_vcpu_events *v,
+			     uint64_t vector, uint64_t error)
+{
+	struct vmxl_vcpu_events back;
+	struct gvm_exit e;
+
+	ASSERT_EQ(0, gvm_enter_long_mode(vm, 0, guest_sync_forever, 0, 0));
+	ASSERT_EQ(0, set_events(vm, v));
+	ASSERT_EQ(0, get_events(vm, &back));
+	EXPECT_EQ(v->exception.injected, back.exception.injected);
+	EXPECT_EQ(v->exception.nr, back.exception.nr);
+	EXPECT_EQ(v->exception.error_code, back.exception.error_code);
+	EXPECT_EQ(v->interrupt.injected, back.interrupt.injected);
+	EXPECT_EQ(v->interrupt.nr, back.interrupt.nr);
+	EXPECT_EQ(v->nmi.pending, back.nmi.pending);
+	RUN_UCALL(vm, 0, &e);
+	ASSERT_EQ(UCALL_EXCEPTION, e.uc.cmd)
+		TH_LOG("%s: no handler ran", gvm_kind_name(vm->kind));
+	EXPECT_EQ(vector, e.uc.args[0]);
+	EXPECT_EQ(error, e.uc.args[1]);
+}
+
+TEST_F(state, events_exception_injected)
+{
+	struct vmxl_vcpu_events v = {
+		.exception = { .injected = 1, .nr = 13, .has_error_code = 1,
+			       .error_code = 0x1234 },
+	};
+
+	expect_delivered(_metadata, &self->vm, &v, 13, 0x1234);
+}
+
+TEST_F(state, events_interrupt_injected)
+{
+	struct vmxl_vcpu_events v = {
+		.interrupt = { .injected = 1, .nr = 20 },
+	};
+
+	/* delivered whatever IF says: it was in flight */
+	expect_delivered(_metadata, &self->vm, &v, 20, 0);
+}
+
+TEST_F(state, events_nmi_pending)
+{
+	struct vmxl_vcpu_events v = { .nmi = { .pending = 1 } };
+
+	expect_delivered(_metadata, &self->vm, &v, 2, 0);
+}
+
+/* A pending NMI waits while NMIs are masked: the guest runs on. */
+TEST_F(state, events_nmi_masked_waits)
+{
+	struct vmxl_vcpu_events v = { .nmi = { .pending = 1, .masked = 1 } };
+	struct gvm_exit e;
+
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_sync_forever, 0, 0));
+	ASSERT_EQ(0, set_events(&self->vm, &v));
+	RUN_UCALL(&self->vm, 0, &e);
+	EXPECT_EQ(UCALL_SYNC, e.uc.cmd)
+		TH_LOG("%s: the masked NMI came in", gvm_kind_name(variant->kind));
+	ASSERT_EQ(0, get_events(&self->vm, &v));
+	EXPECT_EQ(1, v.nmi.pending);
+	EXPECT_EQ(1, v.nmi.masked);
+}
+
+TEST_F(state, events_checks)
+{
+	struct vmxl_vcpu_events v, zero = { 0 };
+	struct vmxl_regs r;
+	int fd = self->vm.vcpu_fd[0];
+
+	if (variant->kind != GVM_VMXL)
+		SKIP(return, "vmx-lite's own checks");
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_sync_forever, 0, 0));
+#define EXPECT_REFUSED(...) do {					\
+	v = zero;							\
+	__VA_ARGS__;							\
+	EXPECT_EQ(-1, ioctl(fd, VMXL_SET_VCPU_EVENTS, &v));		\
+	EXPECT_EQ(EINVAL, errno);					\
+} while (0)
+	EXPECT_REFUSED(v.flags = 1);
+	EXPECT_REFUSED(v.reserved[3] = 1);
+	EXPECT_REFUSED(v.pad[0] = 1);
+	EXPECT_REFUSED(v.interrupt.pad[1] = 1);
+	EXPECT_REFUSED(v.exception.injected = 1; v.exception.nr = 32);
+	EXPECT_REFUSED(v.exception.injected = 1; v.exception.nr = 2);
+	EXPECT_REFUSED(v.exception.injected = 1; v.interrupt.injected = 1);
+	EXPECT_REFUSED(v.nmi.injected = 1; v.nmi.masked = 1);
+	EXPECT_REFUSED(v.nmi.pending = 2);
+	EXPECT_REFUSED(v.shadow = 4);
+	EXPECT_REFUSED(v.shadow = 3);
+	/* the guest starts with IF clear: an STI shadow cannot be */
+	EXPECT_REFUSED(v.shadow = VMXL_SHADOW_STI);
+	EXPECT_REFUSED(v.shadow = VMXL_SHADOW_MOV_SS; v.interrupt.injected = 1);
+#undef EXPECT_REFUSED
+
+	/* with IF set, an STI shadow reads back */
+	ASSERT_EQ(0, gvm_get_regs(&self->vm, 0, &r));
+	r.rflags |= 1 << 9;
+	ASSERT_EQ(0, gvm_set_regs(&self->vm, 0, &r));
+	v = zero;
+	v.shadow = VMXL_SHADOW_STI;
+	ASSERT_EQ(0, ioctl(fd, VMXL_SET_VCPU_EVENTS, &v));
+	memset(&v, 0xff, sizeof(v));
+	ASSERT_EQ(0, ioctl(fd, VMXL_GET_VCPU_EVENTS, &v));
+	EXPECT_EQ(VMXL_SHADOW_STI, v.shadow);
+	EXPECT_EQ(0, v.flags);
+	EXPECT_EQ(0, v.reserved[0]);
+	EXPECT_EQ(0, v.exception.injected + v.interrupt.injected +
+		     v.nmi.injected);
+	EXPECT_EQ(-1, ioctl(self->vm.vm_fd, VMXL_GET_VCPU_EVENTS, &v));
+	EXPECT_EQ(ENOTTY, errno);
 }
 
 /* ---- the VM's TSC basis ---- */

@@ -830,6 +830,57 @@ struct vmxl_debugregs {
 #define VMXL_SET_DEBUGREGS	_IOW(VMXL_IOCTL_TYPE, 0x33, struct vmxl_debugregs)
 
 /*
+ * VMXL_GET_VCPU_EVENTS / VMXL_SET_VCPU_EVENTS (vCPU fd): what stands
+ * between two instructions of the vCPU. At most one of exception,
+ * interrupt and NMI is "injected": an exit cut its delivery short, or
+ * userspace queued it, and the next entry delivers it whatever IF says.
+ * nmi.pending: an NMI waits for NMIs to be unmasked (nmi.masked: the
+ * guest's NMI handler has not returned yet). shadow: the instruction
+ * after STI or MOV SS blocks interrupts (VMXL_SHADOW_*).
+ *
+ * A software interrupt or exception cut short (INT n, INT3, INTO, INT1)
+ * is not carried: GET turns it back into its instruction, which the next
+ * entry runs again, so that no instruction length needs saving.
+ *
+ * Errors: EINVAL (SET) flags, pads or reserved nonzero; more than one
+ * event injected; an exception vector above 31 or 2 (NMI is its own);
+ * an error code for a vector that has none is allowed, as on KVM, but
+ * has_error_code above 1 is not; shadow with unknown bits or both bits,
+ * STI shadow while RFLAGS.IF is clear, a shadow together with an
+ * injected interrupt (VM entry would refuse both, SDM Vol. 3C 26.3.1.5).
+ */
+#define VMXL_SHADOW_STI		(1U << 0)
+#define VMXL_SHADOW_MOV_SS	(1U << 1)
+
+struct vmxl_vcpu_events {
+	struct {
+		__u8 injected;
+		__u8 nr;
+		__u8 has_error_code;
+		__u8 pad;
+		__u32 error_code;
+	} exception;
+	struct {
+		__u8 injected;
+		__u8 nr;
+		__u8 pad[2];
+	} interrupt;
+	struct {
+		__u8 injected;
+		__u8 pending;
+		__u8 masked;
+		__u8 pad;
+	} nmi;
+	__u8 shadow;		/* VMXL_SHADOW_* */
+	__u8 pad[3];
+	__u32 flags;		/* must be 0 */
+	__u64 reserved[4];
+};
+
+#define VMXL_GET_VCPU_EVENTS	_IOR(VMXL_IOCTL_TYPE, 0x34, struct vmxl_vcpu_events)
+#define VMXL_SET_VCPU_EVENTS	_IOW(VMXL_IOCTL_TYPE, 0x35, struct vmxl_vcpu_events)
+
+/*
  * VMXL_GET_CLOCK / VMXL_SET_CLOCK (VM fd): the VM's guest TSC, one basis
  * for all its vCPUs. GET reads it now (the TSC of vCPUs whose guest never
  * wrote IA32_TSC, and of vCPUs set with SET_CLOCK since); SET makes every
