@@ -6,11 +6,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 
@@ -372,6 +375,13 @@ static int kvm_default_cpuid(struct gvm *vm, int cpu)
 		return -ENOMEM;
 	k->nent = n;
 	ret = ioctl(vm->sys_fd, KVM_GET_SUPPORTED_CPUID, k);
+	for (n = 0; !ret && (vm->flags & GVM_LAPIC) && n < (int)k->nent; n++) {
+		if (k->entries[n].function != 1)
+			continue;
+		k->entries[n].ecx |= 1u << 24;		/* TSC-deadline */
+		k->entries[n].ebx = (k->entries[n].ebx & 0x00ffffff) |
+				    (uint32_t)cpu << 24;
+	}
 	if (!ret)
 		ret = ioctl(vm->vcpu_fd[cpu], KVM_SET_CPUID2, k);
 	free(k);
@@ -392,6 +402,14 @@ static int open_vm(struct gvm *vm)
 		vm->vm_fd = ioctl(vm->sys_fd, KVM_CREATE_VM, 0);
 		if (vm->vm_fd < 0)
 			return gvm_fail(vm, "KVM_CREATE_VM");
+		if (vm->flags & GVM_LAPIC) {
+			struct kvm_enable_cap cap = {
+				.cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 },
+			};
+
+			if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap))
+				return gvm_fail(vm, "KVM_CAP_SPLIT_IRQCHIP");
+		}
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr))
 			return gvm_fail(vm, "KVM_SET_USER_MEMORY_REGION");
 		vm->run_size = ioctl(vm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -404,7 +422,8 @@ static int open_vm(struct gvm *vm)
 		vm->sys_fd = open(VMXL_DEV, O_RDWR | O_CLOEXEC);
 		if (vm->sys_fd < 0)
 			return gvm_fail(vm, "open " VMXL_DEV);
-		vm->vm_fd = ioctl(vm->sys_fd, VMXL_CREATE_VM, 0);
+		vm->vm_fd = ioctl(vm->sys_fd, VMXL_CREATE_VM,
+				  (vm->flags & GVM_LAPIC) ? VMXL_VM_LAPIC : 0);
 		if (vm->vm_fd < 0)
 			return gvm_fail(vm, "VMXL_CREATE_VM");
 		if (ioctl(vm->vm_fd, VMXL_SET_MEMORY_REGION, &mr))
@@ -436,10 +455,19 @@ static int open_vcpu(struct gvm *vm, int cpu)
 
 int gvm_create(struct gvm *vm, enum gvm_kind kind, int nr_vcpus)
 {
+	return gvm_create_flags(vm, kind, nr_vcpus, 0);
+}
+
+int gvm_create_flags(struct gvm *vm, enum gvm_kind kind, int nr_vcpus,
+		     unsigned int flags)
+{
 	int i, ret;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->kind = kind;
+	vm->flags = flags;
+	if (flags & ~GVM_LAPIC)
+		return -EINVAL;
 	vm->sys_fd = vm->vm_fd = -1;
 	for (i = 0; i < GVM_MAX_VCPUS; i++)
 		vm->vcpu_fd[i] = -1;
@@ -598,6 +626,10 @@ static void normalize_vmxl(struct vmxl_run *run, struct gvm_exit *e)
 	case VMXL_EXIT_SHUTDOWN:
 		e->reason = GVM_EXIT_SHUTDOWN;
 		break;
+	case VMXL_EXIT_EOI:
+		e->reason = GVM_EXIT_EOI;
+		e->data = run->eoi.vector;
+		break;
 	default:
 		e->reason = GVM_EXIT_OTHER;
 		break;
@@ -737,7 +769,7 @@ const char *gvm_exit_str(const struct gvm_exit *e, char *buf, size_t len)
 {
 	static const char *const names[] = {
 		"?", "io", "mmio", "hlt", "hypercall", "shutdown", "ucall",
-		"other",
+		"other", "eoi",
 	};
 	char ub[256];
 
@@ -746,10 +778,310 @@ const char *gvm_exit_str(const struct gvm_exit *e, char *buf, size_t len)
 							     sizeof(ub))), buf;
 	snprintf(buf, len,
 		 "%s (raw %u) port 0x%x addr 0x%lx size %u %s data 0x%lx",
-		 names[e->reason <= GVM_EXIT_OTHER ? e->reason : 0], e->raw,
+		 names[e->reason <= GVM_EXIT_EOI ? e->reason : 0], e->raw,
 		 e->port, (unsigned long)e->addr, e->size,
 		 e->write ? "write" : "read", (unsigned long)e->data);
 	return buf;
+}
+
+/* ---- the local APIC and MP state (GVM_LAPIC) ---- */
+
+uint64_t gvm_tsc_khz(struct gvm *vm)
+{
+	struct vmxl_caps caps = { 0 };
+	int khz;
+
+	if (vm->kind == GVM_KVM) {
+		khz = ioctl(vm->vcpu_fd[0], KVM_GET_TSC_KHZ, 0);
+		return khz > 0 ? (uint64_t)khz : 0;
+	}
+	if (ioctl(vm->sys_fd, VMXL_GET_CAPS, &caps))
+		return 0;
+	return caps.tsc_khz;
+}
+
+int gvm_signal_msi(struct gvm *vm, uint32_t address_lo, uint32_t data)
+{
+	int ret;
+
+	if (vm->kind == GVM_KVM) {
+		struct kvm_msi m = { .address_lo = address_lo, .data = data };
+
+		ret = ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &m);
+	} else {
+		struct vmxl_msi m = { .address_lo = address_lo, .data = data };
+
+		ret = ioctl(vm->vm_fd, VMXL_SIGNAL_MSI, &m);
+	}
+	return ret < 0 ? -errno : ret;
+}
+
+_Static_assert(sizeof(((struct kvm_lapic_state *)0)->regs) ==
+	       sizeof(((struct vmxl_lapic_state *)0)->regs),
+	       "the same register page");
+
+int gvm_get_lapic(struct gvm *vm, int cpu, struct vmxl_lapic_state *s)
+{
+	struct kvm_lapic_state k;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (vm->kind == GVM_VMXL)
+		return kind_ioctl(vm, cpu, VMXL_GET_LAPIC, 0, s);
+	ret = kind_ioctl(vm, cpu, 0, KVM_GET_LAPIC, &k);
+	memcpy(s->regs, k.regs, sizeof(s->regs));
+	return ret;
+}
+
+int gvm_set_lapic(struct gvm *vm, int cpu, const struct vmxl_lapic_state *s)
+{
+	struct kvm_lapic_state k;
+
+	if (vm->kind == GVM_VMXL)
+		return kind_ioctl(vm, cpu, VMXL_SET_LAPIC, 0, (void *)s);
+	memcpy(k.regs, s->regs, sizeof(k.regs));
+	return kind_ioctl(vm, cpu, 0, KVM_SET_LAPIC, &k);
+}
+
+int gvm_get_mp_state(struct gvm *vm, int cpu, uint32_t *state)
+{
+	struct kvm_mp_state k;
+	struct vmxl_mp_state m;
+	int ret;
+
+	if (vm->kind == GVM_VMXL) {
+		ret = kind_ioctl(vm, cpu, VMXL_GET_MP_STATE, 0, &m);
+		*state = m.state;
+		return ret;
+	}
+	ret = kind_ioctl(vm, cpu, 0, KVM_GET_MP_STATE, &k);
+	switch (k.mp_state) {
+	case KVM_MP_STATE_HALTED:
+		*state = GVM_MP_HALTED;
+		break;
+	case KVM_MP_STATE_UNINITIALIZED:
+	case KVM_MP_STATE_INIT_RECEIVED:
+		*state = GVM_MP_INIT_RECEIVED;
+		break;
+	case KVM_MP_STATE_RUNNABLE:
+	case KVM_MP_STATE_SIPI_RECEIVED:
+		*state = GVM_MP_RUNNABLE;
+		break;
+	default:
+		*state = 0x100 | k.mp_state;	/* no equivalent: shows */
+		break;
+	}
+	return ret;
+}
+
+int gvm_set_mp_state(struct gvm *vm, int cpu, uint32_t state)
+{
+	struct vmxl_mp_state m = { .state = state };
+	struct kvm_mp_state k;
+
+	if (vm->kind == GVM_VMXL)
+		return kind_ioctl(vm, cpu, VMXL_SET_MP_STATE, 0, &m);
+	switch (state) {
+	case GVM_MP_RUNNABLE:
+		k.mp_state = KVM_MP_STATE_RUNNABLE;
+		break;
+	case GVM_MP_HALTED:
+		k.mp_state = KVM_MP_STATE_HALTED;
+		break;
+	case GVM_MP_INIT_RECEIVED:
+		k.mp_state = KVM_MP_STATE_INIT_RECEIVED;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return kind_ioctl(vm, cpu, 0, KVM_SET_MP_STATE, &k);
+}
+
+int gvm_get_msr(struct gvm *vm, int cpu, uint32_t index, uint64_t *data)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} k = { .h.nmsrs = 1, .e.index = index };
+	struct vmxl_msr_entry e = { .index = index };
+	struct vmxl_msrs m = { .nmsrs = 1, .entries = (uintptr_t)&e };
+	int ret;
+
+	if (vm->kind == GVM_KVM) {
+		ret = ioctl(vm->vcpu_fd[cpu], KVM_GET_MSRS, &k);
+		*data = k.e.data;
+	} else {
+		ret = ioctl(vm->vcpu_fd[cpu], VMXL_GET_MSRS, &m);
+		*data = e.data;
+	}
+	return ret < 0 ? -errno : ret == 1 ? 0 : -EINVAL;
+}
+
+int gvm_set_msr(struct gvm *vm, int cpu, uint32_t index, uint64_t data)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} k = { .h.nmsrs = 1, .e.index = index, .e.data = data };
+	struct vmxl_msr_entry e = { .index = index, .data = data };
+	struct vmxl_msrs m = { .nmsrs = 1, .entries = (uintptr_t)&e };
+	int ret;
+
+	if (vm->kind == GVM_KVM)
+		ret = ioctl(vm->vcpu_fd[cpu], KVM_SET_MSRS, &k);
+	else
+		ret = ioctl(vm->vcpu_fd[cpu], VMXL_SET_MSRS, &m);
+	return ret < 0 ? -errno : ret == 1 ? 0 : -EINVAL;
+}
+
+void *gvm_image_ptr(struct gvm *vm, const void *p)
+{
+	uint64_t start = (uint64_t)__executable_start & ~(PAGE - 1);
+
+	if ((uint64_t)p < start || (uint64_t)p >= (uint64_t)_end)
+		return NULL;
+	return vm->mem + IMAGE_GPA + ((uint64_t)p - start);
+}
+
+/* ---- several vCPUs at once ---- */
+
+struct par_vcpu {
+	struct par *par;
+	pthread_t thread;
+	int cpu;
+	int result;		/* > 0 stopped, < 0 error, 0 still running */
+};
+
+struct par {
+	struct gvm *vm;
+	gvm_exit_fn fn;
+	void *arg;
+	int nr;
+	volatile int stop;	/* set: every thread leaves its loop */
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	int running;
+	struct par_vcpu v[GVM_MAX_VCPUS];
+};
+
+static void par_kick_handler(int sig)
+{
+	(void)sig;	/* only makes RUN return EINTR */
+}
+
+static __u8 *immediate_exit_of(struct gvm *vm, int cpu)
+{
+	return vm->kind == GVM_KVM ?
+		&((struct kvm_run *)vm->run[cpu])->immediate_exit :
+		&((struct vmxl_run *)vm->run[cpu])->immediate_exit;
+}
+
+static void *par_thread(void *p)
+{
+	struct par_vcpu *v = p;
+	struct par *par = v->par;
+	struct gvm_exit e;
+	int ret = 0;
+
+	while (!par->stop) {
+		ret = gvm_run(par->vm, v->cpu, &e);
+		if (ret == -EINTR && par->stop) {
+			ret = 0;	/* kicked: not an error of its own */
+			break;
+		}
+		if (ret == -EINTR) {	/* a stray signal: go on */
+			ret = 0;
+			continue;
+		}
+		if (ret)
+			break;
+		ret = par->fn(par->vm, v->cpu, &e, par->arg);
+		if (ret)
+			break;
+	}
+	pthread_mutex_lock(&par->lock);
+	v->result = ret;
+	if (ret < 0)
+		par->stop = 1;
+	par->running--;
+	pthread_cond_signal(&par->done);
+	pthread_mutex_unlock(&par->lock);
+	return NULL;
+}
+
+int gvm_run_parallel(struct gvm *vm, int nr, gvm_exit_fn fn, void *arg,
+		     int timeout_ms, unsigned int *stopped)
+{
+	struct sigaction sa = { .sa_handler = par_kick_handler }, old;
+	struct par par = {
+		.vm = vm, .fn = fn, .arg = arg, .nr = nr,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.done = PTHREAD_COND_INITIALIZER,
+	};
+	struct timespec until;
+	int i, ret = 0, started = 0;
+
+	if (nr < 1 || nr > vm->nr_vcpus)
+		return -EINVAL;
+	sigaction(SIGUSR2, &sa, &old);	/* no SA_RESTART */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&par.lock);
+	for (i = 0; i < nr; i++) {
+		par.v[i].par = &par;
+		par.v[i].cpu = i;
+		if (pthread_create(&par.v[i].thread, NULL, par_thread, &par.v[i])) {
+			par.stop = 1;
+			ret = -EAGAIN;
+			break;
+		}
+		started++;
+		par.running++;
+	}
+	while (par.running && !par.stop) {
+		if (pthread_cond_timedwait(&par.done, &par.lock, &until) ==
+		    ETIMEDOUT) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	par.stop = 1;
+	/* Kick whoever still runs until every thread has left. */
+	while (par.running) {
+		struct timespec t;
+
+		for (i = 0; i < started; i++) {
+			if (par.v[i].result)
+				continue;
+			*immediate_exit_of(vm, i) = 1;
+			pthread_kill(par.v[i].thread, SIGUSR2);
+		}
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 10000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&par.done, &par.lock, &t);
+	}
+	pthread_mutex_unlock(&par.lock);
+	if (stopped)
+		*stopped = 0;
+	for (i = 0; i < started; i++) {
+		pthread_join(par.v[i].thread, NULL);
+		*immediate_exit_of(vm, i) = 0;
+		if (par.v[i].result > 0 && stopped)
+			*stopped |= 1u << i;
+		if (par.v[i].result < 0 && !ret)
+			ret = par.v[i].result;
+	}
+	sigaction(SIGUSR2, &old, NULL);
+	return ret;
 }
 
 int gvm_hypervisor_load(enum gvm_kind kind)

@@ -40,6 +40,7 @@ enum gvm_exit_reason {
 	GVM_EXIT_SHUTDOWN,
 	GVM_EXIT_UCALL,		/* an OUT to UCALL_PORT, decoded */
 	GVM_EXIT_OTHER,
+	GVM_EXIT_EOI,		/* vmx-lite's VMXL_EXIT_EOI: vector in data */
 };
 
 struct gvm_exit {
@@ -56,6 +57,7 @@ struct gvm_exit {
 
 struct gvm {
 	enum gvm_kind kind;
+	unsigned int flags;	/* GVM_LAPIC, ... as given to gvm_create_flags */
 	int sys_fd, vm_fd;
 	int vcpu_fd[GVM_MAX_VCPUS];
 	void *run[GVM_MAX_VCPUS];
@@ -77,6 +79,77 @@ const char *gvm_kind_name(enum gvm_kind kind);
  */
 int gvm_create(struct gvm *vm, enum gvm_kind kind, int nr_vcpus);
 void gvm_destroy(struct gvm *vm);
+
+/*
+ * gvm_create() with options:
+ * GVM_LAPIC: every vCPU gets an in-kernel local APIC. vmx-lite: a VM
+ *   created with VMXL_VM_LAPIC. KVM: KVM_CAP_SPLIT_IRQCHIP (24 IOAPIC
+ *   routes, the IOAPIC and PIC left to userspace as with vmx-lite), and
+ *   each vCPU's CPUID also offers TSC-deadline (leaf 1 ECX[24], which
+ *   KVM_GET_SUPPORTED_CPUID leaves to userspace) and carries its APIC ID
+ *   in leaf 1 EBX[31:24]. vCPUs other than 0 then wait for INIT/STARTUP
+ *   (vmx-lite: VMXL_MP_INIT_RECEIVED, KVM: UNINITIALIZED) until
+ *   gvm_set_mp_state(GVM_MP_RUNNABLE) starts them where their registers
+ *   say.
+ */
+#define GVM_LAPIC	(1u << 0)
+int gvm_create_flags(struct gvm *vm, enum gvm_kind kind, int nr_vcpus,
+		     unsigned int flags);
+
+/* The guest TSC's rate in kHz: caps.tsc_khz, KVM_GET_TSC_KHZ; 0 unknown. */
+uint64_t gvm_tsc_khz(struct gvm *vm);
+
+/*
+ * An MSI (GVM_LAPIC VMs): VMXL_SIGNAL_MSI or KVM_SIGNAL_MSI with
+ * @address_lo / @data. Returns what the ioctl returns (vmx-lite: the
+ * number of APICs that took it; KVM: > 0 delivered, 0 blocked) or -errno.
+ */
+int gvm_signal_msi(struct gvm *vm, uint32_t address_lo, uint32_t data);
+
+/*
+ * The local APIC state in vmx-lite's blob. For KVM, regs is struct
+ * kvm_lapic_state (the same page layout; its current count register
+ * 0x390 is what KVM restarts the timer from) and timer_deadline is 0
+ * on GET and ignored on SET.
+ */
+int gvm_get_lapic(struct gvm *vm, int cpu, struct vmxl_lapic_state *s);
+int gvm_set_lapic(struct gvm *vm, int cpu, const struct vmxl_lapic_state *s);
+
+/*
+ * MP state in vmx-lite's values (enum vmxl_mp_state_value). KVM's map:
+ * RUNNABLE and HALTED to themselves, UNINITIALIZED and INIT_RECEIVED to
+ * VMXL_MP_INIT_RECEIVED, SIPI_RECEIVED to RUNNABLE (it runs at its next
+ * KVM_RUN); on SET, INIT_RECEIVED is KVM's INIT_RECEIVED.
+ */
+#define GVM_MP_RUNNABLE		VMXL_MP_RUNNABLE
+#define GVM_MP_HALTED		VMXL_MP_HALTED
+#define GVM_MP_INIT_RECEIVED	VMXL_MP_INIT_RECEIVED
+int gvm_get_mp_state(struct gvm *vm, int cpu, uint32_t *state);
+int gvm_set_mp_state(struct gvm *vm, int cpu, uint32_t state);
+
+/* One MSR of vCPU @cpu (GET_MSRS / SET_MSRS of one entry); 0 or -errno. */
+int gvm_get_msr(struct gvm *vm, int cpu, uint32_t index, uint64_t *data);
+int gvm_set_msr(struct gvm *vm, int cpu, uint32_t index, uint64_t data);
+
+/*
+ * Where the guest's copy of test-binary object @p (a global the guest
+ * code uses) lies in this process: read what the guest wrote there.
+ */
+void *gvm_image_ptr(struct gvm *vm, const void *p);
+
+/*
+ * Run vCPUs 0 .. @nr - 1 at once, one thread each. Every exit of vCPU
+ * cpu goes to @fn(vm, cpu, exit, arg) on that vCPU's thread: 0 runs it
+ * again, > 0 stops that vCPU, < 0 stops every vCPU and is returned. A
+ * RUN error stops every vCPU and is returned. When @timeout_ms passes
+ * before every vCPU stopped, the others are kicked out of RUN (a signal,
+ * then immediate_exit) and -ETIMEDOUT is returned; *@stopped (if not
+ * NULL) gets a bit per vCPU that stopped by itself.
+ */
+typedef int (*gvm_exit_fn)(struct gvm *vm, int cpu, struct gvm_exit *e,
+			   void *arg);
+int gvm_run_parallel(struct gvm *vm, int nr, gvm_exit_fn fn, void *arg,
+		     int timeout_ms, unsigned int *stopped);
 
 /*
  * Point vCPU @cpu at guest function @fn in 64-bit mode with @arg0/@arg1
