@@ -71,6 +71,26 @@ static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
 static void *svm_iopm;
 static void *svm_msrpm;
 
+/*
+ * QEMU's TCG as the "hardware": its VMRUN delivers an injected INTR at
+ * once but leaves the vector as the vCPU's pending exception
+ * (helper_vmrun()), and delivers it again, IF or not, if its vCPU loop is
+ * kicked before the next exception or #VMEXIT. An exit at the guest's
+ * first instruction closes that window (svm_vcpu_run()); hardware needs
+ * no such exit, so only this host pays it.
+ */
+static bool svm_tcg_host;
+
+static bool svm_host_is_tcg(void)
+{
+	u32 sig[3];
+
+	if (!boot_cpu_has(X86_FEATURE_HYPERVISOR))
+		return false;
+	cpuid(0x40000000, &sig[0], &sig[0], &sig[1], &sig[2]);
+	return !memcmp(sig, "TCGTCGTCGTCG", 12);
+}
+
 static int svm_probe(struct vmxl_caps *caps)
 {
 	static const struct {
@@ -113,6 +133,7 @@ static int svm_probe(struct vmxl_caps *caps)
 		caps->backend_status = VMXL_STATUS_NO_NESTED_PAGING;
 		return -EOPNOTSUPP;
 	}
+	svm_tcg_host = svm_host_is_tcg();
 	/* ASID 0 is the host's: a guest needs at least one more. */
 	if (caps->nr_asids < 2) {
 		caps->backend_status = VMXL_STATUS_UNSUPPORTED;
@@ -564,16 +585,18 @@ static enum vmxl_exit_action svm_handle_msr(struct vmxl_vcpu *vcpu)
 }
 
 /*
- * The GPR a MOV to CR4 reads: from the decode assists, or from the
- * instruction's bytes (legacy prefixes, REX, 0F 22 /r).
+ * The GPR a MOV to CR@cr (4 or 8) reads: from the decode assists, or from
+ * the instruction's bytes (legacy prefixes, REX, 0F 22 /r; REX.R or, on
+ * AMD, LOCK selects CR8).
  */
-static int svm_cr_gpr(struct vmxl_vcpu *vcpu)
+static int svm_cr_gpr(struct vmxl_vcpu *vcpu, unsigned int cr)
 {
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
 	bool long64 = svm_cpu_mode(vcpu) == VMXL_MODE_LONG64;
 	struct vmxl_walk_ctx w;
 	unsigned int n = 0, i;
 	u8 b[16], rex = 0;
+	bool lock = false;
 
 	if (vmcb->control.exit_info_1 & BIT_ULL(63))
 		return vmcb->control.exit_info_1 & 15;
@@ -586,13 +609,14 @@ static int svm_cr_gpr(struct vmxl_vcpu *vcpu)
 		}
 		if (memchr("\x66\x67\xf0\xf2\xf3\x26\x2e\x36\x3e\x64\x65",
 			   b[i], 11)) {
+			lock |= b[i] == 0xf0;
 			rex = 0;	/* a REX counts only last */
 			continue;
 		}
 		break;
 	}
 	if (i + 3 > n || b[i] != 0x0f || b[i + 1] != 0x22 ||
-	    ((b[i + 2] >> 3) & 7) != 4)
+	    (((b[i + 2] >> 3) & 7) | ((rex & 4) || lock ? 8 : 0)) != cr)
 		return -1;
 	return (b[i + 2] & 7) | ((rex & 1) << 3);
 }
@@ -610,7 +634,7 @@ static enum vmxl_exit_action svm_handle_cr4_write(struct vmxl_vcpu *vcpu)
 {
 	struct svm_vcpu *sv = to_svm(vcpu);
 	struct vmcb_save_area *sa = &sv->vmcb->save;
-	int gpr = svm_cr_gpr(vcpu);
+	int gpr = svm_cr_gpr(vcpu, 4);
 	u64 cr4;
 
 	if (gpr < 0)
@@ -627,6 +651,31 @@ static enum vmxl_exit_action svm_handle_cr4_write(struct vmxl_vcpu *vcpu)
 	if (cr4 != sa->cr4)
 		sv->asid_gen = 0;	/* paging bits changed: clean TLB */
 	sa->cr4 = cr4;
+	svm_skip(vcpu, 3);
+	return VMXL_EXIT_RESUME;
+}
+
+/*
+ * MOV to CR8, intercepted while TPR alone holds an APIC vector back (see
+ * svm_prepare_events()): the new TPR may let it through.
+ */
+static enum vmxl_exit_action svm_handle_cr8_write(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	int gpr = svm_cr_gpr(vcpu, 8);
+	u64 cr8;
+
+	if (gpr < 0)
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_EMULATION,
+					   SVM_EXIT_WRITE_CR8, vcpu->rip);
+	cr8 = vcpu->regs[gpr];
+	if (cr8 & ~0xfULL) {	/* reserved bits (APM Vol. 2, 3.1.5) */
+		svm_inject_exception(vcpu, X86_TRAP_GP, true, 0);
+		return VMXL_EXIT_RESUME;
+	}
+	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~V_TPR_MASK) | cr8;
+	if (vcpu->lapic)
+		vmxl_lapic_set_cr8(vcpu, cr8);
 	svm_skip(vcpu, 3);
 	return VMXL_EXIT_RESUME;
 }
@@ -785,8 +834,12 @@ static enum vmxl_exit_action svm_handle_exit(struct vmxl_vcpu *vcpu)
 	case SVM_EXIT_WRITE_CR4:
 		vmxl_count_exit(vcpu, VMXL_STAT_CR_DR);
 		return svm_handle_cr4_write(vcpu);
+	case SVM_EXIT_WRITE_CR8:
+		vmxl_count_exit(vcpu, VMXL_STAT_CR_DR);
+		return svm_handle_cr8_write(vcpu);
 	case SVM_EXIT_READ_CR0 ... SVM_EXIT_WRITE_CR3:
-	case SVM_EXIT_WRITE_CR4 + 1 ... SVM_EXIT_WRITE_DR7:
+	case SVM_EXIT_WRITE_CR4 + 1 ... SVM_EXIT_WRITE_CR8 - 1:
+	case SVM_EXIT_WRITE_CR8 + 1 ... SVM_EXIT_WRITE_DR7:
 		/* No other is intercepted: one would be a module bug. */
 		vmxl_count_exit(vcpu, VMXL_STAT_CR_DR);
 		break;
@@ -827,17 +880,24 @@ static void svm_prepare_events(struct vmxl_vcpu *vcpu)
 		vmcb->control.int_ctl |= V_IRQ_MASK | V_IGN_TPR_MASK |
 					 (0xf << V_INTR_PRIO_SHIFT);
 		set_intercept(vmcb, INTERCEPT_VINTR);
-	} else if (vcpu->irq_window_prio >= 0) {
-		/*
-		 * An APIC vector held back: the virtual interrupt, at its
-		 * class and against V_TPR, is taken once IF, the shadow and
-		 * the guest's own CR8 let it through (APM Vol. 2, 15.21.4).
-		 */
-		vmcb->control.int_ctl &= ~(V_IGN_TPR_MASK | V_INTR_PRIO_MASK);
-		vmcb->control.int_ctl |= V_IRQ_MASK |
-			(vcpu->irq_window_prio << V_INTR_PRIO_SHIFT);
+	} else if (vcpu->lapic &&
+		   vcpu->irq_window_prio > vmxl_lapic_cr8(vcpu)) {
+		/* An APIC vector IF or the shadow holds back: a window. */
+		vmcb->control.int_ctl |= V_IRQ_MASK | V_IGN_TPR_MASK |
+					 (0xf << V_INTR_PRIO_SHIFT);
 		set_intercept(vmcb, INTERCEPT_VINTR);
 	}
+	/*
+	 * One TPR holds back: the guest lowers it with MOV CR8 without an
+	 * exit (V_TPR), so that write exits meanwhile, as KVM does. Not a
+	 * virtual interrupt at the vector's priority against V_TPR: QEMU
+	 * takes one at equal priority already, an endless window.
+	 */
+	if (vcpu->irq_window_prio >= 0 &&
+	    vcpu->irq_window_prio <= vmxl_lapic_cr8(vcpu))
+		set_intercept(vmcb, INTERCEPT_CR8_WRITE);
+	else
+		clr_intercept(vmcb, INTERCEPT_CR8_WRITE);
 }
 
 static void svm_get_dr67(struct vmxl_vcpu *vcpu, u64 *dr6, u64 *dr7)
@@ -1033,6 +1093,17 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	asm volatile("clgi" ::: "memory");
 	/* GIF=0 holds interrupts; with IF=1 they exit the guest. */
 	local_irq_enable();
+	/*
+	 * On QEMU's TCG (svm_tcg_host), after injecting an INTR: a self-IPI
+	 * GIF=0 holds. VMRUN delivers the event (APM Vol. 2, 15.20) and the
+	 * IPI then exits at the guest's first instruction (15.13.1), as KVM
+	 * with a userspace irqchip always does.
+	 */
+	if (svm_tcg_host &&
+	    (vmcb->control.event_inj &
+	     (SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_MASK)) ==
+	    (SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_INTR))
+		smp_send_reschedule(cpu);
 	aborted = vmxl_entry_abort(vcpu);
 	if (!aborted)
 		vmxl_svm_enter(sv->vmcb_pa, __pa(sd->host_save), vcpu->regs);

@@ -160,6 +160,8 @@ static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 			ret = 0;
 			break;
 		}
+		/* also between the waits of a halted vCPU (no entry then) */
+		cond_resched();
 		if (run->immediate_exit || signal_pending(current)) {
 			run->exit_reason = VMXL_EXIT_INTR;
 			ret = -EINTR;
@@ -187,7 +189,6 @@ static long vcpu_run(struct vmxl_vcpu *vcpu, u32 floor, u32 *done)
 			break;
 		}
 		vcpu_sync_clock(vcpu);
-		cond_resched();
 
 		down_read(&vcpu->vm->run_sem);
 		trace_vmxl_entry(vcpu);

@@ -982,11 +982,10 @@ static void guest_exception_storm(uint64_t reps)
 /*
  * Differences found by these guests that are vmx-lite bugs not fixed
  * yet: while this is 0 a test logs "KNOWN BUG" where one reproduces and
- * does not fail; set it to 1 with the fixes. Left: on SVM, the
+ * does not fail; set it to 1 with the fix. The one left: on SVM, the
  * single-step trap after an instruction vmx-lite emulates and skips (OUT,
  * CPUID) is lost, for the issue on exact debug features (DR6/DR7,
- * single-step) to fix; and, QEMU's rather than vmx-lite's, one interrupt
- * delivered twice in the interrupt storm (interrupt_and_nmi_storm).
+ * single-step) to fix.
  */
 #define KNOWN_BUGS_FAIL	0
 
@@ -1149,25 +1148,7 @@ TEST_F(hostile, interrupt_and_nmi_storm)
 			ASSERT_EQ(UCALL_SYNC, e.uc.cmd)
 				TH_LOG("%s", gvm_ucall_str(&e.uc, b, sizeof(b)));
 			if (e.uc.args[0] == 1) {
-				/*
-				 * Known bug, QEMU's (TCG SVM), not vmx-lite's:
-				 * VMRUN delivers an injected INTR at once but
-				 * leaves its vector as the CPU's pending
-				 * exception; when QEMU's vCPU loop is kicked
-				 * (thread=single: an interrupt for the other
-				 * vCPU) before the next exception or #VMEXIT,
-				 * it delivers the vector again (seen at the
-				 * handler's first instruction, IF=0). The
-				 * module injected it once and did not
-				 * re-inject it (vmxl_inject trace). One debug
-				 * lane run in two to five; timer load on the
-				 * other vCPU makes it dozens a run in the svm
-				 * lane. KVM sees none: here it exits at once
-				 * after each injection ([immediate exit]),
-				 * and that #VMEXIT drops QEMU's stale vector.
-				 */
-				EXPECT_OR_KNOWN_BUG(irqs, e.uc.args[1],
-						    "interrupts counted");
+				EXPECT_EQ(irqs, e.uc.args[1]);
 			} else {
 				EXPECT_EQ(nmis, e.uc.args[1]);
 			}
