@@ -111,6 +111,7 @@ static int vcpu_events_set(struct vmxl_vcpu *vcpu,
 	    ((e->shadow & VMXL_SHADOW_STI) &&
 	     !(vcpu->rflags & X86_EFLAGS_IF)) ||
 	    (e->shadow && e->interrupt.injected) ||
+	    (e->interrupt.injected && !(vcpu->rflags & X86_EFLAGS_IF)) ||
 	    (e->nmi.injected && e->nmi.masked))
 		return -EINVAL;
 	if (e->exception.injected)

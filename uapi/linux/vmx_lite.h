@@ -833,7 +833,7 @@ struct vmxl_debugregs {
  * VMXL_GET_VCPU_EVENTS / VMXL_SET_VCPU_EVENTS (vCPU fd): what stands
  * between two instructions of the vCPU. At most one of exception,
  * interrupt and NMI is "injected": an exit cut its delivery short, or
- * userspace queued it, and the next entry delivers it whatever IF says.
+ * userspace queued it, and the next entry delivers it.
  * nmi.pending: an NMI waits for NMIs to be unmasked (nmi.masked: the
  * guest's NMI handler has not returned yet). shadow: the instruction
  * after STI or MOV SS blocks interrupts (VMXL_SHADOW_*).
@@ -846,8 +846,9 @@ struct vmxl_debugregs {
  * event injected; an exception vector above 31 or 2 (NMI is its own);
  * an error code for a vector that has none is allowed, as on KVM, but
  * has_error_code above 1 is not; shadow with unknown bits or both bits,
- * STI shadow while RFLAGS.IF is clear, a shadow together with an
- * injected interrupt (VM entry would refuse both, SDM Vol. 3C 26.3.1.5).
+ * STI shadow while RFLAGS.IF is clear, an injected interrupt while it is
+ * clear or together with a shadow (VM entry would refuse them, SDM Vol.
+ * 3C 26.3.1.4 and 26.3.1.5): restore the registers first.
  */
 #define VMXL_SHADOW_STI		(1U << 0)
 #define VMXL_SHADOW_MOV_SS	(1U << 1)
