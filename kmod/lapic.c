@@ -41,6 +41,7 @@ struct vmxl_lapic {
 	u64 period;		/* periodic mode: TSC ticks per period */
 	u32 esr_pending;	/* errors since ESR was last written */
 	s16 eoi_exit;		/* level-triggered vector EOI'd, for RUN, or -1 */
+	s16 extint;		/* an ExtINT's vector (VMXL_LAPIC_LINT), or -1 */
 	u8 sipi_vector;		/* written by the sender before VMXL_REQ_SIPI */
 };
 
@@ -495,6 +496,16 @@ static void lapic_inject(struct vmxl_vcpu *vcpu)
 	int vec = vec_highest(l, APIC_IRR), isr;
 
 	vcpu->irq_window_prio = -1;
+	/* ExtINT: the PIC's vector, past IRR, ISR and TPR (SDM 10.5.1) */
+	if (l->extint >= 0 && lapic_hw_enabled(vcpu)) {
+		if (vcpu->irq_pending < 0 && vmxl_backend->interruptible(vcpu)) {
+			vcpu->irq_pending = l->extint;
+			l->extint = -1;
+		} else {
+			vcpu->irq_window_prio = 16;	/* above any TPR */
+		}
+		return;
+	}
 	if (vec < 0 || !lapic_hw_enabled(vcpu) || !lapic_sw_enabled(l))
 		return;
 	isr = vec_highest(l, APIC_ISR);
@@ -517,6 +528,8 @@ static bool lapic_wakes(struct vmxl_vcpu *vcpu)
 	int vec = vec_highest(l, APIC_IRR);
 
 	if (vcpu->nmi_pending)
+		return true;
+	if (l->extint >= 0 && (vcpu->rflags & X86_EFLAGS_IF))
 		return true;
 	if (vec < 0 || !(vcpu->rflags & X86_EFLAGS_IF) ||
 	    !lapic_hw_enabled(vcpu) || !lapic_sw_enabled(l))
@@ -542,6 +555,7 @@ static void lapic_reset(struct vmxl_vcpu *vcpu, bool keep_id)
 		reg_set(l, off, APIC_LVT_MASKED);
 	l->esr_pending = 0;
 	l->eoi_exit = -1;
+	l->extint = -1;
 	vcpu->irq_window_prio = -1;
 }
 
@@ -974,6 +988,42 @@ int vmxl_lapic_block(struct vmxl_vcpu *vcpu)
 	return wait_event_interruptible(vcpu->wq, READ_ONCE(vcpu->requests));
 }
 
+/* VMXL_LAPIC_LINT: a pulse on LINT0/1, as its LVT entry says. */
+static long lapic_lint(struct vmxl_vcpu *vcpu, const void __user *argp)
+{
+	struct vmxl_lapic *l = vcpu->lapic;
+	struct vmxl_lapic_lint p;
+	u32 lvt;
+
+	if (copy_from_user(&p, argp, sizeof(p)))
+		return -EFAULT;
+	if (p.pin > 1 || p.flags || p.reserved || p.vector > 255)
+		return -EINVAL;
+	lvt = reg_get(l, p.pin ? APIC_LVT1 : APIC_LVT0);
+	if ((lvt & APIC_MODE_MASK) == APIC_DM_EXTINT && p.vector < 16)
+		return -EINVAL;
+	if (!lapic_hw_enabled(vcpu) || (lvt & APIC_LVT_MASKED))
+		return 0;
+	switch (lvt & APIC_MODE_MASK) {
+	case APIC_DM_FIXED:
+		if ((lvt & APIC_VECTOR_MASK) < 16) {
+			lapic_error(vcpu, APIC_ESR_RECVILL);
+			return 0;
+		}
+		lapic_raise(vcpu, lvt & APIC_VECTOR_MASK);
+		return 1;
+	case APIC_DM_NMI:
+		vcpu->nmi_pending = true;
+		return 1;
+	case APIC_DM_EXTINT:
+		if (l->extint >= 0)
+			return -EAGAIN;
+		l->extint = p.vector;
+		return 1;
+	}
+	return 0;		/* SMI, INIT, reserved: nothing modelled */
+}
+
 /* ---- state ioctls ---- */
 
 static long lapic_get(struct vmxl_vcpu *vcpu, void __user *argp)
@@ -1058,6 +1108,8 @@ long vmxl_lapic_ioctl(struct vmxl_vcpu *vcpu, unsigned int cmd,
 		mp.state = vcpu->mp_state;
 		mp.reserved = 0;
 		return copy_to_user(argp, &mp, sizeof(mp)) ? -EFAULT : 0;
+	case VMXL_LAPIC_LINT:
+		return lapic_lint(vcpu, argp);
 	case VMXL_SET_MP_STATE:
 		if (copy_from_user(&mp, argp, sizeof(mp)))
 			return -EFAULT;

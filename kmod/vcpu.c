@@ -356,6 +356,7 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 	case VMXL_SET_LAPIC:
 	case VMXL_GET_MP_STATE:
 	case VMXL_SET_MP_STATE:
+	case VMXL_LAPIC_LINT:
 		return vmxl_lapic_ioctl(vcpu, cmd, argp);
 	}
 	return -ENOTTY;

@@ -324,6 +324,84 @@ TEST_F(state, events_checks)
 	EXPECT_EQ(ENOTTY, errno);
 }
 
+/* ---- LINT0 and LINT1 (VMXL_LAPIC_LINT) ---- */
+
+#define LVT_MASKED	0x10000
+#define LVT_NMI		0x400
+#define LVT_EXTINT	0x700
+
+static void guest_lint(uint64_t lvt0, uint64_t lvt1)
+{
+	*(volatile uint32_t *)0xfee000f0 = 0x1ff;	/* SVR: enabled */
+	*(volatile uint32_t *)0xfee00350 = lvt0;
+	*(volatile uint32_t *)0xfee00360 = lvt1;
+	asm volatile("sti");
+	for (;;)
+		GUEST_SYNC(1, 0);
+}
+
+static int lint(struct gvm *vm, uint32_t pin, uint32_t vector)
+{
+	struct vmxl_lapic_lint p = { .pin = pin, .vector = vector };
+
+	return ioctl(vm->vcpu_fd[0], VMXL_LAPIC_LINT, &p);
+}
+
+/* Program both LVTs, pulse @pin: the guest then takes @vector (-1: none). */
+static void lint_case(struct __test_metadata *_metadata, struct gvm *vm,
+		      uint32_t lvt0, uint32_t lvt1, uint32_t pin,
+		      uint32_t extint, int took, int vector)
+{
+	struct gvm_exit e;
+
+	ASSERT_EQ(0, gvm_enter_long_mode(vm, 0, guest_lint, lvt0, lvt1));
+	RUN_UCALL(vm, 0, &e);
+	ASSERT_EQ(UCALL_SYNC, e.uc.cmd);
+	EXPECT_EQ(took, lint(vm, pin, extint));
+	if (lvt0 == LVT_EXTINT && took) {	/* one waits already */
+		EXPECT_EQ(-1, lint(vm, pin, extint));
+		EXPECT_EQ(EAGAIN, errno);
+	}
+	RUN_UCALL(vm, 0, &e);
+	if (vector < 0) {
+		EXPECT_EQ(UCALL_SYNC, e.uc.cmd);
+		return;
+	}
+	ASSERT_EQ(UCALL_EXCEPTION, e.uc.cmd);
+	EXPECT_EQ(vector, e.uc.args[0]);
+}
+
+/*
+ * A pulse does what the pin's LVT entry says: its fixed vector, an NMI,
+ * the PIC's vector for ExtINT (past ISR: vector 20 is still in service),
+ * nothing when masked. vmx-lite's own: KVM takes ExtINT through
+ * KVM_INTERRUPT and LINT1 through KVM_NMI.
+ */
+TEST_F(state, lapic_lint_pins)
+{
+	struct gvm vm;
+
+	if (variant->kind != GVM_VMXL)
+		SKIP(return, "VMXL_LAPIC_LINT is vmx-lite's");
+	/* a VM without the APIC has no pins */
+	EXPECT_EQ(-1, lint(&self->vm, 0, 0));
+	EXPECT_EQ(ENXIO, errno);
+	ASSERT_EQ(0, gvm_create_flags(&vm, GVM_VMXL, 1, GVM_LAPIC));
+	lint_case(_metadata, &vm, 20, LVT_NMI, 0, 0, 1, 20);
+	lint_case(_metadata, &vm, 20, LVT_NMI, 1, 0, 1, 2);
+	lint_case(_metadata, &vm, LVT_EXTINT, LVT_NMI, 0, 21, 1, 21);
+	lint_case(_metadata, &vm, LVT_MASKED | 22, LVT_MASKED | LVT_NMI, 0,
+		  0, 0, -1);
+	lint_case(_metadata, &vm, LVT_MASKED | 22, LVT_MASKED | LVT_NMI, 1,
+		  0, 0, -1);
+
+	EXPECT_EQ(-1, lint(&vm, 2, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, lint(&vm, 0, 256));
+	EXPECT_EQ(EINVAL, errno);
+	gvm_destroy(&vm);
+}
+
 /* ---- the VM's TSC basis ---- */
 
 /* Report the TSC forever; with @write_tsc, write IA32_TSC = 5 first. */

@@ -805,6 +805,29 @@ struct vmxl_mp_state {
 #define VMXL_GET_MP_STATE	_IOR(VMXL_IOCTL_TYPE, 0x30, struct vmxl_mp_state)
 #define VMXL_SET_MP_STATE	_IOW(VMXL_IOCTL_TYPE, 0x31, struct vmxl_mp_state)
 
+/*
+ * VMXL_LAPIC_LINT (vCPU fd): a pulse on the APIC's LINT0 (pin 0) or
+ * LINT1 (pin 1) input, as from an 8259's INTR output or a platform's NMI
+ * line. What it does is the pin's LVT entry's (LVT LINT0 0x350, LINT1
+ * 0x360): masked (or the APIC disabled): nothing; fixed: that LVT's
+ * vector, edge-triggered; NMI: an NMI; ExtINT: the interrupt @vector, the
+ * answer of the PIC's acknowledge cycle, delivered past IRR, ISR and TPR
+ * when the guest can take it (not part of VMXL_GET_LAPIC: a PIC asks
+ * again). Returns 1 when the APIC took it, 0 when not.
+ *
+ * Errors: ENXIO the VM has no VMXL_VM_LAPIC; EINVAL pin above 1, flags
+ * or reserved nonzero, vector above 255, or below 16 for an ExtINT;
+ * EAGAIN an ExtINT still waits for the guest.
+ */
+struct vmxl_lapic_lint {
+	__u32 pin;
+	__u32 vector;		/* ExtINT only */
+	__u32 flags;		/* must be 0 */
+	__u32 reserved;
+};
+
+#define VMXL_LAPIC_LINT		_IOW(VMXL_IOCTL_TYPE, 0x36, struct vmxl_lapic_lint)
+
 /* ------------------------------------------------------------------ */
 /* More vCPU and VM state for snapshots                                */
 /* ------------------------------------------------------------------ */
