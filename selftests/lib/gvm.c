@@ -989,7 +989,12 @@ static void *par_thread(void *p)
 			ret = 0;	/* kicked: not an error of its own */
 			break;
 		}
-		if (ret == -EINTR) {	/* a stray signal: go on */
+		/*
+		 * A stray signal; or KVM's RUN of a vCPU waiting for INIT or
+		 * STARTUP (UNINITIALIZED), which blocks until an event
+		 * comes and then gives EAGAIN: go on.
+		 */
+		if (ret == -EINTR || ret == -EAGAIN) {
 			ret = 0;
 			continue;
 		}
