@@ -123,6 +123,7 @@ struct pcpu {
 	uint64_t tsc[NR_ARR];		/* TSC at each arrival */
 	uint8_t vec[NR_ARR];		/* vector of each arrival */
 	uint32_t isr[NR_ARR][8];	/* ISR at each arrival, if snap_isr */
+	uint64_t last_rip;		/* where the last interrupt came */
 	int x2apic;			/* EOI by MSR */
 	int no_eoi;			/* the hook EOIs itself */
 	int snap_isr;
@@ -240,6 +241,8 @@ void guest_irq(uint64_t vector, uint64_t rsp)
 	uint64_t n = p->arrivals, i;
 
 	p->count[vector]++;
+	/* the IRET frame's RIP, above 10 saved registers and the vector */
+	p->last_rip = *(uint64_t *)(rsp + 88);
 	if (n < NR_ARR) {
 		p->tsc[n] = rdtsc();
 		p->vec[n] = vector;
@@ -561,6 +564,14 @@ TEST_F(lapic, ioctl_errors)
 		m = (struct vmxl_msi){ .address_lo = APIC_GPA,
 				       .data = 0x40 | dm << 8 };
 		EXPECT_EQ(-EINVAL, msi(vm, &m)) TH_LOG("delivery mode %d", dm);
+	}
+	/* data bits other than 7:0, 10:8, 14, 15 */
+	for (int bit = 11; bit < 32; bit++) {
+		if (bit == 14 || bit == 15)
+			continue;
+		m = (struct vmxl_msi){ .address_lo = APIC_GPA,
+				       .data = 0x40 | 1u << bit };
+		EXPECT_EQ(-EINVAL, msi(vm, &m)) TH_LOG("data bit %d", bit);
 	}
 	/* fixed and lowest priority below 16 */
 	for (int v = 0; v < 16; v += 15) {
@@ -1143,6 +1154,34 @@ TEST_F_TIMEOUT(lapic, timer_while_halted, 30)
 /* 4. HLT waits in the kernel                                          */
 /* ------------------------------------------------------------------ */
 
+static void log_vcpu(struct gvm *vm, int cpu);
+extern const char idle_hlt[];
+
+/* Stop vCPU 0 at its first ucall, which must be a SYNC, into *arg. */
+static int par_first_sync(struct gvm *vm, int cpu, struct gvm_exit *e,
+			  void *arg)
+{
+	(void)vm;
+	(void)cpu;
+	*(struct gvm_exit *)arg = *e;
+	return e->reason == GVM_EXIT_UCALL && e->uc.cmd == UCALL_SYNC ?
+	       1 : -EPROTO;
+}
+
+/*
+ * RUN_TO(..., UCALL_SYNC) of vCPU 0 with a timeout: a guest stuck in
+ * the kernel (HLT that never wakes, an exit loop) fails the test with
+ * where it stands, instead of the harness's timeout.
+ */
+#define RUN_TO_SYNC_WITHIN(self, e, timeout_ms) do {			\
+	char __b4[400];							\
+	int __r = gvm_run_parallel(&(self)->vm, 1, par_first_sync, (e),	\
+				   (timeout_ms), NULL);			\
+	if (__r)							\
+		log_vcpu(&(self)->vm, 0);				\
+	ASSERT_EQ(0, __r) TH_LOG("%s", gvm_exit_str(e, __b4, sizeof(__b4))); \
+} while (0)
+
 /* @n times: arm the one-shot timer (@count), STI;HLT, count. */
 static void guest_idle(uint64_t n, uint64_t count)
 {
@@ -1153,8 +1192,12 @@ static void guest_idle(uint64_t n, uint64_t count)
 	apic_write(APIC_TDCR, 0xb);
 	apic_write(APIC_LVTT, VEC_TIMER);
 	for (i = 0; i < n; i++) {
+		results[0] = i;		/* where it stands, if it hangs */
 		apic_write(APIC_TMICT, count);
-		asm volatile("sti; hlt; cli" : : : "memory");
+		asm volatile("sti\n"
+			     ".globl idle_hlt\n"
+			     "idle_hlt: hlt\n"
+			     "cli" : : : "memory");
 		/* a HLT ends only by the interrupt */
 		bad += pcpu[0].count[VEC_TIMER] != i + 1;
 	}
@@ -1175,12 +1218,21 @@ TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
 	uint64_t exits_before;
 	struct gvm_exit e;
 	struct vnl nl;
-	int vm_id, nv;
+	int vm_id, nv, ret;
 
 	BEGIN();
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_idle, n, count));
 	/* Every exit to userspace is a ucall: no HLT exit on either. */
-	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	memset(&e, 0, sizeof(e));
+	ret = gvm_run_parallel(&self->vm, 1, par_first_sync, &e, 20000, NULL);
+	if (ret) {
+		fprintf(stderr, "# stuck in round %lu of %lu: %lu timer interrupts, the last at RIP 0x%lx (the HLT: %p)\n",
+			(unsigned long)self->results[0], (unsigned long)n,
+			(unsigned long)self->pcpu[0].count[VEC_TIMER],
+			(unsigned long)self->pcpu[0].last_rip, idle_hlt);
+		log_vcpu(&self->vm, 0);
+	}
+	ASSERT_EQ(0, ret);
 	EXPECT_EQ(n, e.uc.args[1]);
 	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
 	EXPECT_EQ(0, e.uc.args[1]) TH_LOG("HLTs that ended without the timer");
@@ -1202,8 +1254,8 @@ TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
 			continue;
 		/* the HLTs were exits, handled in the kernel */
 		EXPECT_LE(n, v[i].stats[VMXL_STAT_HLT]);
-		/* userspace saw the two ucalls (port I/O) and nothing else */
-		EXPECT_EQ(2, v[i].stats[VMXL_STAT_USER]);
+		/* userspace saw the three ucalls (port I/O), nothing else */
+		EXPECT_EQ(3, v[i].stats[VMXL_STAT_USER]);
 		EXPECT_LE(v[i].stats[VMXL_STAT_HLT], exits_before);
 		fprintf(stderr, "# vmx-lite: %lu exits, %lu HLT, %lu to userspace\n",
 			(unsigned long)v[i].stats[VMXL_STAT_EXITS],
@@ -1678,11 +1730,36 @@ static void log_vcpu(struct gvm *vm, int cpu)
 	struct vmxl_regs r = { 0 };
 	uint32_t mp = 0;
 
+	struct vmxl_lapic_state ls;
+	struct vmxl_sregs s = { 0 };
+	const uint32_t *reg = (const uint32_t *)ls.regs;
+	int i;
+
 	gvm_get_regs(vm, cpu, &r);
+	gvm_get_sregs(vm, cpu, &s);
+	uint64_t tsc = 0;
+
 	gvm_get_mp_state(vm, cpu, &mp);
-	fprintf(stderr, "# vCPU %d: RIP 0x%lx RSP 0x%lx RFLAGS 0x%lx MP state %u\n",
+	gvm_get_msr(vm, cpu, MSR_TSC, &tsc);
+	fprintf(stderr, "# vCPU %d: RIP 0x%lx RSP 0x%lx RFLAGS 0x%lx CR8 %lu MP state %u TSC %lu",
 		cpu, (unsigned long)r.rip, (unsigned long)r.rsp,
-		(unsigned long)r.rflags, mp);
+		(unsigned long)r.rflags, (unsigned long)s.cr8, mp,
+		(unsigned long)tsc);
+	if (vm->kind == GVM_VMXL)
+		fprintf(stderr, ", %lu exits",
+			(unsigned long)((struct vmxl_run *)vm->run[cpu])->exit_count);
+	if (!gvm_get_lapic(vm, cpu, &ls)) {
+		fprintf(stderr, "; TPR 0x%x PPR 0x%x SVR 0x%x LVTT 0x%x TMICT %u TMCCT %u deadline %lu IRR",
+			reg[APIC_TPR / 4], reg[APIC_PPR / 4], reg[APIC_SVR / 4],
+			reg[APIC_LVTT / 4], reg[APIC_TMICT / 4],
+			reg[APIC_TMCCT / 4], (unsigned long)ls.timer_deadline);
+		for (i = 7; i >= 0; i--)
+			fprintf(stderr, " %08x", reg[(APIC_IRR + 0x10 * i) / 4]);
+		fprintf(stderr, " ISR");
+		for (i = 7; i >= 0; i--)
+			fprintf(stderr, " %08x", reg[(APIC_ISR + 0x10 * i) / 4]);
+	}
+	fprintf(stderr, "\n");
 }
 
 #define RUN_PARALLEL(self, nr, timeout_ms) do {				\
@@ -1922,11 +1999,11 @@ static void guest_tpr_cr8(void)
 TEST_F_TIMEOUT(lapic, tpr_and_cr8, 30)
 {
 	uint64_t *r = self->results;
-	struct gvm_exit e;
 
 	BEGIN();
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_tpr_cr8, 0, 0));
-	RUN_DONE(&self->vm, &e);
+	/* a guest that never gets 0x55 shows where it stands */
+	RUN_PARALLEL(self, 1, 8000);
 	EXPECT_EQ(5, r[0]);
 	/*
 	 * TPR keeps its low 4 bits, PPR = TPR with ISR empty. But KVM on
