@@ -42,8 +42,10 @@ struct vmxl_lapic {
 	u32 esr_pending;	/* errors since ESR was last written */
 	s16 eoi_exit;		/* level-triggered vector EOI'd, for RUN, or -1 */
 	s16 extint;		/* an ExtINT's vector (VMXL_LAPIC_LINT), or -1 */
-	u8 sipi_vector;		/* written by the sender before VMXL_REQ_SIPI */
+	u16 sipi;		/* a STARTUP not yet taken: SIPI_PENDING | vector */
 };
+
+#define SIPI_PENDING	BIT(8)
 
 static u32 reg_get(const struct vmxl_lapic *l, u32 off)
 {
@@ -332,11 +334,18 @@ static int lapic_accept(struct vmxl_vcpu *t, const struct lapic_msg *m)
 		vmxl_vcpu_kick(t, VMXL_REQ_NMI);
 		return 1;
 	case APIC_DM_INIT >> 8:
+		/* a STARTUP sent before it and not taken yet is void */
+		WRITE_ONCE(l->sipi, 0);
 		vmxl_vcpu_kick(t, VMXL_REQ_INIT);
 		return 1;
 	case APIC_DM_STARTUP >> 8:
-		WRITE_ONCE(l->sipi_vector, m->vector);
-		vmxl_vcpu_kick(t, VMXL_REQ_SIPI);
+		/*
+		 * The first STARTUP starts the vCPU; one sent before it took
+		 * that is ignored, as by a CPU already out of wait-for-SIPI
+		 * (SDM 8.4.4.1), and must not change the vector.
+		 */
+		if (!cmpxchg(&l->sipi, 0, SIPI_PENDING | m->vector))
+			vmxl_vcpu_kick(t, VMXL_REQ_SIPI);
 		return 1;
 	}
 	return 0;
@@ -930,9 +939,10 @@ static void lapic_init(struct vmxl_vcpu *vcpu)
 static void lapic_sipi(struct vmxl_vcpu *vcpu)
 {
 	struct vmxl_sregs s;
-	u8 vec = READ_ONCE(vcpu->lapic->sipi_vector);
+	u16 sipi = xchg(&vcpu->lapic->sipi, 0);
+	u8 vec = sipi & 0xff;
 
-	if (vcpu->mp_state != VMXL_MP_INIT_RECEIVED)
+	if (!sipi || vcpu->mp_state != VMXL_MP_INIT_RECEIVED)
 		return;
 	memset(&s, 0, sizeof(s));
 	vmxl_backend->get_sregs(vcpu, &s);
