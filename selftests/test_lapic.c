@@ -2100,9 +2100,12 @@ TEST_F_TIMEOUT(lapic, x2apic_msrs, 30)
 	EXPECT_EQ(1, r[6]);
 	/*
 	 * Reserved bits of TPR and a nonzero EOI: #GP on vmx-lite
-	 * (docs/lapic.md); KVM 6.1 ignores both (TPR & 0xff, any EOI).
+	 * (docs/lapic.md). KVM 6.1 ignores both (TPR & 0xff, any EOI)
+	 * where it emulates the MSRs (SVM); on VMX the TPR MSR goes to the
+	 * CPU's x2APIC virtualization, which raises #GP for bits 63:8 (SDM
+	 * 30.5), seen under Bochs.
 	 */
-	EXPECT_EQ(variant->kind == GVM_VMXL ? 1 : 0, r[7]);
+	EXPECT_EQ(variant->kind == GVM_VMXL || !kvm_amd() ? 1 : 0, r[7]);
 	EXPECT_EQ(variant->kind == GVM_VMXL ? 1 : 0, r[8]);
 	EXPECT_EQ(1, r[9]);
 	EXPECT_EQ(1, r[10]);
