@@ -124,6 +124,8 @@ struct pcpu {
 	uint8_t vec[NR_ARR];		/* vector of each arrival */
 	uint32_t isr[NR_ARR][8];	/* ISR at each arrival, if snap_isr */
 	uint64_t last_rip;		/* where the last interrupt came */
+	uint64_t hlt_rip;		/* a HLT right after STI (its shadow) */
+	uint64_t in_shadow;		/* interrupts that came at it: stepped */
 	int x2apic;			/* EOI by MSR */
 	int no_eoi;			/* the hook EOIs itself */
 	int snap_isr;
@@ -148,6 +150,7 @@ static uint64_t lapic_idt[512] __attribute__((aligned(4096)));
 
 extern const char irq_stubs[], gp_fixup[];
 void guest_irq(uint64_t vector, uint64_t rsp);
+extern const char idle_hlt[];
 
 /*
  * 256 stubs of 16 bytes: push the vector, go to the common part, which
@@ -243,6 +246,15 @@ void guest_irq(uint64_t vector, uint64_t rsp)
 	p->count[vector]++;
 	/* the IRET frame's RIP, above 10 saved registers and the vector */
 	p->last_rip = *(uint64_t *)(rsp + 88);
+	/*
+	 * An interrupt at a HLT that follows STI came inside STI's shadow,
+	 * which a CPU never does; the HLT would then wait for nothing. Count
+	 * it and step over the HLT (see hlt_waits_in_kernel).
+	 */
+	if (p->hlt_rip && p->last_rip == p->hlt_rip) {
+		p->in_shadow++;
+		*(uint64_t *)(rsp + 88) += 1;
+	}
 	if (n < NR_ARR) {
 		p->tsc[n] = rdtsc();
 		p->vec[n] = vector;
@@ -367,6 +379,23 @@ static int build_idt(struct gvm *vm)
 		idt[2 * v + 1] = ((uint64_t)irq_stubs + 16 * v) >> 32;
 	}
 	return 0;
+}
+
+/* The svm lane: QEMU's TCG emulating SVM under the L1 kernel. */
+static bool qemu_svm(void)
+{
+	char vendor[64] = "";
+	FILE *f;
+
+	if (!test_cpuinfo_has("svm"))
+		return false;
+	f = fopen("/sys/class/dmi/id/sys_vendor", "r");
+	if (!f)
+		return false;
+	if (!fgets(vendor, sizeof(vendor), f))
+		vendor[0] = 0;
+	fclose(f);
+	return !strncmp(vendor, "QEMU", 4);
 }
 
 static bool kvm_amd(void)
@@ -1155,7 +1184,6 @@ TEST_F_TIMEOUT(lapic, timer_while_halted, 30)
 /* ------------------------------------------------------------------ */
 
 static void log_vcpu(struct gvm *vm, int cpu);
-extern const char idle_hlt[];
 
 /* Stop vCPU 0 at its first ucall, which must be a SYNC, into *arg. */
 static int par_first_sync(struct gvm *vm, int cpu, struct gvm_exit *e,
@@ -1191,6 +1219,7 @@ static void guest_idle(uint64_t n, uint64_t count)
 	apic_sw_enable();
 	apic_write(APIC_TDCR, 0xb);
 	apic_write(APIC_LVTT, VEC_TIMER);
+	pcpu[0].hlt_rip = (uint64_t)idle_hlt;
 	for (i = 0; i < n; i++) {
 		results[0] = i;		/* where it stands, if it hangs */
 		apic_write(APIC_TMICT, count);
@@ -1204,6 +1233,7 @@ static void guest_idle(uint64_t n, uint64_t count)
 	GUEST_SYNC(1, pcpu[0].count[VEC_TIMER]);
 	GUEST_SYNC(2, bad);
 	GUEST_SYNC(3, rdtsc() - t0);
+	GUEST_SYNC(4, pcpu[0].in_shadow);
 }
 
 TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
@@ -1212,11 +1242,12 @@ TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
 	 * KVM is only the reference here (no HLT exit to userspace either),
 	 * and each of its wake-ups costs milliseconds nested in TCG.
 	 */
-	uint64_t n = variant->kind == GVM_VMXL ? 1000 : 50;
+	uint64_t n = 1000;
 	uint64_t count = ms_count(self) / 20;	/* 50 us */
 	struct vnl_vcpu v[NR_VCPUS];
 	uint64_t exits_before;
 	struct gvm_exit e;
+	uint64_t in_shadow;
 	struct vnl nl;
 	int vm_id, nv, ret;
 
@@ -1240,6 +1271,25 @@ TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
 	fprintf(stderr, "# %s: %lu idle rounds in %lu us\n",
 		gvm_kind_name(variant->kind), (unsigned long)n,
 		(unsigned long)(e.uc.args[1] * 1000 / self->tsc_khz));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	in_shadow = e.uc.args[1];
+	/*
+	 * Interrupts delivered at the HLT, inside STI's shadow: none on a
+	 * CPU. QEMU before 9.1 (the svm lane's 7.2) drops the shadow that
+	 * VMRUN should load from the VMCB (fixed by its "target/i386: fix
+	 * INHIBIT_IRQ/TF/RF handling for VMRUN"): when a host interrupt
+	 * exits right after STI, the vector the hypervisor holds for the
+	 * window goes in before the HLT, on vmx-lite and KVM alike, and the
+	 * HLT would wait forever. Counted there, held to 0 elsewhere.
+	 */
+	if (qemu_svm()) {
+		if (e.uc.args[1])
+			fprintf(stderr, "# %s: %lu interrupts inside STI's shadow (QEMU < 9.1 SVM: VMRUN drops int_state)\n",
+				gvm_kind_name(variant->kind),
+				(unsigned long)e.uc.args[1]);
+	} else {
+		EXPECT_EQ(0, e.uc.args[1]) TH_LOG("interrupts inside STI's shadow");
+	}
 	if (variant->kind != GVM_VMXL)
 		return;	/* KVM has no exit counters of its own to read */
 	exits_before = ((struct vmxl_run *)self->vm.run[0])->exit_count;
@@ -1253,9 +1303,9 @@ TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
 		if (v[i].id != 0)
 			continue;
 		/* the HLTs were exits, handled in the kernel */
-		EXPECT_LE(n, v[i].stats[VMXL_STAT_HLT]);
-		/* userspace saw the three ucalls (port I/O), nothing else */
-		EXPECT_EQ(3, v[i].stats[VMXL_STAT_USER]);
+		EXPECT_LE(n - in_shadow, v[i].stats[VMXL_STAT_HLT]);
+		/* userspace saw the four ucalls (port I/O), nothing else */
+		EXPECT_EQ(4, v[i].stats[VMXL_STAT_USER]);
 		EXPECT_LE(v[i].stats[VMXL_STAT_HLT], exits_before);
 		fprintf(stderr, "# vmx-lite: %lu exits, %lu HLT, %lu to userspace\n",
 			(unsigned long)v[i].stats[VMXL_STAT_EXITS],
@@ -1334,18 +1384,27 @@ static void move_vm(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, gvm_set_sregs(&self->vm, 0, &s));
 	ASSERT_EQ(0, gvm_set_regs(&self->vm, 0, &r));
 	ASSERT_EQ(0, gvm_set_msr(&self->vm, 0, MSR_TSC, tsc));
-	/*
-	 * KVM takes a host write of the TSC within a second of what its
-	 * other vCPUs have as a synchronization and keeps their offset:
-	 * how far the TSC moved, to judge times across the move.
-	 */
+	/* the TSC goes on from where it was (start_far_tsc()) */
 	ASSERT_EQ(0, gvm_get_msr(&self->vm, 0, MSR_TSC, &tsc2));
 	*tsc_shift = (int64_t)(tsc2 - tsc);
+	ASSERT_LE(tsc, tsc2);
+	ASSERT_GT(tsc + self->tsc_khz * 1000, tsc2);
 	ASSERT_EQ(0, gvm_set_lapic(&self->vm, 0, &ls));
 	ASSERT_EQ(0, gvm_set_mp_state(&self->vm, 0, mp));
 	self->params = gvm_image_ptr(&self->vm, &params);
 	self->pcpu = gvm_image_ptr(&self->vm, pcpu);
 	self->results = gvm_image_ptr(&self->vm, results);
+}
+
+/*
+ * Start vCPU 0's TSC far from 0: KVM takes a host write of the TSC
+ * within a second of what the VM's other vCPUs have as a wish to
+ * synchronize with them and keeps their offset instead, which would
+ * move the TSC of the restored vCPU by the old VM's age.
+ */
+static int start_far_tsc(struct gvm *vm)
+{
+	return gvm_set_msr(vm, 0, MSR_TSC, 1ull << 40);
 }
 
 TEST_F_TIMEOUT(lapic, save_restore_timer_mid_period, 60)
@@ -1359,6 +1418,7 @@ TEST_F_TIMEOUT(lapic, save_restore_timer_mid_period, 60)
 	BEGIN();
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_saved, count,
 					 3 * P));
+	ASSERT_EQ(0, start_far_tsc(&self->vm));
 	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
 	t0 = self->results[0];
 	move_vm(_metadata, self, variant->kind, &ls, &shift);
@@ -1375,8 +1435,8 @@ TEST_F_TIMEOUT(lapic, save_restore_timer_mid_period, 60)
 	}
 	RUN_DONE(&self->vm, &e);
 	r = self->results;
-	fprintf(stderr, "# TSC moved by %ld ticks in the move\n", (long)shift);
-	t0 += shift;
+	fprintf(stderr, "# TSC read back %ld ticks after it was set\n",
+		(long)shift);
 	EXPECT_EQ(1, r[1]) TH_LOG("the timer's interrupt, exactly once");
 	EXPECT_LE(t0 + P - EARLY_SLACK(P), r[2])
 		TH_LOG("early by %ld ticks", (long)(t0 + P - r[2]));
@@ -1395,6 +1455,7 @@ TEST_F_TIMEOUT(lapic, save_restore_ipi_in_irr, 60)
 	BEGIN();
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_saved, 0,
 					 10 * self->tsc_khz));
+	ASSERT_EQ(0, start_far_tsc(&self->vm));
 	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
 	EXPECT_EQ(bit, e.uc.args[1] & bit) TH_LOG("the IPI waits in IRR");
 	move_vm(_metadata, self, variant->kind, &ls, &shift);
