@@ -35,6 +35,13 @@
  *  - VMXL_EXIT_EOI has no KVM equivalent for an MSI (KVM's split irqchip
  *    reports KVM_EXIT_IOAPIC_EOI only for vectors routed through its
  *    IOAPIC routes), nor do vmx-lite's exit counters.
+ *
+ * The emulators under the lanes have bugs of their own that the tests
+ * meet: QEMU 7.2 (svm lane) does not load STI's interrupt shadow at
+ * VMRUN (see hlt_waits_in_kernel), and takes a virtual interrupt whose
+ * V_INTR_PRIO equals V_TPR (see tpr_and_cr8). A guest stuck in the
+ * kernel fails its test with where it stands (log_vcpu()) rather than at
+ * the harness's timeout.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1196,20 +1203,6 @@ static int par_first_sync(struct gvm *vm, int cpu, struct gvm_exit *e,
 	       1 : -EPROTO;
 }
 
-/*
- * RUN_TO(..., UCALL_SYNC) of vCPU 0 with a timeout: a guest stuck in
- * the kernel (HLT that never wakes, an exit loop) fails the test with
- * where it stands, instead of the harness's timeout.
- */
-#define RUN_TO_SYNC_WITHIN(self, e, timeout_ms) do {			\
-	char __b4[400];							\
-	int __r = gvm_run_parallel(&(self)->vm, 1, par_first_sync, (e),	\
-				   (timeout_ms), NULL);			\
-	if (__r)							\
-		log_vcpu(&(self)->vm, 0);				\
-	ASSERT_EQ(0, __r) TH_LOG("%s", gvm_exit_str(e, __b4, sizeof(__b4))); \
-} while (0)
-
 /* @n times: arm the one-shot timer (@count), STI;HLT, count. */
 static void guest_idle(uint64_t n, uint64_t count)
 {
@@ -2057,6 +2050,17 @@ static void guest_tpr_cr8(void)
 	cli();
 }
 
+/*
+ * Known failure in the svm lane, on vmx-lite only (not tolerated: it is
+ * vmx-lite's to fix): with 0x45 and 0x55 held back by TPR 0x5f, vmx-lite
+ * arms a virtual interrupt at priority 5 against V_TPR 5 so that a MOV
+ * to CR8, which does not exit on SVM, lets 0x55 in. The APM takes it only
+ * when V_INTR_PRIO is above V_TPR; QEMU 7.2's ctl_has_irq() takes it at
+ * equal, so every entry ends in a VINTR exit that changes nothing and
+ * the guest never runs again (hundreds of thousands of exits a second,
+ * RIP still). KVM intercepts CR8 writes while TPR holds a vector back
+ * (update_cr8_intercept()) and is not affected.
+ */
 TEST_F_TIMEOUT(lapic, tpr_and_cr8, 30)
 {
 	uint64_t *r = self->results;
