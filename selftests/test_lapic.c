@@ -2239,15 +2239,13 @@ static void guest_tpr_cr8(void)
 }
 
 /*
- * Known failure in the svm lane, on vmx-lite only (not tolerated: it is
- * vmx-lite's to fix): with 0x45 and 0x55 held back by TPR 0x5f, vmx-lite
- * arms a virtual interrupt at priority 5 against V_TPR 5 so that a MOV
- * to CR8, which does not exit on SVM, lets 0x55 in. The APM takes it only
- * when V_INTR_PRIO is above V_TPR; QEMU 7.2's ctl_has_irq() takes it at
- * equal, so every entry ends in a VINTR exit that changes nothing and
- * the guest never runs again (hundreds of thousands of exits a second,
- * RIP still). KVM intercepts CR8 writes while TPR holds a vector back
- * (update_cr8_intercept()) and is not affected.
+ * With 0x45 and 0x55 held back by TPR 0x5f, vmx-lite's SVM backend once
+ * armed a virtual interrupt at priority 5 against V_TPR 5 for a MOV to
+ * CR8 to let 0x55 in; QEMU 7.2's ctl_has_irq() takes one at equal
+ * priority, so every entry ended in a VINTR exit and the guest never ran
+ * again (this test: hundreds of thousands of exits a second, RIP still).
+ * The backend now intercepts CR8 writes meanwhile, as KVM does
+ * (update_cr8_intercept()).
  */
 TEST_F_TIMEOUT(lapic, tpr_and_cr8, 30)
 {
