@@ -213,7 +213,9 @@ static int vmx_setup_controls(u64 basic)
 				SECONDARY_EXEC_ENABLE_EPT |
 				SECONDARY_EXEC_UNRESTRICTED_GUEST,
 				SECONDARY_EXEC_ENABLE_VPID |
-				SECONDARY_EXEC_ENABLE_PML, &vmx_cfg.proc2);
+				SECONDARY_EXEC_ENABLE_PML |
+				SECONDARY_EXEC_PAUSE_LOOP_EXITING,
+				&vmx_cfg.proc2);
 	ret = ret ?: vmx_adjust(true_ctls ? MSR_IA32_VMX_TRUE_EXIT_CTLS :
 					    MSR_IA32_VMX_EXIT_CTLS,
 				VM_EXIT_HOST_ADDR_SPACE_SIZE |
@@ -796,6 +798,15 @@ static void vmx_setup_vmcs(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 	vmcs_write(SECONDARY_VM_EXEC_CONTROL, vmx_cfg.proc2 |
 		   (vv->vpid ? SECONDARY_EXEC_ENABLE_VPID : 0) |
 		   (vv->pml ? SECONDARY_EXEC_ENABLE_PML : 0));
+	/*
+	 * PAUSE-loop exiting, with KVM's gap and window (in TSC ticks,
+	 * SDM Vol. 3C 25.1.3): a vCPU spinning for a lock or an answer
+	 * gives its CPU to the vCPU it waits for.
+	 */
+	if (vmx_cfg.proc2 & SECONDARY_EXEC_PAUSE_LOOP_EXITING) {
+		vmcs_write(PLE_GAP, 128);
+		vmcs_write(PLE_WINDOW, 4096);
+	}
 	if (vv->pml) {
 		vmcs_write(PML_ADDRESS, __pa(vv->pml));
 		vv->pml_top = PML_ENTRIES - 1;
@@ -1660,6 +1671,17 @@ static enum vmxl_exit_action vmx_dispatch(struct vmxl_vcpu *vcpu,
 		vmxl_count_exit(vcpu, VMXL_STAT_HLT);
 		vmx_skip(vcpu, e);
 		return vmxl_halt(vcpu);
+	case EXIT_REASON_PAUSE_INSTRUCTION:
+		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
+		/*
+		 * A PAUSE loop longer than PLE_WINDOW: let another thread,
+		 * maybe the vCPU this one waits for, have the CPU. The
+		 * instruction is not skipped: the loop goes on afterwards.
+		 */
+		vmx_put();
+		yield();
+		vmx_get(vcpu);
+		return VMXL_EXIT_RESUME;
 	case EXIT_REASON_INVD:
 		vmxl_count_exit(vcpu, VMXL_STAT_OTHER);
 		vmx_skip(vcpu, e);	/* caches are the host's business */

@@ -183,11 +183,16 @@ static void guest_peer(uint64_t op)
 {
 	guest_setup();
 	peer_ready = 1;
+	/*
+	 * IF stays set while spinning: Bochs holds host interrupts, kicks
+	 * among them, while a guest runs with IF clear (see vmx.c's slice).
+	 */
+	asm volatile("sti");
 	while (!stop_flag) {
 		if (op == OP_IPI)
-			asm volatile("sti; pause; cli");
+			asm volatile("pause");
 		else
-			asm volatile("sti; hlt; cli");
+			asm volatile("hlt");
 	}
 }
 
