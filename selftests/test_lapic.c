@@ -1060,10 +1060,19 @@ static void guest_tsc_deadline(void)
 	results[2] = p->tsc[0] - t;
 	results[3] = rdmsr(MSR_TSC_DEADLINE);
 
+	/*
+	 * Read back while armed, a second ahead: 1 ms of guest TSC can pass
+	 * between WRMSR and RDMSR on the debug kernel, and a fired deadline
+	 * reads 0.
+	 */
+	d = rdtsc() + 1000 * P;
+	wrmsr(MSR_TSC_DEADLINE, d);
+	results[11] = rdmsr(MSR_TSC_DEADLINE) == d;
+	wrmsr(MSR_TSC_DEADLINE, 0);
+
 	p->count[VEC_TIMER] = p->arrivals = 0;
 	d = rdtsc() + P;
 	wrmsr(MSR_TSC_DEADLINE, d);
-	results[11] = rdmsr(MSR_TSC_DEADLINE) == d;
 	wait_count(0, VEC_TIMER, 1, MS(2000));
 	results[4] = d;
 	results[5] = p->tsc[0];
