@@ -213,20 +213,29 @@ static void lapic_raise(struct vmxl_vcpu *vcpu, u8 vec)
 	vec_set(vcpu->lapic, APIC_IRR, vec);
 }
 
+/*
+ * TSC ticks from the initial count to 0: count * divide, a periodic
+ * timer's stretched to LAPIC_MIN_PERIOD_US.
+ */
+static u64 lapic_period(const struct vmxl_lapic *l)
+{
+	u64 ticks = (u64)reg_get(l, APIC_TMICT) * lapic_divide(l);
+
+	if (lapic_timer_mode(l) == APIC_LVT_TIMER_PERIODIC)
+		ticks = max(ticks, (u64)tsc_khz * LAPIC_MIN_PERIOD_US / 1000);
+	return ticks;
+}
+
 /* Start counting the initial count (one-shot or periodic mode). */
 static void lapic_timer_start(struct vmxl_vcpu *vcpu)
 {
 	struct vmxl_lapic *l = vcpu->lapic;
-	u64 count = reg_get(l, APIC_TMICT);
-	u64 min = (u64)tsc_khz * LAPIC_MIN_PERIOD_US / 1000;
 
-	if (!count) {
+	if (!reg_get(l, APIC_TMICT)) {
 		lapic_timer_stop(vcpu);
 		return;
 	}
-	l->period = count * lapic_divide(l);
-	if (lapic_timer_mode(l) == APIC_LVT_TIMER_PERIODIC)
-		l->period = max(l->period, min);
+	l->period = lapic_period(l);
 	l->deadline = lapic_guest_tsc(vcpu) + l->period;
 	lapic_timer_arm(vcpu);
 }
@@ -577,11 +586,10 @@ static void lapic_enter_x2apic(struct vmxl_vcpu *vcpu)
 	reg_set(l, APIC_LDR, (vcpu->id >> 4) << 16 | BIT(vcpu->id & 15));
 }
 
-static bool lapic_cpuid_has(struct vmxl_vcpu *vcpu, u32 reg_ecx_bit)
+/* A CPUID.1:ECX feature (CPUID1_ECX_*) of the vCPU's table. */
+static bool lapic_cpuid_has(struct vmxl_vcpu *vcpu, u32 ecx_bit)
 {
-	u32 ecx = vmxl_cpuid_leaf1_ecx(vcpu);
-
-	return ecx & BIT(reg_ecx_bit);
+	return vmxl_cpuid_leaf1_ecx(vcpu) & ecx_bit;
 }
 
 static void lapic_write_lvt(struct vmxl_vcpu *vcpu, u32 off, u32 val)
@@ -605,7 +613,7 @@ static void lapic_write_lvt(struct vmxl_vcpu *vcpu, u32 off, u32 val)
 	if (off == APIC_LVTT) {
 		/* TSC-deadline only when CPUID offers it (ECX[24]) */
 		if ((val & LAPIC_LVT_MODE) == APIC_LVT_TIMER_TSCDEADLINE &&
-		    !lapic_cpuid_has(vcpu, 24))
+		    !lapic_cpuid_has(vcpu, CPUID1_ECX_TSC_DEADLINE))
 			val &= ~LAPIC_LVT_MODE;
 		/* the reserved mode 3 behaves as one-shot, as in KVM */
 		if ((val & LAPIC_LVT_MODE) == LAPIC_LVT_MODE)
@@ -792,7 +800,7 @@ int vmxl_lapic_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 	u32 off = (index - APIC_BASE_MSR) << 4;
 
 	if (index == MSR_IA32_TSC_DEADLINE) {
-		if (!lapic_cpuid_has(vcpu, 24))
+		if (!lapic_cpuid_has(vcpu, CPUID1_ECX_TSC_DEADLINE))
 			return -EINVAL;
 		*data = lapic_timer_mode(l) == APIC_LVT_TIMER_TSCDEADLINE ?
 			l->deadline : 0;
@@ -814,7 +822,7 @@ int vmxl_lapic_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 	u32 off = (index - APIC_BASE_MSR) << 4;
 
 	if (index == MSR_IA32_TSC_DEADLINE) {
-		if (!lapic_cpuid_has(vcpu, 24))
+		if (!lapic_cpuid_has(vcpu, CPUID1_ECX_TSC_DEADLINE))
 			return -EINVAL;
 		/* ignored outside TSC-deadline mode (SDM 10.5.4.1) */
 		if (lapic_timer_mode(l) != APIC_LVT_TIMER_TSCDEADLINE)
@@ -847,7 +855,7 @@ int vmxl_lapic_check_base(struct vmxl_vcpu *vcpu, u64 data, bool host)
 	if ((data & en) &&
 	    (data & MSR_IA32_APICBASE_BASE) != APIC_DEFAULT_PHYS_BASE)
 		return -EINVAL;
-	if ((data & ext) && (!(data & en) || !lapic_cpuid_has(vcpu, 21)))
+	if ((data & ext) && (!(data & en) || !lapic_cpuid_has(vcpu, CPUID1_ECX_X2APIC)))
 		return -EINVAL;
 	if (host || (old & (en | ext)) == (data & (en | ext)))
 		return 0;
@@ -1070,7 +1078,8 @@ static long lapic_set(struct vmxl_vcpu *vcpu, const void __user *argp)
 	if (s->flags || s->reserved0 ||
 	    memchr_inv(s->reserved, 0, sizeof(s->reserved)) ||
 	    mode == LAPIC_LVT_MODE ||
-	    (mode == APIC_LVT_TIMER_TSCDEADLINE && !lapic_cpuid_has(vcpu, 24)) ||
+	    (mode == APIC_LVT_TIMER_TSCDEADLINE &&
+	     !lapic_cpuid_has(vcpu, CPUID1_ECX_TSC_DEADLINE)) ||
 	    (mode == APIC_LVT_TIMER_PERIODIC && s->timer_deadline &&
 	     !*(u32 *)(s->regs + APIC_TMICT)))
 		goto out;
@@ -1082,10 +1091,7 @@ static long lapic_set(struct vmxl_vcpu *vcpu, const void __user *argp)
 	l->eoi_exit = -1;
 	if (lapic_x2apic(vcpu))
 		lapic_enter_x2apic(vcpu);
-	l->period = (u64)reg_get(l, APIC_TMICT) * lapic_divide(l);
-	if (mode == APIC_LVT_TIMER_PERIODIC)
-		l->period = max_t(u64, l->period,
-				  (u64)tsc_khz * LAPIC_MIN_PERIOD_US / 1000);
+	l->period = lapic_period(l);
 	l->deadline = s->timer_deadline;
 	lapic_timer_arm(vcpu);
 	set_bit(VMXL_REQ_EVENT, &vcpu->requests);

@@ -303,8 +303,9 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 				vmxl_lapic_set_base(vcpu, u.sregs.apic_base,
 						    true);
 				vmxl_lapic_set_cr8(vcpu, u.sregs.cr8);
+			} else {
+				vcpu->apic_base = u.sregs.apic_base;
 			}
-			vcpu->apic_base = u.sregs.apic_base;
 			vcpu->pending = VMXL_PENDING_NONE;
 			vcpu->shutdown = false;
 		}

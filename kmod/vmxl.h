@@ -536,6 +536,8 @@ int vmxl_cpuid_copy_out(void __user *argp, const struct vmxl_cpuid_entry *tab,
 			u32 n);
 void vmxl_emulate_cpuid(struct vmxl_vcpu *vcpu);
 u32 vmxl_cpuid_leaf1_ecx(const struct vmxl_vcpu *vcpu);
+#define CPUID1_ECX_X2APIC	BIT(21)
+#define CPUID1_ECX_TSC_DEADLINE	BIT(24)
 /* An APIC's vCPU: APIC, x2APIC, TSC-deadline, ARAT in its table. */
 void vmxl_cpuid_add_lapic(struct vmxl_vcpu *vcpu);
 /* CR4 bits the CPUID features they depend on hide from the guest. */

@@ -43,8 +43,6 @@
 #define CPUID_HYPERVISOR	BIT(31)
 #define CPUID1_EDX_HTT		BIT(28)
 #define CPUID1_EDX_APIC		BIT(9)
-#define CPUID1_ECX_X2APIC	BIT(21)
-#define CPUID1_ECX_TSC_DEADLINE	BIT(24)
 #define CPUID6_EAX_ARAT		BIT(2)	/* the APIC timer runs in deep C-states */
 #define CPUID_X7_EDX_INVTSC	BIT(8)	/* invariant TSC */
 
