@@ -9,6 +9,7 @@
  */
 #include <linux/hrtimer.h>
 #include <linux/math64.h>
+#include <linux/overflow.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -26,6 +27,8 @@
 #define LAPIC_X2APIC_MSR_END	0x8ff
 /* KVM's min_timer_period_us: a shorter period would be a host timer storm */
 #define LAPIC_MIN_PERIOD_US	200
+/* A deadline further away than this (about 100 years) is never reached. */
+#define LAPIC_FAR_MS		(100ULL * 365 * 24 * 3600 * MSEC_PER_SEC)
 
 /*
  * State: regs[] is the xAPIC page up to 0x3f0, as VMXL_GET_LAPIC shows
@@ -196,6 +199,13 @@ static void lapic_timer_arm(struct vmxl_vcpu *vcpu)
 		set_bit(VMXL_REQ_TIMER, &vcpu->requests);
 		return;
 	}
+	/*
+	 * A deadline from SET_LAPIC or a TSC moved back can be centuries
+	 * away: past LAPIC_FAR_MS the nanoseconds would not fit in 64 bits
+	 * (a divide error). Such a timer never fires; a TSC change re-arms.
+	 */
+	if (div64_u64(l->deadline - now, tsc_khz) > LAPIC_FAR_MS)
+		return;
 	ns = mul_u64_u32_div(l->deadline - now, NSEC_PER_MSEC, tsc_khz) + 1;
 	hrtimer_start(&l->timer, ktime_add_ns(kt, ns), HRTIMER_MODE_ABS_HARD);
 }
@@ -250,7 +260,7 @@ static void lapic_timer_expired(struct vmxl_vcpu *vcpu)
 {
 	struct vmxl_lapic *l = vcpu->lapic;
 	u32 lvtt = reg_get(l, APIC_LVTT);
-	u64 now;
+	u64 now, n;
 
 	if (!l->deadline)
 		return;
@@ -262,8 +272,11 @@ static void lapic_timer_expired(struct vmxl_vcpu *vcpu)
 	if (!(lvtt & APIC_LVT_MASKED))
 		lapic_raise(vcpu, lvtt & APIC_VECTOR_MASK);
 	if (lapic_timer_mode(l) == APIC_LVT_TIMER_PERIODIC && l->period) {
-		l->deadline += (div64_u64(now - l->deadline, l->period) + 1) *
-			       l->period;
+		/* the next period past now; a TSC about to wrap stops it */
+		n = div64_u64(now - l->deadline, l->period) + 1;
+		if (check_mul_overflow(n, l->period, &n) ||
+		    check_add_overflow(l->deadline, n, &l->deadline))
+			l->deadline = 0;
 		lapic_timer_arm(vcpu);
 	} else {
 		l->deadline = 0;

@@ -2375,4 +2375,55 @@ TEST_F_TIMEOUT(lapic, x2apic_msrs, 30)
 	EXPECT_EQ(variant->kind == GVM_KVM ? 0x01050014u : 0x00050014u, r[14]);
 }
 
+/*
+ * A deadline centuries away from SET_LAPIC (one-shot with a count, and
+ * TSC-deadline) is kept and never fires. It once made the module divide
+ * by overflow converting it to nanoseconds on the 80 MHz TSC of the
+ * Bochs lane: a kernel oops the ioctl fuzzer found.
+ */
+static void guest_far_deadline(uint64_t ticks)
+{
+	guest_setup_idt();
+	apic_sw_enable();
+	sti();
+	for (;;) {
+		GUEST_SYNC(1, 0);	/* the host sets the APIC here */
+		spin_ticks(ticks);
+		results[0] = pcpu[0].count[VEC_TIMER];
+	}
+}
+
+TEST_F_TIMEOUT(lapic, far_deadline_never_fires, 30)
+{
+	static const struct { uint32_t lvtt; uint64_t ahead; } cases[] = {
+		{ VEC_TIMER, ~0ull },
+		{ VEC_TIMER | LVTT_DEADLINE, ~0ull },
+		{ VEC_TIMER | LVTT_DEADLINE, 1ull << 63 },
+		{ VEC_TIMER | LVTT_DEADLINE, 1ull << 40 },
+	};
+	struct vmxl_lapic_state ls;
+	struct gvm_exit e;
+	uint64_t tsc;
+
+	BEGIN();
+	VMXL_ONLY("the timer deadline is vmx-lite's GET/SET_LAPIC field");
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_far_deadline,
+					 5 * self->tsc_khz, 0));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ASSERT_EQ(0, gvm_get_lapic(&self->vm, 0, &ls));
+		ASSERT_EQ(0, gvm_get_msr(&self->vm, 0, MSR_TSC, &tsc));
+		*(uint32_t *)&ls.regs[APIC_LVTT] = cases[i].lvtt;
+		*(uint32_t *)&ls.regs[APIC_TMICT] = 1;
+		ls.timer_deadline = cases[i].ahead == ~0ull ? ~0ull :
+				    tsc + cases[i].ahead;
+		ASSERT_EQ(0, gvm_set_lapic(&self->vm, 0, &ls)) TH_LOG("case %zu", i);
+		ASSERT_EQ(0, gvm_get_lapic(&self->vm, 0, &ls));
+		EXPECT_EQ(ls.timer_deadline, cases[i].ahead == ~0ull ? ~0ull :
+			  tsc + cases[i].ahead) TH_LOG("case %zu", i);
+		RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+		EXPECT_EQ(0, self->results[0]) TH_LOG("case %zu fired", i);
+	}
+}
+
 TEST_HARNESS_MAIN
