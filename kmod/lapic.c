@@ -27,6 +27,17 @@
 #define LAPIC_X2APIC_MSR_END	0x8ff
 /* KVM's min_timer_period_us: a shorter period would be a host timer storm */
 #define LAPIC_MIN_PERIOD_US	200
+/*
+ * The hrtimer fires up to this early; the vCPU then waits out the rest
+ * on its own thread before raising the vector, so the wake-up and the
+ * entry overlap the wait instead of following the deadline (KVM's
+ * lapic_timer_advance_ns is the same idea). The advance adapts by an
+ * eighth of each expiry's error, for errors between the bounds below.
+ */
+#define LAPIC_ADVANCE_INIT_NS	1000
+#define LAPIC_ADVANCE_MAX_NS	20000
+#define LAPIC_ADVANCE_ERR_MIN_NS	100
+#define LAPIC_ADVANCE_ERR_MAX_NS	100000
 /* A deadline further away than this (about 100 years) is never reached. */
 #define LAPIC_FAR_MS		(100ULL * 365 * 24 * 3600 * MSEC_PER_SEC)
 
@@ -42,6 +53,8 @@ struct vmxl_lapic {
 	struct hrtimer timer;	/* fires at deadline: VMXL_REQ_TIMER */
 	u64 deadline;		/* guest TSC of the next expiry, 0: not armed */
 	u64 period;		/* periodic mode: TSC ticks per period */
+	u32 advance_ns;		/* the hrtimer fires this early (adaptive) */
+	bool fired;		/* set by the hrtimer: the expiry may adjust */
 	u32 esr_pending;	/* errors since ESR was last written */
 	s16 eoi_exit;		/* level-triggered vector EOI'd, for RUN, or -1 */
 	s16 extint;		/* an ExtINT's vector (VMXL_LAPIC_LINT), or -1 */
@@ -175,14 +188,28 @@ static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
 {
 	struct vmxl_lapic *l = container_of(t, struct vmxl_lapic, timer);
 
+	WRITE_ONCE(l->fired, true);
 	vmxl_vcpu_kick(l->vcpu, VMXL_REQ_TIMER);
 	return HRTIMER_NORESTART;
 }
 
 /*
+ * Guest TSC ticks to nanoseconds, rounded up; U64_MAX for more than
+ * LAPIC_FAR_MS, where the nanoseconds would not fit in 64 bits (a divide
+ * error in mul_u64_u32_div()). Needs tsc_khz.
+ */
+static u64 lapic_ticks_to_ns(u64 ticks)
+{
+	if (div64_u64(ticks, tsc_khz) > LAPIC_FAR_MS)
+		return U64_MAX;
+	return mul_u64_u32_div(ticks, NSEC_PER_MSEC, tsc_khz) + 1;
+}
+
+/*
  * Arm the hrtimer for l->deadline (guest TSC), or stop it. The guest TSC
- * and host time are read together; the nanoseconds round up, so that the
- * hrtimer never fires before the guest TSC reached the deadline.
+ * and host time are read together. The hrtimer fires advance_ns early;
+ * lapic_timer_expired() waits out the rest, so the vector is never
+ * raised before the guest TSC reached the deadline.
  */
 static void lapic_timer_arm(struct vmxl_vcpu *vcpu)
 {
@@ -201,13 +228,17 @@ static void lapic_timer_arm(struct vmxl_vcpu *vcpu)
 	}
 	/*
 	 * A deadline from SET_LAPIC or a TSC moved back can be centuries
-	 * away: past LAPIC_FAR_MS the nanoseconds would not fit in 64 bits
-	 * (a divide error). Such a timer never fires; a TSC change re-arms.
+	 * away. Such a timer never fires; a TSC change re-arms it.
 	 */
-	if (div64_u64(l->deadline - now, tsc_khz) > LAPIC_FAR_MS)
+	ns = lapic_ticks_to_ns(l->deadline - now);
+	if (ns == U64_MAX)
 		return;
-	ns = mul_u64_u32_div(l->deadline - now, NSEC_PER_MSEC, tsc_khz) + 1;
-	hrtimer_start(&l->timer, ktime_add_ns(kt, ns), HRTIMER_MODE_ABS_HARD);
+	if (ns <= l->advance_ns) {	/* near enough to wait it out */
+		set_bit(VMXL_REQ_TIMER, &vcpu->requests);
+		return;
+	}
+	hrtimer_start(&l->timer, ktime_add_ns(kt, ns - l->advance_ns),
+		      HRTIMER_MODE_ABS_HARD);
 }
 
 static void lapic_timer_stop(struct vmxl_vcpu *vcpu)
@@ -251,23 +282,52 @@ static void lapic_timer_start(struct vmxl_vcpu *vcpu)
 }
 
 /*
+ * An expiry @early ticks before the deadline (the hrtimer's advance was
+ * more than the wake-up took) or @late ticks after it: move the advance
+ * an eighth of the way. Errors outside the bounds are not the wake-up's
+ * (a vCPU out in userspace, preempted, or a TSC moved) and are ignored.
+ */
+static void lapic_advance_adjust(struct vmxl_lapic *l, u64 early, u64 late)
+{
+	u64 err = lapic_ticks_to_ns(early ? early : late);
+
+	if (err < LAPIC_ADVANCE_ERR_MIN_NS || err > LAPIC_ADVANCE_ERR_MAX_NS)
+		return;
+	if (early)
+		l->advance_ns -= min_t(u64, l->advance_ns, err / 8);
+	else
+		l->advance_ns = min_t(u64, LAPIC_ADVANCE_MAX_NS,
+				      l->advance_ns + err / 8);
+}
+
+/*
  * VMXL_REQ_TIMER on the vCPU's thread: raise the timer's vector once if
- * the deadline passed (a stale request from a timer since re-armed finds
- * it has not), and re-arm a periodic timer past now: ticks missed while
- * the vCPU was away coalesce into this one.
+ * the deadline passed, waiting for it when it is within the advance (a
+ * stale request from a timer since re-armed finds it further away), and
+ * re-arm a periodic timer past now: ticks missed while the vCPU was
+ * away coalesce into this one.
  */
 static void lapic_timer_expired(struct vmxl_vcpu *vcpu)
 {
 	struct vmxl_lapic *l = vcpu->lapic;
 	u32 lvtt = reg_get(l, APIC_LVTT);
+	bool fired = xchg(&l->fired, false);
 	u64 now, n;
 
 	if (!l->deadline)
 		return;
 	now = lapic_guest_tsc(vcpu);
-	if (now < l->deadline) {
+	if (now < l->deadline &&
+	    lapic_ticks_to_ns(l->deadline - now) > l->advance_ns) {
 		lapic_timer_arm(vcpu);
 		return;
+	}
+	if (fired)
+		lapic_advance_adjust(l, now < l->deadline ? l->deadline - now : 0,
+				     now > l->deadline ? now - l->deadline : 0);
+	while (now < l->deadline) {	/* bounded by advance_ns */
+		cpu_relax();
+		now = lapic_guest_tsc(vcpu);
 	}
 	if (!(lvtt & APIC_LVT_MASKED))
 		lapic_raise(vcpu, lvtt & APIC_VECTOR_MASK);
@@ -1165,6 +1225,7 @@ int vmxl_lapic_create(struct vmxl_vcpu *vcpu)
 	if (!l)
 		return -ENOMEM;
 	l->vcpu = vcpu;
+	l->advance_ns = LAPIC_ADVANCE_INIT_NS;
 	hrtimer_init(&l->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
 	l->timer.function = lapic_timer_fn;
 	vcpu->lapic = l;
