@@ -473,8 +473,8 @@ static int svm_vcpu_create(struct vmxl_vcpu *vcpu)
 	vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
 	vmcb->control.nested_cr3 = vcpu->vm->mmu.root_pa;
 	vmcb->save.g_pat = 0x0007040600070406ULL;	/* the reset PAT */
-	vmcb->save.dr6 = 0xffff0ff0;
-	vmcb->save.dr7 = 0x400;
+	vmcb->save.dr6 = VMXL_DR6_FIXED_1;
+	vmcb->save.dr7 = VMXL_DR7_FIXED_1;
 	vmcb->save.efer = EFER_SVME;
 	return 0;
 
@@ -909,8 +909,8 @@ static void svm_get_dr67(struct vmxl_vcpu *vcpu, u64 *dr6, u64 *dr7)
 /* The fixed bits of DR6 and DR7 (APM Vol. 2, 13.1.1.3 and 13.1.1.4). */
 static void svm_set_dr67(struct vmxl_vcpu *vcpu, u64 dr6, u64 dr7)
 {
-	to_svm(vcpu)->vmcb->save.dr6 = (dr6 & 0xe00f) | 0xffff0ff0;
-	to_svm(vcpu)->vmcb->save.dr7 = (dr7 & ~0xd800ULL) | 0x400;
+	to_svm(vcpu)->vmcb->save.dr6 = vmxl_dr6_fixed(dr6);
+	to_svm(vcpu)->vmcb->save.dr7 = vmxl_dr7_fixed(dr7);
 }
 
 static void svm_set_tsc_offset(struct vmxl_vcpu *vcpu, u64 offset)
@@ -918,19 +918,35 @@ static void svm_set_tsc_offset(struct vmxl_vcpu *vcpu, u64 offset)
 	to_svm(vcpu)->vmcb->control.tsc_offset = offset;
 }
 
+/*
+ * An event that an instruction raised and whose return address follows
+ * it: INT n (CD ib) or INT3/INTO (CC, CE). Its length without prefixes,
+ * or 0 for any other event. EVENTINJ and EXITINTINFO share one format
+ * (APM Vol. 2, 15.20 "Event Injection").
+ */
+static unsigned int svm_soft_event_len(u32 info)
+{
+	u32 type = info & SVM_EVTINJ_TYPE_MASK;
+	u8 vec = info & SVM_EVTINJ_VEC_MASK;
+
+	if (!(info & SVM_EVTINJ_VALID))
+		return 0;
+	if (type == SVM_EVTINJ_TYPE_SOFT)
+		return 2;
+	if (type == SVM_EVTINJ_TYPE_EXEPT &&
+	    (vec == X86_TRAP_BP || vec == X86_TRAP_OF))
+		return 1;
+	return 0;
+}
+
 static void svm_get_events(struct vmxl_vcpu *vcpu, struct vmxl_hw_events *h)
 {
 	struct svm_vcpu *sv = to_svm(vcpu);
 	struct vmcb *vmcb = sv->vmcb;
 	u32 inj = vmcb->control.event_inj;
-	u32 type = inj & SVM_EVTINJ_TYPE_MASK;
-	u8 vec = inj & SVM_EVTINJ_VEC_MASK;
 
 	/* INT n, INT3, INTO in flight: back onto the instruction */
-	if ((inj & SVM_EVTINJ_VALID) &&
-	    (type == SVM_EVTINJ_TYPE_SOFT ||
-	     (type == SVM_EVTINJ_TYPE_EXEPT &&
-	      (vec == X86_TRAP_BP || vec == X86_TRAP_OF)))) {
+	if (svm_soft_event_len(inj)) {
 		if (sv->soft_int_stepped)
 			vcpu->rip = sv->soft_int_rip;
 		sv->soft_int_stepped = false;
@@ -969,17 +985,15 @@ static void svm_set_events(struct vmxl_vcpu *vcpu,
 		clr_intercept(vmcb, INTERCEPT_IRET);
 }
 
+/* No event, no shadow, NMIs open, and no interrupt waiting for a window. */
 static void svm_cancel_events(struct vmxl_vcpu *vcpu)
 {
+	static const struct vmxl_hw_events none;
 	struct svm_vcpu *sv = to_svm(vcpu);
 
-	sv->vmcb->control.event_inj = 0;
-	sv->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	svm_set_events(vcpu, &none);
 	sv->vmcb->control.int_ctl &= ~V_IRQ_INJECTION_BITS_MASK;
 	clr_intercept(sv->vmcb, INTERCEPT_VINTR);
-	clr_intercept(sv->vmcb, INTERCEPT_IRET);
-	sv->soft_int_stepped = false;
-	vcpu->nmi_masked = false;
 	vcpu->irq_pending = -1;
 }
 
@@ -994,17 +1008,10 @@ static void svm_cancel_events(struct vmxl_vcpu *vcpu)
 static void svm_soft_int_step(struct vmxl_vcpu *vcpu, u32 info)
 {
 	struct svm_vcpu *sv = to_svm(vcpu);
-	u32 type = info & SVM_EXITINTINFO_TYPE_MASK;
-	u8 vec = info & SVM_EXITINTINFO_VEC_MASK;
-	unsigned int len;
+	unsigned int len = svm_soft_event_len(info);
 	int seg;
 
-	if (type == SVM_EXITINTINFO_TYPE_SOFT)
-		len = 2;		/* CD ib */
-	else if (type == SVM_EXITINTINFO_TYPE_EXEPT &&
-		 (vec == X86_TRAP_BP || vec == X86_TRAP_OF))
-		len = 1;		/* CC, CE */
-	else
+	if (!len)
 		return;
 	len += svm_prefixes(vcpu, &seg);
 	if (vmxl_caps.features & VMXL_FEAT_NRIP_SAVE) {

@@ -845,7 +845,7 @@ static void vmx_setup_vmcs(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 
 	vmcs_write(VMCS_LINK_POINTER, -1ULL);
 	vmcs_write(GUEST_IA32_DEBUGCTL, 0);
-	vmcs_write(GUEST_DR7, 0x400);
+	vmcs_write(GUEST_DR7, VMXL_DR7_FIXED_1);
 	vmcs_write(GUEST_IA32_PAT, 0x0007040600070406ULL); /* the reset PAT */
 	vmcs_write(GUEST_ACTIVITY_STATE, 0);
 	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, 0);
@@ -854,7 +854,7 @@ static void vmx_setup_vmcs(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 	vmcs_write(GUEST_SYSENTER_ESP, 0);
 	vmcs_write(GUEST_SYSENTER_EIP, 0);
 	vmcs_write(GUEST_IA32_EFER, 0);
-	vv->dr6 = 0xffff0ff0;
+	vv->dr6 = VMXL_DR6_FIXED_1;
 }
 
 static void vmx_vcpu_destroy(struct vmxl_vcpu *vcpu)
@@ -998,8 +998,8 @@ static void vmx_set_dr67(struct vmxl_vcpu *vcpu, u64 dr6, u64 dr7)
 {
 	struct vmx_vcpu *vv = vmx_get(vcpu);
 
-	vv->dr6 = (dr6 & 0x1e00f) | 0xffff0ff0;
-	vmcs_write(GUEST_DR7, (dr7 & ~0xd800ULL) | 0x400);
+	vv->dr6 = vmxl_dr6_fixed(dr6);
+	vmcs_write(GUEST_DR7, vmxl_dr7_fixed(dr7));
 	vmx_put();
 }
 
@@ -1059,12 +1059,14 @@ static void vmx_set_events(struct vmxl_vcpu *vcpu,
 	vmx_put();
 }
 
+/* No event, no shadow, NMIs open, and no interrupt waiting for a window. */
 static void vmx_cancel_events(struct vmxl_vcpu *vcpu)
 {
-	struct vmx_vcpu *vv = vmx_get(vcpu);
+	static const struct vmxl_hw_events none;
+	struct vmx_vcpu *vv;
 
-	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
-	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, 0);
+	vmx_set_events(vcpu, &none);
+	vv = vmx_get(vcpu);
 	vmx_set_proc(vv, vv->proc & ~(CPU_BASED_INTR_WINDOW_EXITING |
 				      CPU_BASED_NMI_WINDOW_EXITING));
 	vcpu->irq_pending = -1;
@@ -1534,9 +1536,9 @@ static enum vmxl_exit_action vmx_handle_dr(struct vmxl_vcpu *vcpu,
 		vmx_inject_exception(vcpu, X86_TRAP_GP, true, 0);
 		return VMXL_EXIT_RESUME;
 	} else if (dr == 6) {
-		vv->dr6 = (val & 0x1e00f) | 0xffff0ff0;
+		vv->dr6 = vmxl_dr6_fixed(val);
 	} else {
-		vmcs_write(GUEST_DR7, (val & ~0xd800ULL) | 0x400);
+		vmcs_write(GUEST_DR7, vmxl_dr7_fixed(val));
 	}
 	vmx_skip(vcpu, e);
 	return VMXL_EXIT_RESUME;

@@ -548,6 +548,24 @@ void vmxl_cpuid_add_lapic(struct vmxl_vcpu *vcpu);
 u64 vmxl_cr4_hidden(const struct vmxl_vcpu *vcpu);
 
 /*
+ * DR6 and DR7 as a MOV to them leaves them: the fixed bits set, the
+ * reserved ones clear (SDM Vol. 3B 17.2.3 and 17.2.4; APM Vol. 2, 13.1.1).
+ * DR6 keeps B0-B3, BD, BS and BT.
+ */
+#define VMXL_DR6_FIXED_1	0xffff0ff0ULL
+#define VMXL_DR7_FIXED_1	0x400ULL
+#define VMXL_DR7_FIXED_0	0xd800ULL
+static inline u64 vmxl_dr6_fixed(u64 dr6)
+{
+	return (dr6 & 0xe00fULL) | VMXL_DR6_FIXED_1;
+}
+
+static inline u64 vmxl_dr7_fixed(u64 dr7)
+{
+	return (dr7 & ~VMXL_DR7_FIXED_0) | VMXL_DR7_FIXED_1;
+}
+
+/*
  * RIP after an instruction of @len bytes: outside 64-bit mode EIP wraps
  * at 4 GiB (KVM truncates the same way); in 64-bit mode it may leave the
  * canonical range, see below. Below 4 GiB the mode cannot matter, so the
