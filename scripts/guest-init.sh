@@ -10,7 +10,8 @@
 #                                     lane), the leaks it finds at the end
 #   @@DONE
 # Kernel command line: vmxl.filter=<text>[,<text>...] runs only suites
-# whose name contains one of them, vmxl.timeout=<s> bounds each suite (default 180),
+# whose name contains one of them, vmxl.timeout=<s> bounds each suite (default 180;
+# a bats file that boots guests sets its own with a "# vmxl-timeout: <s>" line),
 # vmxl.bench=1 runs the benchmarks /tests/bench_* instead of the tests,
 # vmxl.shell=1 gives a shell on the console instead, vmxl.demo=1 runs the
 # demo (scripts/guest-demo.sh, `make demo`) on the console instead,
@@ -85,12 +86,12 @@ wanted() { # name
 	return 1
 }
 
-run_suite() { # name kind command...
-	local name=$1 kind=$2 rc start
-	shift 2
+run_suite() { # name kind limit command...
+	local name=$1 kind=$2 limit=$3 rc start
+	shift 3
 	echo "@@SUITE $name $kind" >$out
 	start=$(cut -d. -f1 /proc/uptime)
-	timeout -s KILL "$timeout" "$@" 2>&1 | tee -a $out
+	timeout -s KILL "$limit" "$@" 2>&1 | tee -a $out
 	rc=${PIPESTATUS[0]}
 	echo "@@END $name rc=$rc t=$(($(cut -d. -f1 /proc/uptime) - start))" >$out
 }
@@ -100,18 +101,19 @@ if [ -n "$bench" ]; then
 	for t in /tests/bench_*; do
 		name=$(basename "$t")
 		wanted "$name" || continue
-		run_suite "$name" bench "$t"
+		run_suite "$name" bench "$timeout" "$t"
 	done
 else
 	for t in /tests/test_*; do
 		name=$(basename "$t")
 		wanted "$name" || continue
-		run_suite "$name" kselftest "$t"
+		run_suite "$name" kselftest "$timeout" "$t"
 	done
 	for t in /tests/bats/*.bats; do
 		name=$(basename "$t" .bats)
 		wanted "$name" || continue
-		run_suite "$name" bats bats --tap "$t"
+		limit=$(sed -n 's/^# vmxl-timeout: \([0-9]*\)$/\1/p' "$t")
+		run_suite "$name" bats "${limit:-$timeout}" bats --tap "$t"
 	done
 fi
 

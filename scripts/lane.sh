@@ -109,7 +109,18 @@ if [ "$lane" = debug ]; then
 	export VMXL_KO=$dir/kmod/vmx_lite.ko
 	export KERNEL_MODULES=$dk/modules/lib/modules/$(cat "$dk/release")/kernel
 fi
-"$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio" || exit 1
+# The test kernel's vmlinux: the bzImage's payload is an xz stream
+# holding it (xz stops at its end, before tail does: no pipe). The vmx
+# lane boots it (below); in every lane vmxctl boots it as a Linux guest
+# (mkinitramfs.sh), the Debian kernel even in the debug lane.
+test_kernel=$top/.cache/kernel/$abi/boot/vmlinuz-$abi
+off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$test_kernel" | head -n1 | cut -d: -f1)
+[ -n "$off" ] && xz -dc --single-stream \
+	<(tail -c +$((off + 1)) "$test_kernel") >"$dir/vmlinux" || {
+	echo "lane.sh: no xz-compressed vmlinux in $test_kernel" >&2
+	exit 1
+}
+LINUX_VMLINUX=$dir/vmlinux "$top/scripts/mkinitramfs.sh" "$dir/initrd.cpio" || exit 1
 [ "$lane" != dkms ] || flock -u 8
 
 # thread=single: with one host thread per vCPU (MTTCG), about one boot in
@@ -149,7 +160,7 @@ prep_vmx() {
 	local iso=$dir/iso ips=80000000
 	local cmdline="${append/console=ttyS0/console=ttyS0,115200}"
 	cmdline+=" reboot=t tsc_early_khz=$((ips / 1000)) noxsave"
-	local pvh=$top/scripts/pvhboot off
+	local pvh=$top/scripts/pvhboot
 	mkdir -p "$iso/isolinux"
 	cp /usr/lib/ISOLINUX/isolinux.bin \
 		/usr/lib/syslinux/modules/bios/{ldlinux,mboot,libcom32}.c32 \
@@ -159,14 +170,7 @@ prep_vmx() {
 		-mno-mmx -O2 -Wall -Wextra -Werror -nostdlib -static \
 		-Wl,-T,"$pvh/pvhboot.ld",--no-warn-rwx-segments,--build-id=none \
 		-o "$iso/pvhboot.elf" "$pvh/start.S" "$pvh/pvhboot.c" || return 1
-	# The bzImage's payload: an xz stream holding the vmlinux ELF file
-	# (xz stops at its end, before tail does: no pipe).
-	off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$kernel" | head -n1 | cut -d: -f1)
-	[ -n "$off" ] && xz -dc --single-stream \
-		<(tail -c +$((off + 1)) "$kernel") >"$iso/vmlinux" || {
-		echo "lane.sh: no xz-compressed vmlinux in $kernel" >&2
-		return 1
-	}
+	cp "$dir/vmlinux" "$iso/vmlinux"
 	cp "$dir/initrd.cpio" "$iso/initrd.img"
 	cat >"$iso/isolinux/isolinux.cfg" <<-EOF
 	DEFAULT vmxl

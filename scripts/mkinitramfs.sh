@@ -57,6 +57,13 @@ cp "$top"/userspace/lib/libvmxlite.so.0 "$root/usr/lib/"
 mkdir -p "$root/usr/share/vmxctl"
 cp "$top"/userspace/demo-guest/*.elf "$top"/userspace/demo-guest/*.bin \
    "$top"/scripts/guest-demo.sh "$root/usr/share/vmxctl/"
+# The Linux guest (vmxctl-linux.bats): the test kernel as users have it
+# (bzImage), its vmlinux for the PVH entry, and a busybox initramfs. The
+# vmlinux (64 MiB) only where LINUX_VMLINUX names it (lane.sh).
+mkdir -p "$root/usr/share/vmxctl/linux"
+cp "$top/.cache/kernel/$abi/boot/vmlinuz-$abi" "$root/usr/share/vmxctl/linux/bzImage"
+"$top/scripts/mklinuxguest.sh" "$root/usr/share/vmxctl/linux/initrd.gz"
+[ -z "${LINUX_VMLINUX:-}" ] || cp "$LINUX_VMLINUX" "$root/usr/share/vmxctl/linux/vmlinux"
 if [ -f "$vmxl_ko" ]; then
 	cp "$vmxl_ko" "$root/lib/modules/vmxl/vmx_lite.ko"
 else
