@@ -247,9 +247,18 @@ static void lapic_timer_stop(struct vmxl_vcpu *vcpu)
 	hrtimer_cancel(&vcpu->lapic->timer);
 }
 
-/* Raise a vector at this APIC, edge-triggered (a local source). */
+static void lapic_error(struct vmxl_vcpu *vcpu, u32 bit);
+
+/*
+ * Raise a vector at this APIC, edge-triggered (a local source). Vectors
+ * 0-15 are illegal: a receive error, never an IRR bit (SDM 10.5.3).
+ */
 static void lapic_raise(struct vmxl_vcpu *vcpu, u8 vec)
 {
+	if (vec < 16) {
+		lapic_error(vcpu, APIC_ESR_RECVILL);
+		return;
+	}
 	vec_clear(vcpu->lapic, APIC_TMR, vec);
 	vec_set(vcpu->lapic, APIC_IRR, vec);
 }
@@ -481,7 +490,11 @@ static void lapic_error(struct vmxl_vcpu *vcpu, u32 bit)
 	u32 lvt = reg_get(l, APIC_LVTERR);
 
 	l->esr_pending |= bit;
-	if (!(lvt & APIC_LVT_MASKED))
+	if (lvt & APIC_LVT_MASKED)
+		return;
+	if ((lvt & APIC_VECTOR_MASK) < 16)
+		l->esr_pending |= APIC_ESR_RECVILL;	/* no recursion */
+	else
 		lapic_raise(vcpu, lvt & APIC_VECTOR_MASK);
 }
 
@@ -771,6 +784,11 @@ static void lapic_write(struct vmxl_vcpu *vcpu, u32 off, u32 val, u32 hi)
 	case APIC_SELF_IPI:	/* an x2APIC register only */
 		if (!lapic_x2apic(vcpu))
 			break;
+		/* an illegal vector is a send error here, as in ICR */
+		if ((val & APIC_VECTOR_MASK) < 16) {
+			lapic_error(vcpu, APIC_ESR_SENDILL);
+			break;
+		}
 		lapic_raise(vcpu, val & APIC_VECTOR_MASK);
 		set_bit(VMXL_REQ_EVENT, &vcpu->requests);
 		break;
