@@ -1719,10 +1719,11 @@ TEST_F_TIMEOUT(lapic, level_msi_eoi_exit, 30)
 /*
  * APs run guest_ap(): set up, then serve a mailbox until told to stop:
  * mbox[cpu].op = OP_WRITE writes APIC register reg = val; OP_READ reads
- * it into val; OP_STOP returns. seq/ack pair each request. BSP code
- * calls ap_do().
+ * it into val; OP_STOP returns; OP_X2APIC enters x2APIC mode (EOIs by
+ * MSR from then on); OP_RDMSR reads MSR reg into val. seq/ack pair each
+ * request. BSP code calls ap_do().
  */
-enum { OP_NONE, OP_WRITE, OP_READ, OP_STOP };
+enum { OP_NONE, OP_WRITE, OP_READ, OP_STOP, OP_X2APIC, OP_RDMSR };
 
 struct mbox {
 	volatile uint32_t op, reg, val;
@@ -1751,10 +1752,18 @@ static void guest_ap(void)
 			m->ack = seen;
 			break;
 		}
-		if (m->op == OP_WRITE)
+		if (m->op == OP_WRITE) {
 			apic_write(m->reg, m->val);
-		else if (m->op == OP_READ)
+		} else if (m->op == OP_READ) {
 			m->val = apic_read(m->reg);
+		} else if (m->op == OP_X2APIC) {
+			cli();
+			wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | BASE_EXTD);
+			pcpu[cpu].x2apic = 1;
+			sti();
+		} else if (m->op == OP_RDMSR) {
+			m->val = rdmsr(m->reg);
+		}
 		m->ack = seen;
 	}
 	cli();
@@ -2424,6 +2433,125 @@ TEST_F_TIMEOUT(lapic, far_deadline_never_fires, 30)
 		RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
 		EXPECT_EQ(0, self->results[0]) TH_LOG("case %zu fired", i);
 	}
+}
+
+/*
+ * x2APIC IPIs between vCPUs through the ICR MSR (0x830): every vCPU in
+ * x2APIC mode (ID = vCPU id, LDR = cluster id >> 4, bit id & 15), the
+ * destination a 32-bit field. Every check is a guest assertion on the
+ * receivers' interrupt counts.
+ */
+#define X2_ICR		MSR_X2APIC(APIC_ICR)
+#define X2_BCAST	0xffffffffu
+
+static void x2_ipi(uint32_t dest, uint32_t lo)
+{
+	wrmsr(X2_ICR, (uint64_t)dest << 32 | lo);
+}
+
+/* Counts of @vec on vCPUs 0, 1, 2 as bits 0, 1, 2 (each 0 or 1). */
+static uint32_t got_mask(int vec, int nr)
+{
+	uint32_t m = 0;
+	int i;
+
+	spin_ticks(MS(2));
+	for (i = 0; i < nr; i++) {
+		GUEST_ASSERT(pcpu[i].count[vec] <= 1);
+		m |= pcpu[i].count[vec] << i;
+	}
+	return m;
+}
+
+/* Wait for the vCPUs of @want to take @vec; the mask that did, none more. */
+static uint32_t wait_mask(int vec, uint32_t want, int nr)
+{
+	int i;
+
+	for (i = 0; i < nr; i++)
+		if (want & (1u << i))
+			WAIT(i, vec, 1);
+	return got_mask(vec, nr);
+}
+
+static void guest_x2apic_ipis(uint64_t kind, uint64_t nr)
+{
+	uint32_t got;
+	int i;
+
+	guest_setup_idt();
+	apic_sw_enable();
+	wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | BASE_EXTD);
+	pcpu[0].x2apic = 1;
+	sti();
+	wait_aps_ready(nr);
+	for (i = 1; i < (int)nr; i++) {
+		ap_do(i, OP_X2APIC, 0, 0);
+		GUEST_ASSERT_EQ(ap_do(i, OP_RDMSR, MSR_X2APIC(APIC_ID), 0), i);
+		GUEST_ASSERT_EQ(ap_do(i, OP_RDMSR, MSR_X2APIC(APIC_LDR), 0),
+				1u << i);
+	}
+
+	GUEST_SYNC(201, 0);
+	/* physical: the vCPU of that ID only; ICR reads back as written */
+	x2_ipi(1, ICR_FIXED | 0x60);
+	GUEST_ASSERT_EQ(rdmsr(X2_ICR), 1ull << 32 | ICR_FIXED | 0x60);
+	GUEST_ASSERT_EQ(wait_mask(0x60, 0x2, nr), 0x2);
+	x2_ipi(2, ICR_FIXED | 0x61);
+	GUEST_ASSERT_EQ(wait_mask(0x61, 0x4, nr), 0x4);
+	x2_ipi(0, ICR_FIXED | 0x62);
+	GUEST_ASSERT_EQ(wait_mask(0x62, 0x1, nr), 0x1);
+	/* 0xff is an ID like another in x2APIC mode, no broadcast; nor 7 */
+	x2_ipi(0xff, ICR_FIXED | 0x63);
+	x2_ipi(7, ICR_FIXED | 0x63);
+	GUEST_ASSERT_EQ(got_mask(0x63, nr), 0);
+	/* 0xffffffff: every vCPU, the sender too */
+	x2_ipi(X2_BCAST, ICR_FIXED | 0x64);
+	GUEST_ASSERT_EQ(wait_mask(0x64, 0x7, nr), 0x7);
+
+	GUEST_SYNC(202, 0);
+	/* logical: cluster 0 (IDs 0-15), members by LDR bit */
+	x2_ipi(0x6, ICR_LOGICAL | ICR_FIXED | 0x65);
+	GUEST_ASSERT_EQ(wait_mask(0x65, 0x6, nr), 0x6);
+	x2_ipi(0x5, ICR_LOGICAL | ICR_FIXED | 0x66);
+	GUEST_ASSERT_EQ(wait_mask(0x66, 0x5, nr), 0x5);
+	x2_ipi(0x4, ICR_LOGICAL | ICR_FIXED | 0x67);
+	GUEST_ASSERT_EQ(wait_mask(0x67, 0x4, nr), 0x4);
+	/* cluster 1 with the same bits: nobody */
+	x2_ipi(1u << 16 | 0x7, ICR_LOGICAL | ICR_FIXED | 0x68);
+	GUEST_ASSERT_EQ(got_mask(0x68, nr), 0);
+	x2_ipi(X2_BCAST, ICR_LOGICAL | ICR_FIXED | 0x69);
+	GUEST_ASSERT_EQ(wait_mask(0x69, 0x7, nr), 0x7);
+
+	GUEST_SYNC(203, 0);
+	/* lowest priority to 1 and 2: exactly one (see the top) */
+	x2_ipi(0x6, ICR_LOGICAL | ICR_LOWEST | 0x6a);
+	spin_ticks(MS(20));
+	got = got_mask(0x6a, nr);
+	if (kind == GVM_VMXL)
+		GUEST_ASSERT_EQ(got, 0x2);	/* the lowest-numbered */
+	else
+		GUEST_ASSERT(got == 0x2 || got == 0x4);
+
+	GUEST_SYNC(204, 0);
+	/* NMI, physical, to vCPU 2 */
+	x2_ipi(2, ICR_NMI);
+	GUEST_ASSERT_EQ(wait_mask(VEC_NMI, 0x4, nr), 0x4);
+	/* shorthands: all but self, self (the destination ignored) */
+	x2_ipi(0, ICR_OTHERS | ICR_FIXED | 0x6b);
+	GUEST_ASSERT_EQ(wait_mask(0x6b, 0x6, nr), 0x6);
+	x2_ipi(2, ICR_SELF | ICR_FIXED | 0x6c);
+	GUEST_ASSERT_EQ(wait_mask(0x6c, 0x1, nr), 0x1);
+	stop_aps(nr);
+}
+
+TEST_F_TIMEOUT(lapic, x2apic_ipis, 120)
+{
+	BEGIN();
+	ASSERT_EQ(0, start_aps(&self->vm, NR_VCPUS, guest_ap));
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_x2apic_ipis,
+					 variant->kind, NR_VCPUS));
+	RUN_PARALLEL(self, NR_VCPUS, 100000);
 }
 
 TEST_HARNESS_MAIN
