@@ -2554,4 +2554,70 @@ TEST_F_TIMEOUT(lapic, x2apic_ipis, 120)
 	RUN_PARALLEL(self, NR_VCPUS, 100000);
 }
 
+/*
+ * Level-triggered fixed IPIs through ICR. vmx-lite follows the SDM for
+ * the Pentium 4 and later (10.6.1: the trigger mode and level of ICR
+ * only matter for INIT level de-assert; other IPIs are issued as edge,
+ * asserted): the receiver's TMR bit stays clear, a "de-assert" fixed
+ * IPI is delivered all the same, and the EOI stays in the kernel (no
+ * VMXL_EXIT_EOI: par_ucalls fails any exit but a ucall). KVM keeps the
+ * P6 behaviour: TMR set for a level IPI, a level de-assert dropped (its
+ * split irqchip does not exit on that EOI either: no IOAPIC route).
+ * results[8 * cpu + n]: TMR's word of vector 0x80 + n in its handler;
+ * [32] vCPU 1's ISR word and [33] its TMR word after the EOIs; [34] how
+ * many de-asserted IPIs came.
+ */
+#define VEC_LVL_IPI	0x80
+
+static void level_ipi_hook(int cpu, uint64_t vec)
+{
+	if (vec >= VEC_LVL_IPI && vec < VEC_LVL_IPI + 3)
+		results[8 * cpu + vec - VEC_LVL_IPI] =
+			apic_read(APIC_TMR + 0x10 * (VEC_LVL_IPI >> 5));
+}
+
+static void guest_level_ipis(uint64_t nr)
+{
+	guest_setup_idt();
+	apic_sw_enable();
+	sti();
+	irq_hook = level_ipi_hook;
+	wait_aps_ready(nr);
+	send_ipi(1, ICR_LEVEL | ICR_ASSERT | ICR_FIXED | VEC_LVL_IPI);
+	GUEST_ASSERT_EQ(WAIT(1, VEC_LVL_IPI, 1), 1);
+	GUEST_ASSERT_EQ(SETTLED(1, VEC_LVL_IPI), 1);
+	send_ipi(1, ICR_FIXED | (VEC_LVL_IPI + 1));
+	GUEST_ASSERT_EQ(WAIT(1, VEC_LVL_IPI + 1, 1), 1);
+	send_ipi(1, ICR_LEVEL | ICR_FIXED | (VEC_LVL_IPI + 2));
+	results[34] = SETTLED(1, VEC_LVL_IPI + 2);
+	results[32] = ap_do(1, OP_READ, APIC_ISR + 0x10 * (VEC_LVL_IPI >> 5), 0);
+	results[33] = ap_do(1, OP_READ, APIC_TMR + 0x10 * (VEC_LVL_IPI >> 5), 0);
+	GUEST_ASSERT_EQ(pcpu[0].count[VEC_LVL_IPI], 0);
+	irq_hook = NULL;
+	stop_aps(nr);
+}
+
+TEST_F_TIMEOUT(lapic, level_ipi_tmr, 60)
+{
+	uint32_t bit = 1u << (VEC_LVL_IPI & 31);
+	uint64_t *r = self->results;
+
+	BEGIN();
+	ASSERT_EQ(0, start_aps(&self->vm, 2, guest_ap));
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_level_ipis, 2, 0));
+	RUN_PARALLEL(self, 2, 60000);
+	if (variant->kind == GVM_VMXL) {
+		EXPECT_EQ(0, r[8] & bit) TH_LOG("a level IPI is edge");
+		EXPECT_EQ(1, r[34]) TH_LOG("a de-asserted fixed IPI still goes");
+		EXPECT_EQ(0, r[33] & (bit << 2));
+	} else {
+		EXPECT_EQ(bit, r[8] & bit) TH_LOG("KVM: TMR of a level IPI");
+		EXPECT_EQ(0, r[34]) TH_LOG("KVM drops a level de-assert");
+	}
+	/* an edge IPI clears the vector's TMR bit; all EOI'd */
+	EXPECT_EQ(0, r[9] & (bit << 1));
+	EXPECT_EQ(0, r[32]);
+	EXPECT_EQ(0, r[33] & (bit << 1));
+}
+
 TEST_HARNESS_MAIN
