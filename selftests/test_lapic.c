@@ -2620,4 +2620,255 @@ TEST_F_TIMEOUT(lapic, level_ipi_tmr, 60)
 	EXPECT_EQ(0, r[33] & (bit << 1));
 }
 
+/* ------------------------------------------------------------------ */
+/* 8. MSIs from userspace: logical destinations, INIT                   */
+/* ------------------------------------------------------------------ */
+
+#define MSI_SIPI	60	/* results[]: a STARTUP vector vCPU 0 sends */
+#define MSI_SIPI_DEST	61	/* and to which APIC ID */
+#define MSI_NMI		(4u << 8)
+#define MSI_INIT	(5u << 8)
+#define MSI_LOGICAL	(1u << 2)
+
+/*
+ * Every vCPU: DFR and LDR flat (logical ID 1 << cpu) or, with @cluster,
+ * cluster (cluster 1, member bit cpu), then at each SYNC takes what came
+ * meanwhile with IF=1 for 1 ms. vCPU 0 sends the STARTUP results[]
+ * asks for.
+ */
+static void guest_msi_target(uint64_t cluster)
+{
+	int cpu = guest_cpu();
+
+	guest_setup_idt();
+	apic_sw_enable();
+	apic_write(APIC_DFR, cluster ? 0x0fffffff : 0xffffffff);
+	apic_write(APIC_LDR, (cluster ? 0x10u | 1u << cpu : 1u << cpu) << 24);
+	for (;;) {
+		GUEST_SYNC(1, 0);
+		if (cpu == 0 && results[MSI_SIPI]) {
+			send_ipi(results[MSI_SIPI_DEST],
+				 ICR_STARTUP | results[MSI_SIPI]);
+			results[MSI_SIPI] = 0;
+		}
+		sti();
+		spin_ticks(MS(1));
+		cli();
+	}
+}
+
+/* Run vCPU @cpu to its next SYNC; count the EOI exits of @vec on the way. */
+static void msi_sync(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(lapic) *self, int cpu, int vec, int *eois)
+{
+	struct gvm_exit e;
+	char b[400];
+
+	for (;;) {
+		ASSERT_EQ(0, run_ucall(&self->vm, cpu, &e));
+		if (e.reason != GVM_EXIT_EOI)
+			break;
+		EXPECT_EQ(vec, e.data) TH_LOG("vCPU %d: EOI exit", cpu);
+		eois[cpu]++;
+	}
+	ASSERT_EQ(GVM_EXIT_UCALL, e.reason)
+		TH_LOG("vCPU %d: %s", cpu, gvm_exit_str(&e, b, sizeof(b)));
+	ASSERT_EQ(UCALL_SYNC, e.uc.cmd)
+		TH_LOG("vCPU %d: %s", cpu, gvm_ucall_str(&e.uc, b, sizeof(b)));
+}
+
+/* Start vCPUs 0 .. NR_VCPUS-1 in guest_msi_target, each to its first SYNC. */
+static void msi_start(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(lapic) *self, bool cluster)
+{
+	int eois[NR_VCPUS] = { 0 }, i;
+
+	for (i = 0; i < NR_VCPUS; i++) {
+		ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, i, guest_msi_target,
+						 cluster, 0));
+		if (i)
+			ASSERT_EQ(0, gvm_set_mp_state(&self->vm, i,
+						      GVM_MP_RUNNABLE));
+		msi_sync(_metadata, self, i, -1, eois);
+	}
+}
+
+struct msi_case {
+	uint32_t dest;		/* address bits 19:12 */
+	uint32_t logical;	/* MSI_LOGICAL or 0 */
+	uint32_t data;
+	uint32_t want;		/* vCPUs that take it, bit per vCPU */
+};
+
+/*
+ * Signal @c: the return value counts the APICs that took it (KVM too),
+ * IRR (TMR for a level one) shows which, and each of them takes the
+ * vector once when it runs, the others never. Lowest priority goes to
+ * exactly one of c->want: on vmx-lite the lowest-numbered (docs/lapic.md,
+ * docs/uapi.md), on KVM one chosen by its vector hashing.
+ */
+static void msi_case(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(lapic) *self, const struct msi_case *c)
+{
+	bool lowest = (c->data & 0x700) == ICR_LOWEST;
+	bool nmi = (c->data & 0x700) == MSI_NMI;
+	bool level = c->data & ICR_LEVEL;
+	int vec = nmi ? VEC_NMI : (int)(c->data & 0xff);
+	uint32_t w = (vec >> 5) * 0x10, bit = 1u << (vec & 31);
+	uint32_t irr = 0, tmr = 0, got = 0, want = c->want;
+	int eois[NR_VCPUS] = { 0 }, ret, i;
+	uint64_t before[NR_VCPUS];
+	struct vmxl_lapic_state ls;
+
+	for (i = 0; i < NR_VCPUS; i++)
+		before[i] = self->pcpu[i].count[vec];
+	ret = gvm_signal_msi(&self->vm, APIC_GPA | c->dest << 12 | c->logical,
+			     c->data);
+	for (i = 0; i < NR_VCPUS; i++) {
+		ASSERT_EQ(0, gvm_get_lapic(&self->vm, i, &ls));
+		irr |= !!(*(uint32_t *)&ls.regs[APIC_IRR + w] & bit) << i;
+		tmr |= !!(*(uint32_t *)&ls.regs[APIC_TMR + w] & bit) << i;
+	}
+	for (i = 0; i < NR_VCPUS; i++)
+		msi_sync(_metadata, self, i, vec, eois);
+	for (i = 0; i < NR_VCPUS; i++) {
+		uint64_t n = self->pcpu[i].count[vec] - before[i];
+
+		ASSERT_GE(1, n) TH_LOG("vector 0x%x: %lu on vCPU %d", vec,
+				       (unsigned long)n, i);
+		got |= n << i;
+	}
+	if (lowest) {
+		EXPECT_EQ(1, ret);
+		EXPECT_EQ(1, __builtin_popcount(got));
+		EXPECT_EQ(got, got & want);
+		if (self->vm.kind == GVM_VMXL)
+			EXPECT_EQ(want & -want, got);
+		want = got;
+	} else {
+		EXPECT_EQ(__builtin_popcount(want), ret);
+	}
+	EXPECT_EQ(want, got) TH_LOG("MSI 0x%x data 0x%x: taken by 0x%x, IRR 0x%x",
+				    APIC_GPA | c->dest << 12 | c->logical,
+				    c->data, got, irr);
+	if (!nmi)
+		EXPECT_EQ(want, irr) TH_LOG("data 0x%x", c->data);
+	if (!nmi && level)
+		EXPECT_EQ(want, tmr) TH_LOG("level: TMR");
+	if (!nmi && !level)
+		EXPECT_EQ(0, tmr) TH_LOG("edge: TMR clear");
+	/* each EOI of a level vector comes out (vmx-lite: see the top) */
+	for (i = 0; i < NR_VCPUS; i++)
+		EXPECT_EQ(self->vm.kind == GVM_VMXL && level ?
+			  !!(want & (1u << i)) : 0, eois[i])
+			TH_LOG("EOI exits on vCPU %d", i);
+}
+
+#define MSI_LEVEL	(ICR_LEVEL | ICR_ASSERT)
+
+/* Flat: logical IDs 0x01, 0x02, 0x04 for vCPUs 0, 1, 2. */
+TEST_F_TIMEOUT(lapic, msi_logical_flat, 60)
+{
+	static const struct msi_case cases[] = {
+		{ 0x06, MSI_LOGICAL, 0x70, 0x6 },
+		{ 0x01, MSI_LOGICAL, 0x71, 0x1 },
+		{ 0x08, MSI_LOGICAL, 0x72, 0x0 },	/* no such ID */
+		{ 0xff, MSI_LOGICAL, 0x73, 0x7 },
+		{ 0x02, 0, 0x74, 0x4 },			/* physical: ID 2 */
+		{ 0x06, MSI_LOGICAL, ICR_LOWEST | 0x75, 0x6 },
+		{ 0x05, MSI_LOGICAL, MSI_LEVEL | 0x76, 0x5 },
+		{ 0x04, MSI_LOGICAL, MSI_NMI, 0x4 },
+	};
+	unsigned int i;
+
+	BEGIN();
+	msi_start(_metadata, self, false);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		msi_case(_metadata, self, &cases[i]);
+}
+
+/* Cluster: cluster 1, members 0x1, 0x2, 0x4 for vCPUs 0, 1, 2. */
+TEST_F_TIMEOUT(lapic, msi_logical_cluster, 60)
+{
+	static const struct msi_case cases[] = {
+		{ 0x16, MSI_LOGICAL, 0x78, 0x6 },
+		{ 0x11, MSI_LOGICAL, 0x79, 0x1 },
+		{ 0x26, MSI_LOGICAL, 0x7a, 0x0 },	/* cluster 2 */
+		{ 0x1f, MSI_LOGICAL, 0x7b, 0x7 },
+		{ 0xff, MSI_LOGICAL, 0x7c, 0x7 },	/* broadcast */
+		{ 0x16, MSI_LOGICAL, ICR_LOWEST | 0x7d, 0x6 },
+		{ 0x13, MSI_LOGICAL, MSI_LEVEL | 0x7e, 0x3 },
+		{ 0x14, MSI_LOGICAL, MSI_NMI, 0x4 },
+	};
+	unsigned int i;
+
+	BEGIN();
+	msi_start(_metadata, self, true);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		msi_case(_metadata, self, &cases[i]);
+}
+
+/* Run AP @cpu until it OUTs to CODE16_PORT; what it wrote. */
+static int run_code16_out(struct gvm *vm, int cpu, uint64_t *out)
+{
+	struct gvm_exit e;
+	int ret;
+
+	do {
+		ret = gvm_run(vm, cpu, &e);
+	} while (ret == -EAGAIN || ret == -EINTR);
+	if (ret)
+		return ret;
+	if (e.reason != GVM_EXIT_IO || e.port != CODE16_PORT)
+		return -EPROTO;
+	*out = e.data;
+	return 0;
+}
+
+/*
+ * INIT by MSI (delivery mode 5) puts an AP back to wait for STARTUP: its
+ * MP state says so, its APIC is reset (software-disabled: a fixed MSI
+ * finds nobody, another INIT still counts), and a STARTUP IPI from vCPU
+ * 0 starts it in real mode at the vector's page. STARTUP itself is no
+ * MSI on vmx-lite: its uapi refuses delivery mode 6 (EINVAL,
+ * docs/uapi.md); KVM_SIGNAL_MSI takes it.
+ */
+TEST_F_TIMEOUT(lapic, msi_init_then_startup, 60)
+{
+	int eois[NR_VCPUS] = { 0 };
+	uint64_t cs = 0;
+	uint32_t mp;
+
+	BEGIN();
+	memcpy(self->vm.mem + SIPI_VECTOR * 0x1000, g_sipi_start,
+	       g_sipi_end - g_sipi_start);
+	msi_start(_metadata, self, false);
+	EXPECT_EQ(1, gvm_signal_msi(&self->vm, APIC_GPA | 2 << 12, MSI_INIT));
+	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 2, &mp));
+	EXPECT_EQ(GVM_MP_INIT_RECEIVED, mp);
+	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 1, &mp));
+	EXPECT_EQ(GVM_MP_RUNNABLE, mp);
+	if (variant->kind == GVM_VMXL) {
+		EXPECT_EQ(-EINVAL, gvm_signal_msi(&self->vm, APIC_GPA | 2 << 12,
+						  ICR_STARTUP | SIPI_VECTOR));
+		ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 2, &mp));
+		EXPECT_EQ(GVM_MP_INIT_RECEIVED, mp);
+	}
+	/* the INIT reset its APIC: SVR 0xff */
+	EXPECT_EQ(0, gvm_signal_msi(&self->vm, APIC_GPA | 2 << 12, 0x77));
+	EXPECT_EQ(1, gvm_signal_msi(&self->vm, APIC_GPA | 2 << 12, MSI_INIT));
+	/* by logical ID: vCPU 1's LDR still says 0x02 */
+	EXPECT_EQ(1, gvm_signal_msi(&self->vm, APIC_GPA | 0x02 << 12 |
+				    MSI_LOGICAL, 0x77));
+
+	self->results[MSI_SIPI] = SIPI_VECTOR;
+	self->results[MSI_SIPI_DEST] = 2;
+	msi_sync(_metadata, self, 0, -1, eois);
+	EXPECT_EQ(0, self->results[MSI_SIPI]) TH_LOG("vCPU 0 sent no STARTUP");
+	ASSERT_EQ(0, run_code16_out(&self->vm, 2, &cs));
+	EXPECT_EQ(SIPI_VECTOR << 8, cs & 0xffff);
+	msi_sync(_metadata, self, 1, -1, eois);
+	EXPECT_EQ(1, self->pcpu[1].count[0x77]);
+}
+
 TEST_HARNESS_MAIN
