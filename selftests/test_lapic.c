@@ -2871,4 +2871,142 @@ TEST_F_TIMEOUT(lapic, msi_init_then_startup, 60)
 	EXPECT_EQ(1, self->pcpu[1].count[0x77]);
 }
 
+/* ------------------------------------------------------------------ */
+/* 9. Errors, SVR, APIC_BASE                                            */
+/* ------------------------------------------------------------------ */
+
+#define VEC_ERR		0x5e
+#define ESR_SEND_ILL	0x20
+#define ESR_RECV_ILL	0x40
+
+/* Write ESR to latch the errors since the last write; what it reads then. */
+static uint32_t esr_latch(void)
+{
+	if (pcpu[guest_cpu()].x2apic) {
+		wrmsr(MSR_X2APIC(APIC_ESR), 0);
+		return rdmsr(MSR_X2APIC(APIC_ESR));
+	}
+	apic_write(APIC_ESR, 0);
+	return apic_read(APIC_ESR);
+}
+
+/*
+ * ESR and the error LVT (SDM 10.5.3): results [0] ESR at reset, [1]
+ * arrivals of VEC_ERR after a fixed IPI of vector 5, [2] ESR before
+ * any write (the latched value: 0), [3] after the write, [4] read
+ * again, [5] after the next write, [6] error interrupts after a lowest
+ * priority IPI of vector 15, [7] its ESR; then the host pulses LINT0
+ * (fixed, vector 5): [8] error interrupts, [9] ESR; a send and a
+ * receive error before one write: [10] interrupts, [11] ESR; masked
+ * error LVT: [12] interrupts, [13] ESR; [14] IRR's word of vectors 0-31.
+ * In x2APIC mode: [15] after an ICR of vector 3, [16] error interrupts,
+ * [17] #GPs of writing ESR nonzero, [18] ESR after SELF_IPI of vector 4,
+ * [19] error interrupts, [20] the timer's LVT vector 6 expired: ESR,
+ * [21] error interrupts, [22] IRR's word of vectors 0-31.
+ */
+static void guest_esr(void)
+{
+	guest_setup_idt();
+	apic_sw_enable();
+	sti();
+	results[0] = apic_read(APIC_ESR);
+	apic_write(APIC_LVTERR, VEC_ERR);
+	send_ipi(0, ICR_FIXED | 5);
+	results[1] = wait_count(0, VEC_ERR, 1, MS(100));
+	results[2] = apic_read(APIC_ESR);
+	results[3] = esr_latch();
+	results[4] = apic_read(APIC_ESR);
+	results[5] = esr_latch();
+	send_ipi(0, ICR_LOWEST | 15);
+	results[6] = wait_count(0, VEC_ERR, 2, MS(100));
+	results[7] = esr_latch();
+
+	apic_write(APIC_LVT0, 5);
+	GUEST_SYNC(1, 0);		/* the host pulses LINT0 */
+	results[8] = wait_count(0, VEC_ERR, 3, MS(100));
+	results[9] = esr_latch();
+	send_ipi(0, ICR_FIXED | 7);
+	GUEST_SYNC(2, 0);		/* and again */
+	results[10] = wait_count(0, VEC_ERR, 5, MS(100));
+	results[11] = esr_latch();
+	apic_write(APIC_LVTERR, LVT_MASKED | VEC_ERR);
+	send_ipi(0, ICR_FIXED | 1);
+	results[12] = SETTLED(0, VEC_ERR);
+	results[13] = esr_latch();
+	results[14] = apic_read(APIC_IRR);
+
+	apic_write(APIC_LVTERR, VEC_ERR);
+	cli();
+	wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | BASE_EXTD);
+	pcpu[0].x2apic = 1;
+	sti();
+	x2_ipi(0, ICR_FIXED | 3);
+	results[15] = esr_latch();
+	results[16] = wait_count(0, VEC_ERR, 6, MS(100));
+	gp_expected = 1;
+	wrmsr(MSR_X2APIC(APIC_ESR), ESR_SEND_ILL);
+	results[17] = gp_count;
+	gp_expected = 0;
+	wrmsr(MSR_SELF_IPI, 4);
+	results[18] = esr_latch();
+	results[19] = wait_count(0, VEC_ERR, 7, MS(100));
+	wrmsr(MSR_X2APIC(APIC_TDCR), 0xb);
+	wrmsr(MSR_X2APIC(APIC_LVTT), 6);
+	wrmsr(MSR_X2APIC(APIC_TMICT), 1000);
+	results[21] = wait_count(0, VEC_ERR, 8, MS(100));
+	results[20] = esr_latch();
+	results[22] = rdmsr(MSR_X2APIC(APIC_IRR));
+	cli();
+}
+
+static int lint_pulse(struct gvm *vm, int cpu, uint32_t pin)
+{
+	struct vmxl_lapic_lint p = { .pin = pin };
+
+	return ioctl(vm->vcpu_fd[cpu], VMXL_LAPIC_LINT, &p);
+}
+
+/*
+ * vmx-lite only: KVM 6.1 models no APIC error (its ESR reads 0, its
+ * error LVT never fires), and has no LINT ioctl.
+ */
+TEST_F_TIMEOUT(lapic, esr_and_error_lvt, 30)
+{
+	uint64_t *r = self->results;
+	struct gvm_exit e;
+
+	BEGIN();
+	VMXL_ONLY("KVM models no APIC errors");
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_esr, 0, 0));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	/* an illegal vector is not delivered: the pulse is not taken */
+	EXPECT_EQ(0, lint_pulse(&self->vm, 0, 0));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	EXPECT_EQ(0, lint_pulse(&self->vm, 0, 0));
+	RUN_DONE(&self->vm, &e);
+	EXPECT_EQ(0, r[0]);
+	EXPECT_EQ(1, r[1]) TH_LOG("the error LVT's vector");
+	EXPECT_EQ(0, r[2]) TH_LOG("ESR reads what the last write latched");
+	EXPECT_EQ(ESR_SEND_ILL, r[3]);
+	EXPECT_EQ(ESR_SEND_ILL, r[4]) TH_LOG("a read does not clear it");
+	EXPECT_EQ(0, r[5]) TH_LOG("nothing since the last write");
+	EXPECT_EQ(2, r[6]);
+	EXPECT_EQ(ESR_SEND_ILL, r[7]);
+	EXPECT_EQ(3, r[8]);
+	EXPECT_EQ(ESR_RECV_ILL, r[9]);
+	EXPECT_EQ(5, r[10]);
+	EXPECT_EQ(ESR_SEND_ILL | ESR_RECV_ILL, r[11]) TH_LOG("errors accumulate");
+	EXPECT_EQ(5, r[12]) TH_LOG("a masked error LVT raises nothing");
+	EXPECT_EQ(ESR_SEND_ILL, r[13]) TH_LOG("but the error latches");
+	EXPECT_EQ(0, r[14]) TH_LOG("IRR never holds vectors 0-15");
+	EXPECT_EQ(ESR_SEND_ILL, r[15]);
+	EXPECT_EQ(6, r[16]);
+	EXPECT_EQ(1, r[17]) TH_LOG("x2APIC: ESR takes only 0");
+	EXPECT_EQ(ESR_SEND_ILL, r[18]) TH_LOG("SELF_IPI of vector 4 (SDM 10.5.3)");
+	EXPECT_EQ(7, r[19]);
+	EXPECT_EQ(ESR_RECV_ILL, r[20]) TH_LOG("timer LVT with vector 6");
+	EXPECT_EQ(8, r[21]);
+	EXPECT_EQ(0, r[22]) TH_LOG("IRR never holds vectors 0-15");
+}
+
 TEST_HARNESS_MAIN
