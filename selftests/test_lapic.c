@@ -3092,4 +3092,92 @@ TEST_F_TIMEOUT(lapic, svr_software_disable, 30)
 	EXPECT_EQ(1, r[27]);
 }
 
+/*
+ * IA32_APIC_BASE from the guest: reserved bits #GP on both (bits 0-7
+ * and 9, above MAXPHYADDR). An enabled APIC at another base: #GP on
+ * vmx-lite (docs/lapic.md: relocation is not modelled), accepted by
+ * KVM (which only warns and inhibits APICv); a disabled APIC may name
+ * any base, enabling it there is the same case. results [0..2] #GPs of
+ * reserved bits 9, 0, 63, [3] APIC_BASE after them, [4] #GP of
+ * relocating, [5] APIC_BASE after, [6] #GP of disabling at 0xfed00000,
+ * [7] APIC_BASE after, [8] #GP of enabling there, [9] APIC_BASE after,
+ * [10] #GP of going back, [11] APIC_BASE, [12] VER at 0xfee00000.
+ */
+#define OTHER_BASE	0xfed00000ull
+
+static uint64_t base_write(uint64_t v)
+{
+	uint64_t before = gp_count;
+
+	wrmsr(MSR_APIC_BASE, v);
+	return gp_count - before;
+}
+
+static void guest_apic_base(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+
+	guest_setup_idt();
+	gp_expected = 1;
+	results[0] = base_write(base | 1u << 9);
+	results[1] = base_write(base | 1u);
+	results[2] = base_write(base | 1ull << 63);
+	results[3] = rdmsr(MSR_APIC_BASE);
+	results[4] = base_write(OTHER_BASE | BASE_EN | BASE_BSP);
+	results[5] = rdmsr(MSR_APIC_BASE);
+	base_write(base);
+	results[6] = base_write(OTHER_BASE | BASE_BSP);
+	results[7] = rdmsr(MSR_APIC_BASE);
+	results[8] = base_write(OTHER_BASE | BASE_EN | BASE_BSP);
+	results[9] = rdmsr(MSR_APIC_BASE);
+	results[10] = base_write(base);
+	results[11] = rdmsr(MSR_APIC_BASE);
+	gp_expected = 0;
+	results[12] = apic_read(APIC_VER);
+}
+
+TEST_F_TIMEOUT(lapic, apic_base_reserved_and_relocation, 30)
+{
+	uint64_t *r = self->results, def = APIC_GPA | BASE_EN | BASE_BSP;
+	struct vmxl_sregs s;
+	struct gvm_exit e;
+
+	BEGIN();
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_apic_base, 0, 0));
+	RUN_DONE(&self->vm, &e);
+	EXPECT_EQ(1, r[0]);
+	EXPECT_EQ(1, r[1]);
+	EXPECT_EQ(1, r[2]);
+	EXPECT_EQ(def, r[3]);
+	EXPECT_EQ(0, r[6]);
+	EXPECT_EQ(OTHER_BASE | BASE_BSP, r[7]);
+	EXPECT_EQ(0, r[10]);
+	EXPECT_EQ(def, r[11]);
+	EXPECT_EQ(variant->kind == GVM_KVM ? 0x01050014u : 0x00050014u, r[12]);
+	if (variant->kind == GVM_KVM) {
+		EXPECT_EQ(0, r[4]);
+		EXPECT_EQ(OTHER_BASE | BASE_EN | BASE_BSP, r[5]);
+		EXPECT_EQ(0, r[8]);
+		EXPECT_EQ(OTHER_BASE | BASE_EN | BASE_BSP, r[9]);
+		return;
+	}
+	EXPECT_EQ(1, r[4]) TH_LOG("relocation: #GP");
+	EXPECT_EQ(def, r[5]);
+	EXPECT_EQ(1, r[8]) TH_LOG("enabling at another base: #GP");
+	EXPECT_EQ(OTHER_BASE | BASE_BSP, r[9]);
+
+	/* SET_SREGS checks apic_base as the guest's write (docs/uapi.md) */
+	ASSERT_EQ(0, gvm_get_sregs(&self->vm, 0, &s));
+	s.apic_base = OTHER_BASE | BASE_EN | BASE_BSP;
+	EXPECT_EQ(-EINVAL, gvm_set_sregs(&self->vm, 0, &s));
+	s.apic_base = def | 1u << 9;
+	EXPECT_EQ(-EINVAL, gvm_set_sregs(&self->vm, 0, &s));
+	s.apic_base = OTHER_BASE | BASE_BSP;
+	EXPECT_EQ(0, gvm_set_sregs(&self->vm, 0, &s));
+	ASSERT_EQ(0, gvm_get_sregs(&self->vm, 0, &s));
+	EXPECT_EQ(OTHER_BASE | BASE_BSP, s.apic_base);
+	s.apic_base = def;
+	EXPECT_EQ(0, gvm_set_sregs(&self->vm, 0, &s));
+}
+
 TEST_HARNESS_MAIN
