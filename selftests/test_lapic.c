@@ -46,10 +46,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 
@@ -3178,6 +3181,222 @@ TEST_F_TIMEOUT(lapic, apic_base_reserved_and_relocation, 30)
 	EXPECT_EQ(OTHER_BASE | BASE_BSP, s.apic_base);
 	s.apic_base = def;
 	EXPECT_EQ(0, gvm_set_sregs(&self->vm, 0, &s));
+}
+
+/* ------------------------------------------------------------------ */
+/* 10. HLT with IF=0: NMIs and signals                                  */
+/* ------------------------------------------------------------------ */
+
+extern const char nmi_hlt_after[], sig_hlt_after[];
+
+/* Count NMIs that came at the instruction after vCPU 0's HLT. */
+static void nmi_at_hlt_hook(int cpu, uint64_t vec)
+{
+	if (cpu == 0 && vec == VEC_NMI &&
+	    pcpu[0].last_rip == (uint64_t)nmi_hlt_after)
+		results[2]++;
+}
+
+/*
+ * vCPU 0 halts with IF=0: only an NMI ends that HLT. results [0] it is
+ * about to halt, [1] it is past the HLT, [2] NMIs that interrupted it
+ * there, [3] all its NMIs, [4] RFLAGS after, [5] NMIs vCPU 1 sent.
+ */
+static void guest_hlt_nmi(void)
+{
+	uint64_t rflags;
+
+	guest_setup_idt();
+	apic_sw_enable();
+	irq_hook = nmi_at_hlt_hook;
+	cli();
+	results[0] = 1;
+	asm volatile("hlt\n"
+		     ".globl nmi_hlt_after\n"
+		     "nmi_hlt_after:" : : : "memory");
+	results[1] = 1;
+	asm volatile("pushf; pop %0" : "=r"(rflags));
+	results[3] = pcpu[0].count[VEC_NMI];
+	results[4] = rflags;
+	irq_hook = NULL;
+}
+
+/*
+ * vCPU 1: once vCPU 0 said it halts, an NMI IPI every 20 ms until it is
+ * past its HLT (one sent before the HLT would come too early, and the
+ * next wakes it).
+ */
+static void guest_nmi_sender(void)
+{
+	uint64_t t0 = rdtsc();
+
+	guest_setup_idt();
+	apic_sw_enable();
+	while (!*(volatile uint64_t *)&results[0])
+		GUEST_ASSERT(rdtsc() - t0 < MS(10000));
+	while (!*(volatile uint64_t *)&results[1]) {
+		spin_ticks(MS(20));
+		if (*(volatile uint64_t *)&results[1])
+			break;
+		send_ipi(0, ICR_NMI);
+		results[5]++;
+		GUEST_ASSERT(rdtsc() - t0 < MS(20000));
+	}
+}
+
+TEST_F_TIMEOUT(lapic, hlt_if0_nmi_ipi, 60)
+{
+	uint64_t *r = self->results;
+
+	BEGIN();
+	ASSERT_EQ(0, start_aps(&self->vm, 2, guest_nmi_sender));
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_hlt_nmi, 0, 0));
+	/* the HLT never comes out to us (par_ucalls fails any exit) */
+	RUN_PARALLEL(self, 2, 40000);
+	EXPECT_EQ(1, r[1]);
+	EXPECT_LE(1, r[2]) TH_LOG("an NMI ended the HLT, after it");
+	EXPECT_LE(r[2], r[3]);
+	EXPECT_GE(r[5], r[3]);
+	EXPECT_EQ(0, r[4] & (1u << 9)) TH_LOG("IF still clear");
+	fprintf(stderr, "# %lu NMIs sent, %lu taken, %lu at the HLT\n",
+		(unsigned long)r[5], (unsigned long)r[3], (unsigned long)r[2]);
+}
+
+/*
+ * Twice: halt with IF=0 and nothing to wake it, then report the NMIs
+ * and where the last one came. results[0] how far it got.
+ */
+static void guest_hlt_forever(void)
+{
+	int i;
+
+	guest_setup_idt();
+	apic_sw_enable();
+	apic_write(APIC_LVT1, ICR_NMI);		/* LINT1: NMI */
+	cli();
+	for (i = 0; i < 2; i++) {
+		GUEST_SYNC(1, i);
+		asm volatile("hlt\n"
+			     ".globl sig_hlt_after\n"
+			     "sig_hlt_after:" : : : "memory");
+		GUEST_SYNC(2, pcpu[0].count[VEC_NMI]);
+		GUEST_SYNC(3, pcpu[0].last_rip);
+	}
+}
+
+static void sig_noop(int sig)
+{
+	(void)sig;
+}
+
+/* Signals the thread that runs the vCPU until it is back, 1 s apart. */
+struct kicker {
+	pthread_t target;
+	volatile int back;
+	struct timespec sent;	/* the last one */
+	int nsent;
+};
+
+static void *kicker_fn(void *p)
+{
+	struct kicker *k = p;
+	int i;
+
+	usleep(100000);
+	while (!k->back) {
+		clock_gettime(CLOCK_MONOTONIC, &k->sent);
+		k->nsent++;
+		pthread_kill(k->target, SIGUSR1);
+		for (i = 0; i < 100 && !k->back; i++)
+			usleep(10000);
+	}
+	return NULL;
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/*
+ * RUN vCPU 0, halted with nothing to wake it, while a signal comes 100 ms
+ * later: RUN gives EINTR with VMXL_EXIT_INTR (KVM_EXIT_INTR), soon after
+ * the signal; the vCPU still halts, past its HLT.
+ */
+static void run_until_signal(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(lapic) *self)
+{
+	struct kicker k = { .target = pthread_self() };
+	struct timespec back;
+	struct vmxl_regs regs;
+	struct gvm_exit e;
+	pthread_t thread;
+	uint32_t reason, mp;
+	int ret;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, kicker_fn, &k));
+	ret = gvm_run(&self->vm, 0, &e);
+	clock_gettime(CLOCK_MONOTONIC, &back);
+	k.back = 1;
+	pthread_join(thread, NULL);
+	reason = self->vm.kind == GVM_KVM ?
+		 ((struct kvm_run *)self->vm.run[0])->exit_reason :
+		 ((struct vmxl_run *)self->vm.run[0])->exit_reason;
+	ASSERT_EQ(-EINTR, ret) TH_LOG("RUN: %d", ret);
+	EXPECT_EQ(self->vm.kind == GVM_KVM ? KVM_EXIT_INTR : VMXL_EXIT_INTR,
+		  reason);
+	ASSERT_LE(1, k.nsent);
+	EXPECT_GT(1000000000, ts_ns(&back) - ts_ns(&k.sent))
+		TH_LOG("RUN came back %ld ms after the signal",
+		       (long)((ts_ns(&back) - ts_ns(&k.sent)) / 1000000));
+	if (k.nsent > 1)
+		fprintf(stderr, "# %d signals before RUN came back\n", k.nsent);
+	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 0, &mp));
+	EXPECT_EQ(GVM_MP_HALTED, mp);
+	ASSERT_EQ(0, gvm_get_regs(&self->vm, 0, &regs));
+	EXPECT_EQ((uint64_t)sig_hlt_after, regs.rip);
+}
+
+/*
+ * A signal ends RUN of a vCPU halted in the kernel, and RUN again goes
+ * on halting (a second signal ends that one too); then an NMI wakes it
+ * and its handler runs after the HLT: by MSI (delivery mode NMI), then
+ * on the second round by the LINT1 pin (VMXL_LAPIC_LINT; KVM, whose
+ * userspace drives LINT1 with KVM_NMI: that).
+ */
+TEST_F_TIMEOUT(lapic, hlt_signal_then_nmi, 60)
+{
+	struct sigaction sa = { .sa_handler = sig_noop }, old;
+	struct gvm_exit e;
+
+	BEGIN();
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));	/* no SA_RESTART */
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_hlt_forever, 0, 0));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	EXPECT_EQ(0, e.uc.args[1]);
+	run_until_signal(_metadata, self);
+	run_until_signal(_metadata, self);
+	EXPECT_EQ(1, gvm_signal_msi(&self->vm, APIC_GPA, MSI_NMI));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	EXPECT_EQ(2, e.uc.args[0]);
+	EXPECT_EQ(1, e.uc.args[1]) TH_LOG("the NMI's handler ran");
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	EXPECT_EQ((uint64_t)sig_hlt_after, e.uc.args[1]) TH_LOG("at the HLT");
+
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	EXPECT_EQ(1, e.uc.args[1]);
+	run_until_signal(_metadata, self);
+	if (variant->kind == GVM_VMXL) {
+		EXPECT_EQ(1, lint_pulse(&self->vm, 0, 1));
+	} else {
+		EXPECT_EQ(0, ioctl(self->vm.vcpu_fd[0], KVM_NMI, 0));
+	}
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	EXPECT_EQ(2, e.uc.args[1]) TH_LOG("the LINT1 NMI's handler ran");
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	EXPECT_EQ((uint64_t)sig_hlt_after, e.uc.args[1]);
+	RUN_TO(&self->vm, 0, &e, UCALL_DONE);
+	sigaction(SIGUSR1, &old, NULL);
 }
 
 TEST_HARNESS_MAIN
