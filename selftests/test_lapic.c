@@ -3399,4 +3399,118 @@ TEST_F_TIMEOUT(lapic, hlt_signal_then_nmi, 60)
 	sigaction(SIGUSR1, &old, NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* 11. TSC-deadline mode saved and restored                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Arm a TSC deadline @ahead ticks on, report it, and after the host
+ * moved the VM take what comes within @ahead and 2 * @ahead more:
+ * results [0] the deadline, [1] arrivals, [2] the first's TSC, [3]
+ * IA32_TSC_DEADLINE after.
+ */
+static void guest_deadline_saved(uint64_t ahead)
+{
+	uint64_t d;
+
+	guest_setup_idt();
+	apic_sw_enable();
+	apic_write(APIC_LVTT, VEC_TIMER | LVTT_DEADLINE);
+	d = rdtsc() + ahead;
+	wrmsr(MSR_TSC_DEADLINE, d);
+	results[0] = d;
+	GUEST_SYNC(1, rdmsr(MSR_TSC_DEADLINE));
+	sti();
+	wait_count(0, VEC_TIMER, 1, MS(2000) + 2 * ahead);
+	spin_ticks(2 * ahead);
+	cli();
+	results[1] = pcpu[0].count[VEC_TIMER];
+	results[2] = pcpu[0].tsc[0];
+	results[3] = rdmsr(MSR_TSC_DEADLINE);
+}
+
+/*
+ * Saved while armed, restored in a new VM: vmx-lite's blob carries the
+ * deadline exactly (timer_deadline, in guest TSC); KVM's has no field
+ * for it, so its userspace saves IA32_TSC_DEADLINE with the MSRs and
+ * sets it after KVM_SET_LAPIC, as QEMU does. The interrupt comes once,
+ * never before the deadline in guest TSC (vmx-lite: not at all early;
+ * KVM: within EARLY_SLACK, its hrtimer runs on host time).
+ */
+TEST_F_TIMEOUT(lapic, save_restore_tsc_deadline, 60)
+{
+	uint64_t P = 50 * self->tsc_khz, d, msr = 0;
+	struct vmxl_lapic_state ls;
+	struct gvm_exit e;
+	int64_t shift;
+	uint64_t *r;
+
+	BEGIN();
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_deadline_saved,
+					 P, 0));
+	ASSERT_EQ(0, start_far_tsc(&self->vm));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	d = self->results[0];
+	EXPECT_EQ(d, e.uc.args[1]);
+	if (variant->kind == GVM_KVM)
+		ASSERT_EQ(0, gvm_get_msr(&self->vm, 0, MSR_TSC_DEADLINE, &msr));
+	move_vm(_metadata, self, variant->kind, &ls, &shift);
+	EXPECT_EQ(VEC_TIMER | LVTT_DEADLINE, *(uint32_t *)&ls.regs[APIC_LVTT]);
+	if (variant->kind == GVM_VMXL) {
+		EXPECT_EQ(d, ls.timer_deadline);
+	} else {
+		EXPECT_EQ(d, msr);
+		ASSERT_EQ(0, gvm_set_msr(&self->vm, 0, MSR_TSC_DEADLINE, msr));
+	}
+	RUN_DONE(&self->vm, &e);
+	r = self->results;
+	EXPECT_EQ(1, r[1]) TH_LOG("the deadline's interrupt, exactly once");
+	if (variant->kind == GVM_VMXL) {
+		EXPECT_LE(d, r[2]) TH_LOG("early by %ld ticks", (long)(d - r[2]));
+	} else {
+		EXPECT_LE(d - EARLY_SLACK(P), r[2])
+			TH_LOG("early by %ld ticks", (long)(d - r[2]));
+	}
+	EXPECT_GE(d + LATE_SLACK(self->tsc_khz), r[2]);
+	EXPECT_EQ(0, r[3]) TH_LOG("IA32_TSC_DEADLINE reads 0 once fired");
+}
+
+/*
+ * The same VM, its guest TSC set back 200 ms by VMXL_SET_CLOCK while a
+ * deadline 50 ms ahead is armed, then the blob set again: the deadline
+ * stays in guest TSC (docs/uapi.md), so the interrupt waits for the
+ * guest TSC to reach it, about 250 ms on, once.
+ */
+TEST_F_TIMEOUT(lapic, tsc_deadline_follows_set_clock, 60)
+{
+	uint64_t P = 50 * self->tsc_khz, back = 200 * self->tsc_khz, d, tsc;
+	struct vmxl_lapic_state ls;
+	struct vmxl_clock c;
+	struct gvm_exit e;
+	uint64_t *r = self->results;
+
+	BEGIN();
+	VMXL_ONLY("VMXL_SET_CLOCK is vmx-lite's");
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_deadline_saved,
+					 P, 0));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	d = r[0];
+	ASSERT_EQ(0, gvm_get_lapic(&self->vm, 0, &ls));
+	EXPECT_EQ(d, ls.timer_deadline);
+	/* every vCPU's TSC to vCPU 0's, 200 ms back */
+	ASSERT_EQ(0, gvm_get_msr(&self->vm, 0, MSR_TSC, &tsc));
+	ASSERT_LT(back, tsc);
+	memset(&c, 0, sizeof(c));
+	c.tsc = tsc - back;
+	ASSERT_EQ(0, ioctl(self->vm.vm_fd, VMXL_SET_CLOCK, &c));
+	ASSERT_EQ(0, gvm_set_lapic(&self->vm, 0, &ls));
+	ASSERT_EQ(0, gvm_get_lapic(&self->vm, 0, &ls));
+	EXPECT_EQ(d, ls.timer_deadline);
+	RUN_DONE(&self->vm, &e);
+	EXPECT_EQ(1, r[1]) TH_LOG("exactly once");
+	EXPECT_LE(d, r[2]) TH_LOG("early by %ld ticks", (long)(d - r[2]));
+	EXPECT_GE(d + LATE_SLACK(self->tsc_khz), r[2]);
+	EXPECT_EQ(0, r[3]);
+}
+
 TEST_HARNESS_MAIN
