@@ -2,8 +2,12 @@
 /*
  * The in-kernel local APIC (VMXL_VM_LAPIC, docs/lapic.md): its uapi, what
  * the guest sees of its registers after reset, the timer in its three
- * modes, HLT waiting in the kernel, saving and restoring it, the EOI exit
- * of level-triggered MSIs, and IPIs between vCPUs. Every test runs on
+ * modes (TSC-deadline saved and restored too), HLT waiting in the kernel
+ * (with IF=0 until an NMI, ended by a signal), saving and restoring it,
+ * the EOI exit of level-triggered MSIs, MSIs to logical destinations and
+ * INIT by MSI, IPIs between vCPUs in xAPIC and x2APIC mode, level IPIs,
+ * ESR and the error LVT, SVR's software disable, and APIC_BASE's
+ * reserved bits and relocation. Every test runs on
  * vmx-lite and, as the reference, on KVM's in-kernel APIC in the same
  * boot (KVM_CAP_SPLIT_IRQCHIP: IOAPIC and PIC in userspace, as with
  * vmx-lite; lib/gvm.h, GVM_LAPIC).
@@ -34,7 +38,15 @@
  *    destination, KVM (vector hashing) one of them by the vector;
  *  - VMXL_EXIT_EOI has no KVM equivalent for an MSI (KVM's split irqchip
  *    reports KVM_EXIT_IOAPIC_EOI only for vectors routed through its
- *    IOAPIC routes), nor do vmx-lite's exit counters.
+ *    IOAPIC routes), nor do vmx-lite's exit counters;
+ *  - a level-triggered fixed IPI: edge on vmx-lite, as on the Pentium 4
+ *    and later; KVM sets its TMR bit and drops a de-asserted one (see
+ *    level_ipi_tmr);
+ *  - APIC errors: KVM 6.1 models none (ESR reads 0), nor LINT pulses;
+ *  - SVR: KVM keeps bits 9 and 12 (focus, directed EOI), vmx-lite not;
+ *  - APIC_BASE: KVM lets the guest move the enabled page, vmx-lite
+ *    raises #GP (docs/lapic.md);
+ *  - STARTUP by MSI: KVM takes it, vmx-lite's uapi refuses it.
  *
  * The emulators under the lanes have bugs of their own that the tests
  * meet: QEMU 7.2 (svm lane) does not load STI's interrupt shadow at
