@@ -22,9 +22,12 @@ cp /bin/busybox "$root/bin/busybox"
 for applet in $("$root/bin/busybox" --list); do
 	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 done
-# virtio-mmio devices are found through ACPI (LNRO0005); this order loads.
+# virtio-mmio devices are found through ACPI (LNRO0005); this order
+# loads. The ACPI power button (which vmxctl presses on SIGTERM) reaches
+# busybox's acpid through evdev.
 for m in drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko \
-	 drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko; do
+	 drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko \
+	 drivers/input/evdev.ko drivers/acpi/button.ko; do
 	cp "$kmods/$m" "$root/lib/modules/"
 done
 
@@ -34,9 +37,11 @@ cat >"$root/init" <<'EOF'
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-for m in virtio_ring virtio virtio_mmio virtio_blk; do
+for m in virtio_ring virtio virtio_mmio virtio_blk evdev button; do
 	insmod /lib/modules/$m.ko || echo "vmxl-guest: insmod $m failed"
 done
+# The power button powers off, as a distribution's acpid or logind does.
+acpid -l /dev/null
 echo "vmxl-guest: up, $(grep -c ^processor /proc/cpuinfo) CPUs"
 export PS1='guest# ' HOME=/root
 cd /root
@@ -45,5 +50,10 @@ exec setsid cttyhack sh
 EOF
 chmod 755 "$root/init"
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+mkdir -p "$root/etc/acpi"
+echo "PWRF power" >"$root/etc/acpid.conf"
+printf '#!/bin/sh\necho "vmxl-guest: power button"\nsync\npoweroff -f\n' \
+	>"$root/etc/acpi/power"
+chmod 755 "$root/etc/acpi/power"
 
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -9 >"$out"
