@@ -32,6 +32,15 @@
 #define VMXCTL_SMMU_SID_BLK	0	/* virtio-blk's StreamID */
 #define VMXCTL_UART_PORT	0x3f8
 #define VMXCTL_EXIT_PORT	0xf4
+/* The Linux platform (cfg.linux_platform; docs/vmxctl.md) */
+#define VMXCTL_IOAPIC_GPA	0xfec00000ULL
+#define VMXCTL_IOAPIC_PINS	24
+#define VMXCTL_UART_GSI		4	/* COM1: edge, active high */
+#define VMXCTL_VIRTIO_GSI_BASE	16	/* + k for virtio-mmio device k: level */
+#define VMXCTL_VIRTIO_MMIO_STRIDE 0x1000ULL	/* device k at BLK_GPA + k * this */
+#define VMXCTL_ACPI_PM_PORT	0x600	/* sleep control/status, reset */
+#define VMXCTL_ACPI_SLP_TYP_S5	5	/* the DSDT's \_S5 */
+#define VMXCTL_ACPI_RESET_VALUE	1	/* the FADT's RESET_VALUE */
 
 /* The options `vmxctl run` was given (after parsing; read-only). */
 struct vmxctl_config {
@@ -43,6 +52,11 @@ struct vmxctl_config {
 	const char *serial;		/* "stdio" or a file name */
 	const char *control;		/* --control socket, or NULL */
 	const char *restore;		/* --restore FILE, or NULL */
+	/*
+	 * The PC platform a Linux guest needs: IOAPIC, RTC, PIT stub,
+	 * i8042, ACPI power device, interrupts wired (--kernel).
+	 */
+	bool linux_platform;
 };
 
 struct vmxctl_machine;

@@ -93,6 +93,9 @@ void vmxctl_dev_irq(struct vmxctl_device *d, bool level)
 	d->irq_level = level;
 	if (d->irq_fn)
 		d->irq_fn(d, level);
+	/* d->m is NULL until the device is on the bus. */
+	if (d->gsi >= 0 && d->m && d->m->ioapic)
+		vmxctl_ioapic_set_irq(d->m, d->gsi, level);
 }
 
 /* ---- dispatch ---- */

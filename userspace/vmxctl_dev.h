@@ -7,9 +7,11 @@
  * device's lock held. Devices that work in the background (virtio-blk
  * workers) quiesce on pause.
  *
- * Interrupts: a device raises or lowers its line with vmxctl_dev_irq();
- * nothing is connected yet (the guest polls), so it only records the
- * level. An interrupt controller plugs in by setting dev->irq_fn.
+ * Interrupts: a device raises or lowers its line with vmxctl_dev_irq(),
+ * with its lock held. The level is recorded; when the machine has an
+ * IOAPIC (Linux guests: vmxctl_ioapic.c) and the device is wired to one
+ * of its pins (dev->gsi), the pin follows it. Without one the guest
+ * polls. Lock order: a device's lock, then the IOAPIC's.
  */
 #ifndef VMXCTL_DEV_H
 #define VMXCTL_DEV_H
@@ -27,6 +29,7 @@ enum {
 	VMXCTL_EXIT_GUEST_CRASH = 70,	/* triple fault, entry failure, ... */
 	VMXCTL_EXIT_OSERR = 71,		/* an ioctl or system call failed */
 	VMXCTL_EXIT_RESTORE = 72,	/* --restore failed */
+	VMXCTL_EXIT_REBOOT = 73,	/* the guest asked for a reset */
 };
 
 struct vmxctl_device;
@@ -59,6 +62,11 @@ struct vmxctl_device {
 	uint16_t port_base, port_len;		/* 0 len: no ports */
 	uint64_t mmio_base, mmio_len;		/* 0 len: no MMIO */
 	pthread_mutex_t lock;
+	/*
+	 * The IOAPIC pin (GSI) its line drives, -1 for none: set it before
+	 * vmxctl_add_device() (a zeroed struct means GSI 0).
+	 */
+	int gsi;
 	bool irq_level;
 	void (*irq_fn)(struct vmxctl_device *d, bool level); /* NULL for now */
 	void *priv;
@@ -116,6 +124,34 @@ int vmxctl_uart_create(struct vmxctl_machine *m, int out_fd, int in_fd);
 /* virtio-blk at VMXCTL_VIRTIO_BLK_GPA on @fd, @path its name and ID. */
 int vmxctl_virtio_blk_create(struct vmxctl_machine *m, int fd, bool ro,
 			     const char *path);
+
+/*
+ * The IOAPIC (vmxctl_ioapic.c) at VMXCTL_IOAPIC_GPA: VMXCTL_IOAPIC_PINS
+ * pins from GSI 0, delivering through VMXL_SIGNAL_MSI (the VM needs
+ * VMXL_VM_LAPIC). Create it once; devices made before or after it are
+ * wired by their gsi.
+ */
+int vmxctl_ioapic_create(struct vmxctl_machine *m);
+/* Pin @gsi's line is now @level (asserted): no-op without an IOAPIC. */
+void vmxctl_ioapic_set_irq(struct vmxctl_machine *m, unsigned int gsi,
+			   bool level);
+/* The guest's EOI of level-triggered @vector (VMXL_EXIT_EOI). */
+void vmxctl_ioapic_eoi(struct vmxctl_machine *m, uint8_t vector);
+/*
+ * The VMXL_SIGNAL_MSI address and data of redirection entry @entry;
+ * false when the module would refuse it (delivery mode SMI, ExtINT,
+ * STARTUP or reserved, vector below 16): then nothing is sent.
+ */
+bool vmxctl_ioapic_msi(uint64_t entry, uint32_t *address, uint32_t *data);
+
+/*
+ * The PC platform devices a Linux guest probes (vmxctl_platform.c):
+ * CMOS RTC 0x70-0x71 (vmxctl_rtc.c), PIT 0x40-0x43 and port 0x61,
+ * port 0x80, i8042 0x60/0x64 (reset), the ACPI power device at
+ * VMXCTL_ACPI_PM_PORT (power off, reset). 0 or -errno after a message.
+ */
+int vmxctl_platform_create(struct vmxctl_machine *m);
+int vmxctl_rtc_create(struct vmxctl_machine *m);
 
 /* Loader (vmxctl_load.c): 0, or an exit status after a message. */
 int vmxctl_load_guest(struct vmxctl_machine *m, const char *path,

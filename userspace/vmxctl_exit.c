@@ -50,6 +50,7 @@ int vmxctl_exit_port_create(struct vmxctl_machine *m)
 	d->ops = &exit_ops;
 	d->port_base = VMXCTL_EXIT_PORT;
 	d->port_len = 1;
+	d->gsi = -1;
 	ret = vmxctl_add_device(m, d);
 	if (ret)
 		free(d);

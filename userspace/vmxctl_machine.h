@@ -28,7 +28,7 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 #define PAGE_SIZE	4096ULL
-#define MAX_DEVICES	8
+#define MAX_DEVICES	16
 
 struct vcpu {
 	struct vmxctl_machine *m;
@@ -53,6 +53,7 @@ struct vmxctl_machine {
 	uint64_t *dev_dirty[VMXCTL_MAX_SLOTS];	/* pages devices wrote */
 	unsigned int nr_devices;
 	struct vmxctl_device *devices[MAX_DEVICES];
+	struct vmxctl_device *ioapic;	/* or NULL: devices' lines go nowhere */
 	int serial_fd, disk_fd;		/* --serial FILE, --disk; or -1 */
 
 	pthread_mutex_t lock;

@@ -197,6 +197,10 @@ static void *vcpu_thread(void *arg)
 		case VMXL_EXIT_HYPERCALL:
 			run->hypercall.ret = (uint64_t)-ENOSYS;
 			break;
+		case VMXL_EXIT_EOI:
+			v->settled = true;	/* the EOI is done */
+			vmxctl_ioapic_eoi(m, run->eoi.vector);
+			break;
 		case VMXL_EXIT_IRQ_WINDOW_OPEN:
 		case VMXL_EXIT_DIRTY_RING_FULL:
 			v->settled = true;

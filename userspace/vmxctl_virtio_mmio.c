@@ -17,8 +17,12 @@
  * stops the queue until the driver resets the device; vmxctl says why on
  * stderr.
  *
- * Interrupts: InterruptStatus bit 0 is set for every used buffer and
- * the line goes to vmxctl_dev_irq(); the guest polls the used ring.
+ * Interrupts: InterruptStatus bit 0 is set for every used buffer, bit 1
+ * when the device sets DEVICE_NEEDS_RESET (a configuration change, as
+ * the spec asks); the line (vmxctl_dev_irq(), level: GSI 16 + k for
+ * the k-th device window from VMXCTL_VIRTIO_BLK_GPA) is high while
+ * InterruptStatus is not 0, and an InterruptACK write lowers it. Without
+ * an IOAPIC the guest polls the used ring.
  *
  * Saved state (the transport's, the device's name; version 1,
  * little-endian, 72 bytes):
@@ -105,6 +109,8 @@ static void vfail(struct vmxctl_virtio *v, const char *fmt, va_list ap)
 		vmxctl_err("%s: %s: device needs reset", v->ops->kind, msg);
 	v->status |= S_NEEDS_RESET;
 	v->config_gen++;
+	v->int_status |= 2;	/* configuration change: the driver looks */
+	vmxctl_dev_irq(&v->dev, true);
 }
 
 /* Called with dev.lock held. */
@@ -511,6 +517,13 @@ int vmxctl_virtio_mmio_add(struct vmxctl_virtio *v, const char *name,
 	v->dev.ops = &virtio_ops;
 	v->dev.mmio_base = gpa;
 	v->dev.mmio_len = VMXCTL_VIRTIO_MMIO_SIZE;
+	/* Device k of the window's stride: GSI 16 + k, level (docs/vmxctl.md). */
+	v->dev.gsi = -1;
+	if (gpa >= VMXCTL_VIRTIO_BLK_GPA &&
+	    (gpa - VMXCTL_VIRTIO_BLK_GPA) / VMXCTL_VIRTIO_MMIO_STRIDE <
+	    VMXCTL_IOAPIC_PINS - VMXCTL_VIRTIO_GSI_BASE)
+		v->dev.gsi = VMXCTL_VIRTIO_GSI_BASE +
+			     (gpa - VMXCTL_VIRTIO_BLK_GPA) / VMXCTL_VIRTIO_MMIO_STRIDE;
 	v->dev.priv = v;
 	pthread_cond_init(&v->work, NULL);
 	pthread_cond_init(&v->idle, NULL);
