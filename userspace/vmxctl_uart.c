@@ -9,12 +9,29 @@
  * comes from a reader thread that fills a receive FIFO from stdin, so a
  * vCPU never blocks on it; LSR.DR says whether a byte is waiting.
  *
- * The interrupt line (IIR's priorities: line status, received data, THR
- * empty, modem status) goes to vmxctl_dev_irq(); nothing listens yet.
+ * Interrupts, as a 16550A's (Linux's 8250 driver tests them at startup,
+ * serial8250_do_startup()): IER enables four sources, which IIR reports
+ * one at a time by priority:
+ *   line status (IER.RLSI)   LSR.OE: the receive FIFO overflowed (input
+ *                            was dropped); reading LSR clears it
+ *   received data (IER.RDI)  a byte is waiting; reading RBR empties it
+ *   THR empty (IER.THRI)     set when THRI goes 0 -> 1 (THR is always
+ *                            empty) and after every THR write (the byte
+ *                            left at once); cleared by a THR write or by
+ *                            reading IIR while it is the one reported
+ *   modem status (IER.MSI)   a delta bit of MSR (in loopback, MCR moves
+ *                            the lines); reading MSR clears them
+ * The line (vmxctl_dev_irq(): COM1 is GSI 4, edge) is high while a
+ * source is pending and MCR.OUT2 is set outside loopback: on a PC, OUT2
+ * enables the IRQ driver, and loopback forces OUT2 off at the pin.
+ * Polling guests (IER 0) see what they always did.
  *
- * Saved state ("uart0", version 1, little-endian):
- *   u8 ier, lcr, mcr, msr, scr, dll, dlm, fcr, thre_pending, pad[3]
+ * Saved state ("uart0", little-endian, 16 bytes + the FIFO):
+ *   u8 ier, lcr, mcr, msr, scr, dll, dlm, fcr, thre_pending,
+ *      msr_delta (version 2: MSR bits 3:0 not yet read; 0 in version 1),
+ *      lsr_oe (version 2: LSR.OE not yet read; 0 in version 1), pad
  *   u32 rx_len, then rx_len bytes of the receive FIFO (oldest first)
+ * Version 1 (before interrupts) restores with no delta or overrun.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,25 +59,35 @@
 #define MCR_OUT2	0x08
 #define MCR_LOOP	0x10
 #define LSR_DR		0x01
+#define LSR_OE		0x02
 #define LSR_THRE	0x20
 #define LSR_TEMT	0x40
 #define IIR_NONE	0x01
 #define IIR_MSI		0x00
 #define IIR_THRI	0x02
 #define IIR_RDI		0x04
+#define IIR_RLSI	0x06
 #define IIR_FIFO	0xc0
 #define FCR_ENABLE	0x01
 #define FCR_CLEAR_RX	0x02
 
-struct uart_state_v1 {
-	uint8_t ier, lcr, mcr, msr, scr, dll, dlm, fcr, thre_pending, pad[3];
+#define STATE_VERSION	2
+
+/* Versions 1 and 2: version 1 wrote msr_delta and lsr_oe as zero pad. */
+struct uart_state {
+	uint8_t ier, lcr, mcr, msr, scr, dll, dlm, fcr, thre_pending;
+	uint8_t msr_delta, lsr_oe, pad;
 	uint32_t rx_len;
 } __attribute__((packed));
+
+_Static_assert(sizeof(struct uart_state) == 16, "documented size");
 
 struct uart {
 	struct vmxctl_device dev;
 	uint8_t ier, lcr, mcr, msr, scr, dll, dlm, fcr;
 	bool thre_pending;
+	uint8_t msr_delta;		/* MSR bits 3:0, cleared by reading it */
+	bool lsr_oe;			/* overrun, cleared by reading LSR */
 	uint8_t rx[RX_SIZE];
 	unsigned int rx_head, rx_len;
 	int out_fd;
@@ -96,36 +123,61 @@ static void put_out(struct uart *u, uint8_t c)
 
 static void rx_push(struct uart *u, uint8_t c)
 {
-	if (u->rx_len == RX_SIZE)
-		return;		/* overrun: dropped */
+	if (u->rx_len == RX_SIZE) {
+		u->lsr_oe = true;	/* overrun: dropped, and said */
+		return;
+	}
 	u->rx[(u->rx_head + u->rx_len) % RX_SIZE] = c;
 	u->rx_len++;
 }
 
-static uint8_t modem_status(struct uart *u)
+/* MSR bits 7:4: DCD, RI, DSR, CTS. */
+static uint8_t modem_lines(const struct uart *u)
 {
 	if (u->mcr & MCR_LOOP)
 		return ((u->mcr & MCR_DTR) ? 0x20 : 0) |	/* DSR */
 		       ((u->mcr & MCR_RTS) ? 0x10 : 0) |	/* CTS */
 		       ((u->mcr & MCR_OUT1) ? 0x40 : 0) |	/* RI */
 		       ((u->mcr & MCR_OUT2) ? 0x80 : 0);	/* DCD */
-	return u->msr;
+	return u->msr & 0xf0;
 }
 
-static uint8_t iir(struct uart *u)
+/* The delta bits a change of the lines from @old sets. */
+static uint8_t modem_deltas(uint8_t old, uint8_t now)
+{
+	uint8_t d = old ^ now;
+
+	return ((d & 0x10) ? 0x01 : 0) |		/* DCTS */
+	       ((d & 0x20) ? 0x02 : 0) |		/* DDSR */
+	       ((old & 0x40) && !(now & 0x40) ? 0x04 : 0) | /* TERI */
+	       ((d & 0x80) ? 0x08 : 0);			/* DDCD */
+}
+
+static uint8_t iir(const struct uart *u)
 {
 	uint8_t fifo = (u->fcr & FCR_ENABLE) ? IIR_FIFO : 0;
 
+	if ((u->ier & IER_RLSI) && u->lsr_oe)
+		return IIR_RLSI | fifo;
 	if ((u->ier & IER_RDI) && u->rx_len)
 		return IIR_RDI | fifo;
 	if ((u->ier & IER_THRI) && u->thre_pending)
 		return IIR_THRI | fifo;
+	if ((u->ier & IER_MSI) && u->msr_delta)
+		return IIR_MSI | fifo;
 	return IIR_NONE | fifo;
+}
+
+/* The IRQ pin: a source pending, gated by OUT2 (forced off in loopback). */
+static bool irq_line(const struct uart *u)
+{
+	return (u->mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2 &&
+	       !(iir(u) & IIR_NONE);
 }
 
 static void update_irq(struct uart *u)
 {
-	vmxctl_dev_irq(&u->dev, !(iir(u) & IIR_NONE));
+	vmxctl_dev_irq(&u->dev, irq_line(u));
 }
 
 static void uart_pio(struct vmxctl_device *d, uint64_t reg, bool write,
@@ -145,6 +197,7 @@ static void uart_pio(struct vmxctl_device *d, uint64_t reg, bool write,
 					rx_push(u, v);
 				else
 					put_out(u, v);
+				/* cleared by the write, set as the byte leaves */
 				u->thre_pending = true;
 			}
 			break;
@@ -165,9 +218,13 @@ static void uart_pio(struct vmxctl_device *d, uint64_t reg, bool write,
 		case 3:
 			u->lcr = v;
 			break;
-		case 4:
+		case 4: {
+			uint8_t old = modem_lines(u);
+
 			u->mcr = v & 0x1f;
+			u->msr_delta |= modem_deltas(old, modem_lines(u));
 			break;
+		}
 		case 5:
 		case 6:
 			break;	/* LSR, MSR: read-only */
@@ -203,10 +260,13 @@ static void uart_pio(struct vmxctl_device *d, uint64_t reg, bool write,
 			v = u->mcr;
 			break;
 		case 5:
-			v = LSR_THRE | LSR_TEMT | (u->rx_len ? LSR_DR : 0);
+			v = LSR_THRE | LSR_TEMT | (u->rx_len ? LSR_DR : 0) |
+			    (u->lsr_oe ? LSR_OE : 0);
+			u->lsr_oe = false;
 			break;
 		case 6:
-			v = modem_status(u);
+			v = modem_lines(u) | u->msr_delta;
+			u->msr_delta = 0;
 			break;
 		case 7:
 			v = u->scr;
@@ -252,7 +312,7 @@ static void *reader(void *arg)
 static int uart_save(struct vmxctl_device *d, struct vmxctl_dev_state *st)
 {
 	struct uart *u = d->priv;
-	struct uart_state_v1 *s;
+	struct uart_state *s;
 	uint8_t *rx;
 	unsigned int i;
 
@@ -263,12 +323,13 @@ static int uart_save(struct vmxctl_device *d, struct vmxctl_dev_state *st)
 		pthread_mutex_unlock(&d->lock);
 		return -ENOMEM;
 	}
-	st->version = 1;
+	st->version = STATE_VERSION;
 	s = st->data;
-	*s = (struct uart_state_v1){
+	*s = (struct uart_state){
 		.ier = u->ier, .lcr = u->lcr, .mcr = u->mcr, .msr = u->msr,
 		.scr = u->scr, .dll = u->dll, .dlm = u->dlm, .fcr = u->fcr,
-		.thre_pending = u->thre_pending, .rx_len = u->rx_len,
+		.thre_pending = u->thre_pending, .msr_delta = u->msr_delta,
+		.lsr_oe = u->lsr_oe, .rx_len = u->rx_len,
 	};
 	rx = (uint8_t *)(s + 1);
 	for (i = 0; i < u->rx_len; i++)
@@ -281,15 +342,19 @@ static int uart_restore(struct vmxctl_device *d,
 			const struct vmxctl_dev_state *st)
 {
 	struct uart *u = d->priv;
-	const struct uart_state_v1 *s = st->data;
+	const struct uart_state *s = st->data;
+	bool v1 = st->version == 1;
 
-	if (st->version != 1 || st->len < sizeof(*s) ||
-	    s->rx_len > RX_SIZE || st->len != sizeof(*s) + s->rx_len)
+	if ((!v1 && st->version != STATE_VERSION) || st->len < sizeof(*s) ||
+	    s->rx_len > RX_SIZE || st->len != sizeof(*s) + s->rx_len ||
+	    (!v1 && ((s->msr_delta & 0xf0) || s->lsr_oe > 1)))
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
 	u->ier = s->ier, u->lcr = s->lcr, u->mcr = s->mcr, u->msr = s->msr;
 	u->scr = s->scr, u->dll = s->dll, u->dlm = s->dlm, u->fcr = s->fcr;
 	u->thre_pending = s->thre_pending;
+	u->msr_delta = v1 ? 0 : s->msr_delta;
+	u->lsr_oe = v1 ? false : s->lsr_oe;
 	memcpy(u->rx, s + 1, s->rx_len);
 	u->rx_head = 0;
 	u->rx_len = s->rx_len;
@@ -346,6 +411,7 @@ int vmxctl_uart_create(struct vmxctl_machine *m, int out_fd, int in_fd)
 	u->dev.ops = &uart_ops;
 	u->dev.port_base = VMXCTL_UART_PORT;
 	u->dev.port_len = 8;
+	u->dev.gsi = VMXCTL_UART_GSI;
 	u->dev.priv = u;
 	u->msr = 0xb0;		/* DCD, DSR, CTS: a cable is there */
 	u->out_fd = out_fd;
