@@ -32,6 +32,7 @@
  *         internal error)
  *   71    an ioctl or system call failed while running
  *   72    --restore failed (or snapshots are not built in)
+ *   73    the guest asked for a reboot (ACPI reset register, i8042 reset)
  *   130   stopped by SIGINT, 143 by SIGTERM
  */
 #define _GNU_SOURCE

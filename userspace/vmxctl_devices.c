@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vmxctl: the machine's devices (vmxctl.h's picture), created from the
- * options: the exit port, the UART on --serial, virtio-blk on --disk.
+ * options: the exit port, the UART on --serial, virtio-blk on --disk,
+ * and with cfg.linux_platform (--kernel) the IOAPIC and the PC platform
+ * ports a Linux guest needs (vmxctl_ioapic.c, vmxctl_platform.c).
  * The files the options name are opened here, so that a file that
  * cannot be used is a usage problem (66), and a device that cannot be
  * built a system one (71).
@@ -62,6 +64,9 @@ int vmxctl_machine_add_devices(struct vmxctl_machine *m)
 	bool ro;
 
 	if (vmxctl_exit_port_create(m))
+		return VMXCTL_EXIT_OSERR;
+	if (m->cfg.linux_platform &&
+	    (vmxctl_ioapic_create(m) || vmxctl_platform_create(m)))
 		return VMXCTL_EXIT_OSERR;
 	ret = open_serial(m, &out_fd, &in_fd);
 	if (ret)
