@@ -17,4 +17,9 @@ UNIT_HDRS_test_bus := $(VMXCTL_UNIT_HDRS)
 UNIT_LIBS_test_bus := -lpthread
 UNIT_SRCS_test_devices := $(VMXCTL_UNIT_SRCS)
 UNIT_HDRS_test_devices := $(VMXCTL_UNIT_HDRS)
-UNIT_LIBS_test_devices := -lpthread
+UNIT_LIBS_test_devices := -lpthread -Wl,--wrap=vmxlite_signal_msi
+# The Linux platform devices, with VMXL_SIGNAL_MSI and time() faked by
+# the test (it defines __wrap_vmxlite_signal_msi and __wrap_time).
+UNIT_SRCS_test_platform := $(VMXCTL_UNIT_SRCS)
+UNIT_HDRS_test_platform := $(VMXCTL_UNIT_HDRS)
+UNIT_LIBS_test_platform := -lpthread -Wl,--wrap=vmxlite_signal_msi -Wl,--wrap=time
