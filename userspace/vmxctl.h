@@ -156,7 +156,9 @@ int vmxctl_dirty_log_clear(struct vmxctl_machine *m, unsigned int idx,
  * Each device's state as a versioned byte blob (device-specific layout,
  * little-endian, documented in its vmxctl_<dev>.c). Names are stable:
  * "uart0" (registers and receive FIFO), "virtio-blk0" (status, features,
- * queue addresses and sizes, last_avail_idx, used_idx). Devices without
+ * queue addresses and sizes, last_avail_idx, used_idx), and on the Linux
+ * platform "ioapic0" (ID, redirection entries, lines) and "rtc0"
+ * (registers, the guest clock's offset). Devices without
  * state (the exit port) are not listed. Save and restore only while
  * paused.
  */

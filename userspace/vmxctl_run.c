@@ -95,8 +95,8 @@ static void run_usage(FILE *f)
 "Exit status: 0-63 the guest's exit code (0 also: all vCPUs halted with\n"
 "interrupts off); 64 usage; 65 bad guest image; 66 a file could not be\n"
 "opened; 69 vmx-lite unavailable; 70 guest crashed (triple fault, entry\n"
-"failure); 71 ioctl or system error; 72 restore failed; 130 SIGINT;\n"
-"143 SIGTERM.\n", VMXCTL_VIRTIO_BLK_GPA, VMXCTL_SMMU_GPA, VMXCTL_EXIT_PORT);
+"failure); 71 ioctl or system error; 72 restore failed; 73 the guest\n"
+"asked for a reboot; 130 SIGINT; 143 SIGTERM.\n", VMXCTL_VIRTIO_BLK_GPA, VMXCTL_SMMU_GPA, VMXCTL_EXIT_PORT);
 }
 
 int vmxctl_cmd_run(int argc, char **argv)
