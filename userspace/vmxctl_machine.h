@@ -11,6 +11,7 @@
  *   vmxctl_dma.c         device DMA
  *   vmxctl_bus.c         the device bus
  *   vmxctl_devices.c     the devices the options ask for
+ *   vmxctl_acpi.c        the ACPI tables (for a Linux guest)
  *   vmxctl_control.c     the control socket; vmxctl_control_cmds.c its
  *                        built-in commands
  *   vmxctl_run.c         `vmxctl run`
@@ -90,6 +91,31 @@ void vmxctl_vcpu_signals(void);
  * (--serial, --disk) opened: 0 or an exit status after a message.
  */
 int vmxctl_machine_add_devices(struct vmxctl_machine *m);
+
+/*
+ * vmxctl_acpi.c: the ACPI tables (RSDP, XSDT, FADT, MADT, DSDT; docs/
+ * vmxctl.md, "ACPI tables") for m->cfg.nr_cpus vCPUs and the virtio-mmio
+ * devices on the bus, written into RAM at VMXCTL_ACPI_GPA. 0 and the
+ * RSDP's address in @rsdp_gpa, or -errno after a message: -EFAULT no RAM
+ * there, -EINVAL a vCPU count out of range, -ENOSPC the DSDT is too big.
+ */
+#define VMXCTL_ACPI_GPA		0xe0000ULL	/* reserved in the e820 map */
+#define VMXCTL_ACPI_SIZE	0x10000u
+/* virtio-mmio device k: its window and its GSI (level, active high) */
+#define VMXCTL_VIRTIO_MMIO_GPA	VMXCTL_VIRTIO_BLK_GPA	/* + STRIDE * k */
+#define VMXCTL_VIRTIO_MMIO_STRIDE 0x1000u
+#define VMXCTL_VIRTIO_MMIO_GSI	16u			/* + k */
+#define VMXCTL_VIRTIO_MMIO_MAX	8u
+/*
+ * The hardware-reduced power device: FADT SLEEP_CONTROL_REG,
+ * SLEEP_STATUS_REG and RESET_REG are all this port (byte access).
+ * Linux writes 0x80 (clear WAK_STS), then SLP_TYP << 2 | SLP_EN (0x20)
+ * to power off: 0x34 for \_S5's SLP_TYP 5; RESET_VALUE to reboot.
+ */
+#define VMXCTL_ACPI_PM_PORT	0x600
+#define VMXCTL_ACPI_RESET_VALUE	1
+#define VMXCTL_ACPI_SLP_TYP_S5	5
+int vmxctl_acpi_build(struct vmxctl_machine *m, uint64_t *rsdp_gpa);
 
 /* vmxctl_pause.c: make every vCPU leave VMXL_RUN now. */
 void vmxctl_kick_vcpus(struct vmxctl_machine *m);
