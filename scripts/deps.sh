@@ -32,7 +32,9 @@ need_root() {
 # the -cloud-amd64 / -rt-amd64 headers of the test ABI, installed below
 # once the ABI is known). The debug lane's kernel (scripts/debug-kernel.sh)
 # is built from linux-source-6.1, which wants bc, flex, bison, libelf
-# (objtool) and libssl (the certificate tools).
+# (objtool) and libssl (the certificate tools). The host test of vmxctl's
+# ACPI tables (selftests/host/acpi.bats) disassembles them with iasl
+# (acpica-tools); nothing builds with it.
 pkgs=(
 	build-essential linux-headers-amd64 kmod cpio xz-utils
 	qemu-system-x86 busybox-static bash bats
@@ -42,6 +44,7 @@ pkgs=(
 	dkms sparse cppcheck
 	clang libclang-rt-14-dev python3
 	bc flex bison libelf-dev libssl-dev
+	acpica-tools
 )
 
 install_missing() { # install_missing PACKAGE...: apt-get what is not installed

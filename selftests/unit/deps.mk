@@ -23,3 +23,6 @@ UNIT_LIBS_test_devices := -lpthread -Wl,--wrap=vmxlite_signal_msi
 UNIT_SRCS_test_platform := $(VMXCTL_UNIT_SRCS)
 UNIT_HDRS_test_platform := $(VMXCTL_UNIT_HDRS)
 UNIT_LIBS_test_platform := -lpthread -Wl,--wrap=vmxlite_signal_msi -Wl,--wrap=time
+UNIT_SRCS_test_acpi := $(VMXCTL_UNIT_SRCS)
+UNIT_HDRS_test_acpi := $(VMXCTL_UNIT_HDRS)
+UNIT_LIBS_test_acpi := -lpthread
