@@ -490,7 +490,7 @@ static void dsdt_body(struct vmxctl_machine *m, struct aml *a)
 		res_mem32_fixed(&r, VMXCTL_VIRTIO_MMIO_GPA +
 				VMXCTL_VIRTIO_MMIO_STRIDE * k,
 				VMXCTL_VIRTIO_MMIO_STRIDE);
-		res_irq(&r, VMXCTL_VIRTIO_MMIO_GSI + k, false);
+		res_irq(&r, VMXCTL_VIRTIO_GSI_BASE + k, false);
 		aml_crs(a, &r);
 		aml_close(a, dev);
 	}

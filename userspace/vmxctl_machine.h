@@ -101,20 +101,15 @@ int vmxctl_machine_add_devices(struct vmxctl_machine *m);
  */
 #define VMXCTL_ACPI_GPA		0xe0000ULL	/* reserved in the e820 map */
 #define VMXCTL_ACPI_SIZE	0x10000u
-/* virtio-mmio device k: its window and its GSI (level, active high) */
+/* virtio-mmio device k: its window (VMXCTL_VIRTIO_MMIO_STRIDE apart) */
 #define VMXCTL_VIRTIO_MMIO_GPA	VMXCTL_VIRTIO_BLK_GPA	/* + STRIDE * k */
-#define VMXCTL_VIRTIO_MMIO_STRIDE 0x1000u
-#define VMXCTL_VIRTIO_MMIO_GSI	16u			/* + k */
 #define VMXCTL_VIRTIO_MMIO_MAX	8u
 /*
- * The hardware-reduced power device: FADT SLEEP_CONTROL_REG,
- * SLEEP_STATUS_REG and RESET_REG are all this port (byte access).
- * Linux writes 0x80 (clear WAK_STS), then SLP_TYP << 2 | SLP_EN (0x20)
- * to power off: 0x34 for \_S5's SLP_TYP 5; RESET_VALUE to reboot.
+ * The power device at VMXCTL_ACPI_PM_PORT is the FADT's SLEEP_CONTROL_REG,
+ * SLEEP_STATUS_REG and RESET_REG (byte access). Linux writes 0x80 (clear
+ * WAK_STS), then SLP_TYP << 2 | SLP_EN (0x20) to power off: 0x34 for
+ * \_S5's SLP_TYP 5; RESET_VALUE to reboot.
  */
-#define VMXCTL_ACPI_PM_PORT	0x600
-#define VMXCTL_ACPI_RESET_VALUE	1
-#define VMXCTL_ACPI_SLP_TYP_S5	5
 int vmxctl_acpi_build(struct vmxctl_machine *m, uint64_t *rsdp_gpa);
 
 /* vmxctl_pause.c: make every vCPU leave VMXL_RUN now. */
