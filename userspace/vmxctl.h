@@ -36,6 +36,7 @@
 #define VMXCTL_IOAPIC_GPA	0xfec00000ULL
 #define VMXCTL_IOAPIC_PINS	24
 #define VMXCTL_UART_GSI		4	/* COM1: edge, active high */
+#define VMXCTL_GED_GSI		9	/* the ACPI power button: edge, high */
 #define VMXCTL_VIRTIO_GSI_BASE	16	/* + k for virtio-mmio device k: level */
 #define VMXCTL_VIRTIO_MMIO_STRIDE 0x1000ULL	/* device k at BLK_GPA + k * this */
 #define VMXCTL_ACPI_PM_PORT	0x600	/* sleep control/status, reset */

@@ -188,6 +188,8 @@ static struct gas io_byte(uint16_t port)
 #define AML_STRING	0x0d
 #define AML_QWORD	0x0e
 #define AML_SCOPE	0x10
+#define AML_METHOD	0x14
+#define AML_NOTIFY	0x86
 #define AML_BUFFER	0x11
 #define AML_PACKAGE	0x12
 #define AML_EXT		0x5b
@@ -341,6 +343,18 @@ static size_t aml_device(struct aml *a, const char *name)
 	return start;
 }
 
+/* Method (@name, @nargs, NotSerialized) { <the caller's terms> } */
+static size_t aml_method(struct aml *a, const char *name, unsigned int nargs)
+{
+	size_t start;
+
+	aml_byte(a, AML_METHOD);
+	start = aml_open(a);
+	aml_nameseg(a, name);
+	aml_byte(a, nargs & 7);
+	return start;
+}
+
 static size_t aml_scope(struct aml *a, const char *name)
 {
 	size_t start;
@@ -426,7 +440,7 @@ static struct vmxctl_device *virtio_mmio_dev(struct vmxctl_machine *m,
 static void dsdt_body(struct vmxctl_machine *m, struct aml *a)
 {
 	struct res r;
-	size_t sb, dev;
+	size_t sb, dev, evt;
 	unsigned int k;
 
 	/*
@@ -472,6 +486,32 @@ static void dsdt_body(struct vmxctl_machine *m, struct aml *a)
 	r.len = 0;
 	res_io(&r, RTC_PORT, 2);
 	aml_crs(a, &r);
+	aml_close(a, dev);
+
+	/*
+	 * The power button vmxctl presses on SIGTERM: hardware-reduced ACPI
+	 * has no fixed one, so a Generic Event Device's interrupt runs _EVT,
+	 * which notifies a PNP0C0C button (0x80: pressed; ACPI 6.5, 5.6.9
+	 * and 4.8.2.2.1.3). Linux's button driver turns that into KEY_POWER.
+	 */
+	dev = aml_device(a, "PWRB");
+	aml_name(a, "_HID");
+	aml_eisa_id(a, "PNP0C0C");
+	aml_name(a, "_UID");
+	aml_int(a, 0);
+	aml_close(a, dev);
+
+	dev = aml_device(a, "GED0");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	r.len = 0;
+	res_irq(&r, VMXCTL_GED_GSI, true);
+	aml_crs(a, &r);
+	evt = aml_method(a, "_EVT", 1);
+	aml_byte(a, AML_NOTIFY);
+	aml_nameseg(a, "PWRB");
+	aml_int(a, 0x80);
+	aml_close(a, evt);
 	aml_close(a, dev);
 
 	for (k = 0; k < VMXCTL_VIRTIO_MMIO_MAX; k++) {

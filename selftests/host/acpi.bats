@@ -98,6 +98,18 @@ variants=(cpus1 cpus1_disk cpus2_disk cpus_max cpus_max_virtio4)
 	! grep -q 'LNRO0005' "$f"
 }
 
+@test "DSDT: the power button, a GED on GSI 9 edge whose _EVT notifies PNP0C0C" {
+	disasm cpus1 dsdt
+	f=$dump/cpus1/dsdt.dsl
+	grep -A3 'Device (PWRB)' "$f" | grep -q 'EisaId ("PNP0C0C")'
+	grep -A3 'Device (GED0)' "$f" | grep -q '"ACPI0013"'
+	sed -n '/Device (GED0)/,/^        }/p' "$f" >"$BATS_TEST_TMPDIR/ged"
+	grep -A2 'Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive' \
+		"$BATS_TEST_TMPDIR/ged" | grep -q '0x00000009'
+	grep -A2 'Method (_EVT, 1' "$BATS_TEST_TMPDIR/ged" |
+		grep -q 'Notify (PWRB, 0x80)'
+}
+
 @test "DSDT: one LNRO0005 per virtio-mmio device, its window and level GSI" {
 	disasm cpus1_disk dsdt
 	f=$dump/cpus1_disk/dsdt.dsl
