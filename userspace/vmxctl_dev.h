@@ -17,6 +17,7 @@
 #define VMXCTL_DEV_H
 
 #include <pthread.h>
+#include <termios.h>
 #include "vmxctl.h"
 
 /* Exit statuses of `vmxctl run` (also in vmxctl.c's header and --help). */
@@ -119,6 +120,23 @@ void vmxctl_mark_dirty(struct vmxctl_machine *m, uint64_t gpa, uint64_t len);
  */
 /* The exit port, VMXCTL_EXIT_PORT: an OUT stops the machine (its code). */
 int vmxctl_exit_port_create(struct vmxctl_machine *m);
+/*
+ * The console (vmxctl_console.c): --serial stdio's terminal in raw mode,
+ * and the Ctrl-A escapes. vmxctl_console_input() takes @n bytes read
+ * from it and writes what the guest gets to @buf (room for @n + 1: an
+ * escape split across reads), acting on the escapes; the count is
+ * returned. After detach, nothing more.
+ */
+struct vmxctl_console {
+	int fd;
+	bool raw, esc, detached;
+	struct termios saved;
+};
+void vmxctl_console_open(struct vmxctl_console *c, int fd);
+void vmxctl_console_close(struct vmxctl_console *c);
+size_t vmxctl_console_input(struct vmxctl_console *c, struct vmxctl_machine *m,
+			    const uint8_t *in, size_t n, uint8_t *buf);
+
 /* 16550A at VMXCTL_UART_PORT: output to @out_fd, input from @in_fd (-1: none). */
 int vmxctl_uart_create(struct vmxctl_machine *m, int out_fd, int in_fd);
 /* virtio-blk at VMXCTL_VIRTIO_BLK_GPA on @fd, @path its name and ID. */

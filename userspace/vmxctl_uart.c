@@ -7,7 +7,8 @@
  * transmitter is always ready: THR writes go straight to the output
  * (stdout or --serial FILE), line-buffered. Input (with --serial stdio)
  * comes from a reader thread that fills a receive FIFO from stdin, so a
- * vCPU never blocks on it; LSR.DR says whether a byte is waiting.
+ * vCPU never blocks on it; LSR.DR says whether a byte is waiting. The
+ * terminal's raw mode and the Ctrl-A escapes: vmxctl_console.c.
  *
  * Interrupts, as a 16550A's (Linux's 8250 driver tests them at startup,
  * serial8250_do_startup()): IER enables four sources, which IIR reports
@@ -94,6 +95,7 @@ struct uart {
 	char out[OUT_SIZE];
 	unsigned int out_len;
 	int in_fd;			/* -1: no input */
+	struct vmxctl_console con;	/* in_fd's terminal and escapes */
 	int stop_pipe[2];
 	pthread_t reader;
 	bool reader_started;
@@ -102,6 +104,11 @@ struct uart {
 static void flush_out(struct uart *u)
 {
 	unsigned int off = 0;
+
+	if (u->out_fd < 0) {	/* detached from the console */
+		u->out_len = 0;
+		return;
+	}
 
 	while (off < u->out_len) {
 		ssize_t n = write(u->out_fd, u->out + off, u->out_len - off);
@@ -284,7 +291,7 @@ static void *reader(void *arg)
 		{ .fd = u->in_fd, .events = POLLIN },
 		{ .fd = u->stop_pipe[0], .events = POLLIN },
 	};
-	uint8_t buf[256];
+	uint8_t in[256], buf[sizeof(in) + 1];
 	ssize_t n, i;
 
 	for (;;) {
@@ -295,16 +302,23 @@ static void *reader(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		n = read(u->in_fd, buf, sizeof(buf));
+		n = read(u->in_fd, in, sizeof(in));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			break;	/* end of input: the FIFO just stays empty */
+		n = vmxctl_console_input(&u->con, u->dev.m, in, n, buf);
 		pthread_mutex_lock(&u->dev.lock);
 		for (i = 0; i < n; i++)
 			rx_push(u, buf[i]);
 		update_irq(u);
+		if (u->con.detached) {	/* the terminal is not ours now */
+			flush_out(u);
+			u->out_fd = -1;
+		}
 		pthread_mutex_unlock(&u->dev.lock);
+		if (u->con.detached)
+			break;
 	}
 	return NULL;
 }
@@ -387,6 +401,7 @@ static void uart_destroy(struct vmxctl_device *d)
 		close(u->stop_pipe[1]);
 	}
 	flush_out(u);
+	vmxctl_console_close(&u->con);
 	free(u);
 }
 
@@ -425,6 +440,7 @@ int vmxctl_uart_create(struct vmxctl_machine *m, int out_fd, int in_fd)
 	/* From here on the bus owns u: destroy cleans up what exists. */
 	if (in_fd < 0)
 		return 0;
+	vmxctl_console_open(&u->con, in_fd);
 	if (pipe2(u->stop_pipe, O_CLOEXEC)) {
 		ret = -errno;
 		u->stop_pipe[0] = u->stop_pipe[1] = -1;

@@ -180,6 +180,26 @@ background() {
 	[ "${lines[2]}" = "echo: bye" ]
 }
 
+@test "console escapes: Ctrl-A Ctrl-A sends one, Ctrl-A h helps, Ctrl-A x stops (130)" {
+	local in rc=0
+
+	mkfifo "$T/in"
+	timeout 60 /usr/bin/vmxctl run $G/echo.elf <"$T/in" >"$T/out" 2>"$T/err" &
+	PID=$!
+	PIDS+=("$PID")
+	exec {in}>"$T/in"
+	wait_for "$T/out" '^echo: ready$' "$PID"
+	printf 'ab\001\001c\n\001h' >&"$in"
+	wait_for "$T/out" $'^AB\001C$' "$PID"
+	printf '\001x' >&"$in"
+	wait "$PID" || rc=$?
+	exec {in}>&-
+	sed 's/^/# /' "$T/out" "$T/err"
+	[ "$rc" -eq 130 ]
+	grep -q 'Ctrl-A x stop, Ctrl-A d detach' "$T/err"
+	grep -q 'console: stopping the VM' "$T/err"
+}
+
 @test "exit port: a code above 63 exits 63 with a message" {
 	mkdisk "$T/disk.img" "VMXLDEMO count=10 every=5 exit=200"
 	run --separate-stderr vmxctl run --disk "$T/disk.img" $G/demo.elf
