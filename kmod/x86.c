@@ -527,6 +527,7 @@ int vmxl_emulate_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data)
 	case MSR_K7_HWCR:
 		*data = vcpu->msr_hwcr;
 		return 0;
+	case MSR_AMD64_SYSCFG:	/* Linux's MTRR setup reads it unchecked */
 	case MSR_AMD64_NB_CFG:
 	case MSR_K7_EVNTSEL0 ... MSR_K7_PERFCTR3:
 		/* No PMU: the legacy counters read as zeros, as KVM's do. */
@@ -583,6 +584,7 @@ int vmxl_emulate_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data)
 		vcpu->mtrr_var[index - 0x200] = data;
 		return 0;
 	case MSR_IA32_UCODE_REV:	/* guests write 0 before CPUID */
+	case MSR_AMD64_SYSCFG:
 	case MSR_AMD64_NB_CFG:
 	case MSR_K7_EVNTSEL0 ... MSR_K7_PERFCTR3:
 		return 0;		/* ignored, as KVM does */

@@ -23,6 +23,7 @@
 #define MSR_K7_EVNTSEL0	0xc0010000
 #define MSR_K7_HWCR	0xc0010015
 #define MSR_NB_CFG	0xc001001f
+#define MSR_SYSCFG	0xc0010010
 
 #define CR4_PCIDE	(1ULL << 17)
 #define CR4_OSXSAVE	(1ULL << 18)
@@ -53,6 +54,7 @@ static void guest_msrs(void)
 	GUEST_SYNC(MSR_UCODE_REV, rdmsr(MSR_UCODE_REV));
 	GUEST_SYNC(MSR_NB_CFG, rdmsr(MSR_NB_CFG));
 	wrmsr(MSR_NB_CFG, rdmsr(MSR_NB_CFG));
+	GUEST_SYNC(MSR_SYSCFG, rdmsr(MSR_SYSCFG));
 	for (i = 0; i < 8; i++) {
 		GUEST_SYNC(MSR_K7_EVNTSEL0 + i, rdmsr(MSR_K7_EVNTSEL0 + i));
 		wrmsr(MSR_K7_EVNTSEL0 + i, 0);
@@ -84,17 +86,18 @@ TEST_F(cpu, msrs_without_safe_accessor)
 
 		TH_LOG("%s", gvm_ucall_str(&e.uc, b, sizeof(b)));
 	}
-	ASSERT_EQ(13, n);
+	ASSERT_EQ(14, n);
 	/* KVM's microcode revisions, in each vendor's half */
 	EXPECT_EQ(host_amd() ? 0x01000065ULL : 0x100000000ULL, got[0]);
 	EXPECT_EQ(0, got[1]);			/* NB_CFG */
+	EXPECT_EQ(0, got[2]);			/* SYSCFG */
 	for (i = 0; i < 8; i++)
-		EXPECT_EQ(0, got[2 + i]);	/* legacy counters, no PMU */
+		EXPECT_EQ(0, got[3 + i]);	/* legacy counters, no PMU */
 	if (variant->kind == GVM_VMXL) {
 		/* TscFreqSel (KVM 6.1 says 0; KVM since 6.6 sets it too) */
-		EXPECT_EQ(1ULL << 24, got[10]);
-		EXPECT_EQ(0x806, got[11]);	/* MTRRs on, default WB */
-		EXPECT_EQ(1, got[12]);		/* fast strings */
+		EXPECT_EQ(1ULL << 24, got[11]);
+		EXPECT_EQ(0x806, got[12]);	/* MTRRs on, default WB */
+		EXPECT_EQ(1, got[13]);		/* fast strings */
 	}
 }
 
