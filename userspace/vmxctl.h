@@ -58,6 +58,11 @@ struct vmxctl_config {
 	 * i8042, ACPI power device, interrupts wired (--kernel).
 	 */
 	bool linux_platform;
+	/* Booting Linux (--kernel, vmxctl_linux.c): */
+	const char *kernel;		/* --kernel FILE, or NULL */
+	const char *initrd;		/* --initrd FILE, or NULL */
+	const char *append;		/* --append, or NULL */
+	bool lapic;			/* VMXL_VM_LAPIC: in-kernel local APICs */
 };
 
 struct vmxctl_machine;

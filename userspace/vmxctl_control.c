@@ -240,4 +240,9 @@ void vmxctl_control_stop(struct vmxctl_machine *m)
 		pthread_join(m->control_thread, NULL);
 		unlink(m->cfg.control);
 	}
+	/* A reboot listens again on the same path. */
+	if (m->control_fd >= 0) {
+		close(m->control_fd);
+		m->control_fd = -1;
+	}
 }

@@ -99,6 +99,12 @@ int vmxctl_machine_create(struct vmxctl_machine *m)
 		vmxctl_err("VMXL_GET_CAPS: %s", strerror(-ret));
 		return VMXCTL_EXIT_UNAVAILABLE;
 	}
+	m->caps = caps;
+	if (m->cfg.lapic && !(caps.features & VMXL_FEAT_LAPIC)) {
+		vmxctl_err("%s: no in-kernel local APIC (VMXL_FEAT_LAPIC), which --kernel needs: the module does not know the host's TSC rate",
+			   VMXLITE_DEV);
+		return VMXCTL_EXIT_UNAVAILABLE;
+	}
 	if (m->cfg.nr_cpus > caps.max_vcpus) {
 		vmxctl_err("--cpus %u: the module allows at most %u",
 			   m->cfg.nr_cpus, caps.max_vcpus);
@@ -111,9 +117,12 @@ int vmxctl_machine_create(struct vmxctl_machine *m)
 		return VMXCTL_EXIT_USAGE;
 	}
 	m->run_size = caps.run_mmap_size;
-	m->vm_fd = vmxlite_create_vm(m->sys_fd, 0);
+	m->vm_fd = vmxlite_create_vm(m->sys_fd,
+				     m->cfg.lapic ? VMXL_VM_LAPIC : 0);
 	if (m->vm_fd < 0) {
-		vmxctl_err("VMXL_CREATE_VM: %s", strerror(-m->vm_fd));
+		vmxctl_err("VMXL_CREATE_VM%s: %s",
+			   m->cfg.lapic ? " (VMXL_VM_LAPIC)" : "",
+			   strerror(-m->vm_fd));
 		return VMXCTL_EXIT_UNAVAILABLE;
 	}
 
@@ -202,4 +211,30 @@ void vmxctl_machine_destroy(struct vmxctl_machine *m)
 		munmap(m->slots[i].hva, m->slots[i].size);
 		free(m->dev_dirty[i]);
 	}
+}
+
+void vmxctl_machine_reinit(struct vmxctl_machine *m)
+{
+	char buf[64];
+
+	pthread_mutex_lock(&m->lock);
+	m->sys_fd = m->vm_fd = m->control_fd = -1;
+	m->serial_fd = m->disk_fd = -1;
+	m->nr_vcpus = 0;
+	memset(m->vcpus, 0, sizeof(m->vcpus));
+	m->nr_slots = 0;
+	memset(m->slots, 0, sizeof(m->slots));
+	memset(m->dev_dirty, 0, sizeof(m->dev_dirty));
+	m->nr_devices = 0;
+	memset(m->devices, 0, sizeof(m->devices));
+	atomic_store(&m->pause_req, 0);
+	m->parked = 0;
+	m->status = 0;
+	m->control_started = false;
+	m->boots++;
+	atomic_store(&m->stopping, false);
+	pthread_mutex_unlock(&m->lock);
+	/* What the last stop wrote would stop the next control thread. */
+	while (read(m->wake_pipe[0], buf, sizeof(buf)) > 0)
+		;
 }

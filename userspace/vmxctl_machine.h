@@ -56,6 +56,8 @@ struct vmxctl_machine {
 	struct vmxctl_device *devices[MAX_DEVICES];
 	struct vmxctl_device *ioapic;	/* or NULL: devices' lines go nowhere */
 	int serial_fd, disk_fd;		/* --serial FILE, --disk; or -1 */
+	struct vmxl_caps caps;		/* VMXL_GET_CAPS, when created */
+	unsigned int boots;		/* reboots so far (--on-reboot=restart) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -80,6 +82,11 @@ void vmxctl_machine_init(struct vmxctl_machine *m);
 /* The kernel's VM, RAM, SMMU, vCPUs, then the devices: 0 or an exit status. */
 int vmxctl_machine_create(struct vmxctl_machine *m);
 void vmxctl_machine_destroy(struct vmxctl_machine *m);
+/*
+ * After vmxctl_machine_destroy(): ready for vmxctl_machine_create() again
+ * (a reboot), keeping the options, the lock and the wake pipe.
+ */
+void vmxctl_machine_reinit(struct vmxctl_machine *m);
 
 /* vmxctl_vcpu.c: one thread per vCPU until the machine stops; its status. */
 int vmxctl_machine_run(struct vmxctl_machine *m);
