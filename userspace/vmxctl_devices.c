@@ -24,8 +24,9 @@ static int open_serial(struct vmxctl_machine *m, int *out_fd, int *in_fd)
 		*in_fd = STDIN_FILENO;
 		return 0;
 	}
-	m->serial_fd = open(m->cfg.serial, O_WRONLY | O_CREAT | O_TRUNC |
-			    O_CLOEXEC, 0644);
+	/* After a reboot, the output goes on after the first boot's. */
+	m->serial_fd = open(m->cfg.serial, O_WRONLY | O_CREAT | O_CLOEXEC |
+			    (m->boots ? O_APPEND : O_TRUNC), 0644);
 	if (m->serial_fd < 0) {
 		vmxctl_err("--serial %s: %s", m->cfg.serial, strerror(errno));
 		return VMXCTL_EXIT_NOINPUT;
