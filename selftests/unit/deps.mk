@@ -26,3 +26,7 @@ UNIT_LIBS_test_platform := -lpthread -Wl,--wrap=vmxlite_signal_msi -Wl,--wrap=ti
 UNIT_SRCS_test_acpi := $(VMXCTL_UNIT_SRCS)
 UNIT_HDRS_test_acpi := $(VMXCTL_UNIT_HDRS)
 UNIT_LIBS_test_acpi := -lpthread
+# The Linux loader into a RAM buffer of the test's (vmxctl_linux.c).
+UNIT_SRCS_test_linux := $(VMXCTL_UNIT_SRCS)
+UNIT_HDRS_test_linux := $(VMXCTL_UNIT_HDRS)
+UNIT_LIBS_test_linux := -lpthread
