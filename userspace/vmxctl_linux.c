@@ -302,7 +302,6 @@ int vmxctl_linux_open(struct vmxctl_linux *k, const char *path,
 		      uint64_t mem_size)
 {
 	uint64_t initrd_top = 0;
-	size_t len;
 	int ret;
 
 	memset(k, 0, sizeof(*k));
@@ -336,7 +335,7 @@ int vmxctl_linux_open(struct vmxctl_linux *k, const char *path,
 		ret = check_initrd(k, initrd_top);
 	if (!ret) {
 		/* The longest it can be: tsc_khz is not known yet. */
-		len = strlen(CMDLINE_DEFAULT) + CMDLINE_TSC_MAX +
+		size_t len = strlen(CMDLINE_DEFAULT) + CMDLINE_TSC_MAX +
 		      (append ? 1 + strlen(append) : 0);
 		if (len > k->cmdline_max) {
 			vmxctl_err("%s: the command line would be %zu bytes with --append; this kernel takes %zu",
@@ -517,7 +516,6 @@ int vmxctl_linux_build(const struct vmxctl_linux *k, void *ram,
 	unsigned char *r = ram;
 	struct e820 map[MAX_E820];
 	unsigned int n, i;
-	int ret;
 
 	_Static_assert(LINUX_MEMMAP + MAX_E820 * sizeof(struct hvm_memmap_entry) <=
 		       LINUX_ZERO_PAGE, "the PVH memory map fits below the zero page");
@@ -529,7 +527,8 @@ int vmxctl_linux_build(const struct vmxctl_linux *k, void *ram,
 	vmxctl_linux_cmdline(k, tsc_khz, (char *)r + LINUX_CMDLINE,
 			     k->cmdline_max + 1);
 	if (k->initrd_size) {
-		ret = read_initrd(k, r + k->initrd_addr);
+		int ret = read_initrd(k, r + k->initrd_addr);
+
 		if (ret)
 			return ret;
 	}
