@@ -3,6 +3,8 @@
  * vmxctl: a small VMM on vmx-lite (libvmxlite).
  *
  *   vmxctl run [options] GUEST     start a VM and run GUEST in it
+ *   vmxctl run [options] --kernel FILE [--initrd FILE] [--append ARGS]
+ *                                  boot Linux (vmxctl_linux.c)
  *   vmxctl control SOCKET CMD...   send one command to a running vmxctl
  *   vmxctl help                    list the commands
  *
@@ -24,15 +26,20 @@
  * Exit status of `vmxctl run`:
  *   0-63  the guest's exit-port code; 0 also when every vCPU halted
  *         with interrupts disabled
- *   64    usage error (unknown option, bad --mem, --cpus, address)
- *   65    GUEST is not a loadable image (bad ELF, does not fit in RAM)
+ *   64    usage error (unknown option, bad --mem, --cpus, address;
+ *         --append making the command line longer than the kernel's
+ *         cmdline_size)
+ *   65    GUEST is not a loadable image (bad ELF, does not fit in RAM);
+ *         --kernel is neither a bzImage nor a PVH vmlinux, is truncated,
+ *         predates boot protocol 2.12, or it or --initrd does not fit
  *   66    a file could not be opened or read (GUEST, --disk, --serial)
  *   69    vmx-lite is not available (no /dev/vmx-lite, VM refused)
  *   70    the guest stopped abnormally (triple fault, failed entry,
  *         internal error)
  *   71    an ioctl or system call failed while running
  *   72    --restore failed (or snapshots are not built in)
- *   73    the guest asked for a reboot (ACPI reset register, i8042 reset)
+ *   73    Linux rebooted (ACPI reset register, i8042 reset; a panic too,
+ *         with panic=-1) and --on-reboot=exit was given
  *   130   stopped by SIGINT, 143 by SIGTERM
  */
 #define _GNU_SOURCE
