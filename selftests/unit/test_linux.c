@@ -10,6 +10,8 @@
  * hvm_start_info with its memory map and module, the 32-bit entry; and
  * each file vmxctl refuses, with its exit status. The kernels are made
  * here, small; the real test kernel is loaded too when the cache has it.
+ * And a reboot's machine: destroyed, reinitialised, built again, with
+ * --serial FILE going on after the first boot's output.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -452,6 +454,48 @@ TEST(real_kernel)
 			    bp->hdr.syssize * 16));
 	munmap(ram, mem);
 	vmxctl_linux_close(&k);
+}
+
+/* A reboot: the same machine's devices built twice; the serial file grows. */
+TEST(reboot_rebuilds_devices)
+{
+	static struct vmxctl_machine mach;
+	struct vmxctl_machine *m = &mach;
+	char path[] = "/tmp/test_linux_serial.XXXXXX", buf[8] = "";
+	unsigned int boot, devices = 0;
+	uint64_t c;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(3, write(fd, "old", 3));	/* a previous run's: truncated */
+	close(fd);
+	vmxctl_machine_init(m);
+	m->cfg.serial = path;
+	m->cfg.linux_platform = true;
+	for (boot = 0; boot < 2; boot++) {
+		ASSERT_EQ(0, vmxctl_machine_add_devices(m));
+		if (!boot)
+			devices = m->nr_devices;
+		EXPECT_EQ(devices, m->nr_devices);
+		c = 'A' + boot;
+		ASSERT_TRUE(vmxctl_bus_pio(m, VMXCTL_UART_PORT, true, &c, 1));
+		vmxctl_machine_stop(m, VMXCTL_EXIT_REBOOT);
+		EXPECT_EQ(VMXCTL_EXIT_REBOOT, m->status);
+		vmxctl_machine_destroy(m);
+		vmxctl_machine_reinit(m);
+		EXPECT_FALSE(vmxctl_machine_stopping(m));
+		EXPECT_EQ(0, m->nr_devices);
+		EXPECT_EQ(-1, m->serial_fd);
+	}
+	EXPECT_EQ(2, m->boots);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	EXPECT_NE(NULL, fgets(buf, sizeof(buf), f));
+	fclose(f);
+	EXPECT_STREQ("AB", buf);
+	unlink(path);
 }
 
 TEST_HARNESS_MAIN
