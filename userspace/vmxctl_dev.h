@@ -96,6 +96,12 @@ void vmxctl_dev_irq(struct vmxctl_device *d, bool level);
  */
 void vmxctl_machine_stop(struct vmxctl_machine *m, int status);
 bool vmxctl_machine_stopping(struct vmxctl_machine *m);
+/*
+ * Press the ACPI power button (a Linux guest powers off); the VM is
+ * stopped with 143 (as SIGTERM) unless it stopped within @grace_s.
+ */
+void vmxctl_machine_power_button(struct vmxctl_machine *m,
+				 unsigned int grace_s);
 
 /* Does the VM have an SMMU (device DMA goes through VMXL_SMMU_DMA)? */
 bool vmxctl_has_smmu(struct vmxctl_machine *m);

@@ -230,6 +230,8 @@ void vmxctl_machine_reinit(struct vmxctl_machine *m)
 	atomic_store(&m->pause_req, 0);
 	m->parked = 0;
 	m->status = 0;
+	m->power_button = false;
+	m->shutdown_by = (struct timespec){ 0 };
 	m->control_started = false;
 	m->boots++;
 	atomic_store(&m->stopping, false);

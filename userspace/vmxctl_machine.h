@@ -65,6 +65,14 @@ struct vmxctl_machine {
 	unsigned int parked;		/* vCPU threads parked or stopped */
 	atomic_bool stopping;
 	int status;
+	/*
+	 * The ACPI power button (Linux platform): pressed by the run loop
+	 * (vmxctl_machine_run()), which stops the VM at shutdown_by
+	 * (CLOCK_REALTIME; tv_sec 0: no deadline) unless it powered off.
+	 * Both under lock.
+	 */
+	bool power_button;
+	struct timespec shutdown_by;
 	int wake_pipe[2];		/* wakes the control and stdin threads */
 	int control_fd;
 	pthread_t control_thread;

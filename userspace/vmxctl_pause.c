@@ -40,6 +40,17 @@ void vmxctl_machine_stop(struct vmxctl_machine *m, int status)
 	vmxctl_kick_vcpus(m);
 }
 
+void vmxctl_machine_power_button(struct vmxctl_machine *m,
+				  unsigned int grace_s)
+{
+	pthread_mutex_lock(&m->lock);
+	m->power_button = true;
+	clock_gettime(CLOCK_REALTIME, &m->shutdown_by);
+	m->shutdown_by.tv_sec += grace_s;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
 bool vmxctl_machine_stopping(struct vmxctl_machine *m)
 {
 	return atomic_load(&m->stopping);

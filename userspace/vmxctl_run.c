@@ -23,6 +23,8 @@ static const struct vmxctl_snapshot_ops *snapshot_ops;
 
 /* 128 + the signal that stopped us: no reboot after it. */
 static atomic_int signalled;
+/* SIGTERM to a Linux guest: how long it has to power off. */
+#define SHUTDOWN_GRACE_S	30
 
 /* What one boot needs beyond m->cfg. */
 struct run_opts {
@@ -72,14 +74,26 @@ static void *signal_thread(void *arg)
 	sigset_t set;
 	int sig;
 
+	bool pressed = false;
+
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	if (!sigwait(&set, &sig)) {
+	while (!sigwait(&set, &sig)) {
+		atomic_store(&signalled, 128 + sig);
+		/* A Linux guest shuts down as on a power button; once. */
+		if (sig == SIGTERM && m->cfg.kernel && !pressed) {
+			vmxctl_err("SIGTERM: pressing the ACPI power button; "
+				   "the VM stops in %u s unless it powers off",
+				   SHUTDOWN_GRACE_S);
+			vmxctl_machine_power_button(m, SHUTDOWN_GRACE_S);
+			pressed = true;
+			continue;
+		}
 		vmxctl_err("%s: stopping the VM",
 			   sig == SIGINT ? "SIGINT" : "SIGTERM");
-		atomic_store(&signalled, 128 + sig);
 		vmxctl_machine_stop(m, 128 + sig);
+		break;
 	}
 	return NULL;
 }
@@ -116,6 +130,8 @@ static void run_usage(FILE *f)
 "                      tsc_early_khz=<host TSC kHz>\"\n"
 "  --on-reboot=restart|exit  on a guest reboot (or panic): boot again\n"
 "                      in the same process (default), or exit with 73\n"
+"  SIGTERM presses the ACPI power button: exit 0 when the guest powers\n"
+"  off, 143 if it has not within 30 s or on a second signal\n"
 "\n"
 "Every vCPU starts at the entry with RDI = its index, RSI = vCPUs,\n"
 "RDX = RAM size; ELF guests with RSP = RAM - 64K - index * 64K.\n"

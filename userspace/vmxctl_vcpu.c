@@ -264,10 +264,31 @@ int vmxctl_machine_run(struct vmxctl_machine *m)
 		v->started = true;
 		pthread_mutex_unlock(&m->lock);
 	}
-	/* A stop before every thread existed must still reach them all. */
+	/*
+	 * A stop before every thread existed must still reach them all.
+	 * Meanwhile: the power button, and the stop when the guest did not
+	 * power off in time after it.
+	 */
 	pthread_mutex_lock(&m->lock);
-	while (!atomic_load(&m->stopping))
-		pthread_cond_wait(&m->cond, &m->lock);
+	while (!atomic_load(&m->stopping)) {
+		if (m->power_button) {
+			m->power_button = false;
+			pthread_mutex_unlock(&m->lock);
+			/* a press: an edge on the GED's pin */
+			vmxctl_ioapic_set_irq(m, VMXCTL_GED_GSI, true);
+			vmxctl_ioapic_set_irq(m, VMXCTL_GED_GSI, false);
+			pthread_mutex_lock(&m->lock);
+		} else if (!m->shutdown_by.tv_sec) {
+			pthread_cond_wait(&m->cond, &m->lock);
+		} else if (pthread_cond_timedwait(&m->cond, &m->lock,
+						  &m->shutdown_by) == ETIMEDOUT &&
+			   !atomic_load(&m->stopping)) {
+			pthread_mutex_unlock(&m->lock);
+			vmxctl_err("the guest did not power off: stopping it");
+			vmxctl_machine_stop(m, 128 + SIGTERM);
+			pthread_mutex_lock(&m->lock);
+		}
+	}
 	pthread_mutex_unlock(&m->lock);
 	vmxctl_kick_vcpus(m);
 	for (i = 0; i < m->nr_vcpus; i++)
