@@ -5,7 +5,9 @@
  * The registers Linux's 8250 driver touches: RBR/THR, IER, IIR/FCR, LCR,
  * MCR (with loopback), LSR, MSR, SCR, and DLL/DLM behind LCR.DLAB. The
  * transmitter is always ready: THR writes go straight to the output
- * (stdout or --serial FILE), line-buffered. Input (with --serial stdio)
+ * (stdout or --serial FILE), line-buffered and flushed too when an
+ * interrupt-driven guest turns IER.THRI off (all sent: a shell's prompt,
+ * with no newline, shows). Input (with --serial stdio)
  * comes from a reader thread that fills a receive FIFO from stdin, so a
  * vCPU never blocks on it; LSR.DR says whether a byte is waiting. The
  * terminal's raw mode and the Ctrl-A escapes: vmxctl_console.c.
@@ -214,6 +216,13 @@ static void uart_pio(struct vmxctl_device *d, uint64_t reg, bool write,
 			} else {
 				if ((v & IER_THRI) && !(u->ier & IER_THRI))
 					u->thre_pending = true;
+				/*
+				 * An interrupt-driven driver turns THRI off
+				 * when it has nothing more to send: a shell's
+				 * prompt, with no newline, goes out now.
+				 */
+				if (!(v & IER_THRI) && (u->ier & IER_THRI))
+					flush_out(u);
 				u->ier = v & 0x0f;
 			}
 			break;
