@@ -44,7 +44,7 @@ export LANES
 # userspace/Makefile read it the same way).
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\([^"]*\)"$$/\1/p' $(TOP)/dkms.conf)
 
-.PHONY: all module userspace selftests unit check bench deps clean demo fuzz-ioctl-long
+.PHONY: all module userspace selftests unit check bench deps clean demo fuzz-ioctl-long linux
 .PHONY: install uninstall dkms-install dkms-uninstall _dkms-install _dkms-uninstall lint
 
 all: $(CACHE)/abi module userspace selftests
@@ -235,6 +235,16 @@ _dkms-uninstall:
 	if dkms status -m vmx-lite -v $(VERSION) | grep -q .; then \
 		dkms remove -m vmx-lite -v $(VERSION) --all; fi
 	rm -rf $(DKMS_SRC)
+
+# Boot Linux under vmxctl (vmx_lite.ko loaded, VMX or SVM present): the
+# test kernel, or LINUX_KERNEL=/boot/vmlinuz-..., with the busybox
+# initramfs of the lanes' Linux guest; a shell on this terminal.
+LINUX_KERNEL ?= $(TOP)/.cache/kernel/$(TEST_ABI)/boot/vmlinuz-$(TEST_ABI)
+linux: deps userspace
+	mkdir -p $(TOP)/build/linux-guest
+	$(TOP)/scripts/mklinuxguest.sh $(TOP)/build/linux-guest/initrd.gz
+	$(TOP)/userspace/vmxctl run --kernel $(LINUX_KERNEL) \
+		--initrd $(TOP)/build/linux-guest/initrd.gz --cpus 2 --serial stdio
 
 demo: deps
 	$(MAKE) -f $(TOP)/Makefile module KDIR=/usr/src/linux-headers-$(TEST_ABI)

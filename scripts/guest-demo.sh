@@ -99,6 +99,34 @@ wait $watch 2>/dev/null
 echo "    vmxmon watch saw:"
 show <$W/watch.log
 
+caption "7. Linux under vmx-lite: the Debian kernel with 2 vCPUs, a command, its exits"
+L=$G/linux
+echo "    \$ vmxctl run --kernel bzImage --initrd initrd.gz --cpus 2 --mem 128M --serial stdio"
+mkfifo $W/in
+exec 5<>$W/in
+vmxctl run --kernel $L/bzImage --initrd $L/initrd.gz --cpus 2 --mem 128M \
+	--serial stdio --append mitigations=off <$W/in >$W/linux.log 2>$W/linux.err &
+lx=$!
+if wait_for $W/linux.log 'guest# ' 120; then
+	grep -E 'Linux version|smp: Brought up|clocksource: Switched|ttyS0 at|vmxl-guest' \
+		$W/linux.log | cut -c1-100 | show
+	echo "    guest\$ uname -r; grep -c ^processor /proc/cpuinfo; grep LOC /proc/interrupts"
+	echo 'echo @go; uname -r; grep -c ^processor /proc/cpuinfo; grep LOC /proc/interrupts; echo @done' >&5
+	wait_for $W/linux.log '^@done' 30
+	tr -d '\r' <$W/linux.log | sed -n '/^@go/,/^@done/p' | sed '1d;$d' | show
+	echo "    \$ vmxmon top (its exit rates, one sample)"
+	timeout 3 vmxmon top --interval 1000 2>&1 | head -n 12 | show
+	echo 'poweroff -f' >&5
+	wait $lx
+	echo "    poweroff in the guest: vmxctl exited with status $?"
+else
+	echo "    Linux did not reach its prompt:"
+	tail -n 20 $W/linux.log | show
+	show <$W/linux.err
+	kill -KILL $lx 2>/dev/null
+fi
+exec 5>&-
+
 caption "Summary"
 echo "    module loaded, capabilities reported, a 2-vCPU guest counted to" \
      "$(grep '^count ' $W/serial*.log | tail -n 1 | awk '{ print $NF }')," \

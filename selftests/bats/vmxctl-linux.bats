@@ -1,0 +1,222 @@
+#!/usr/bin/env bats
+# vmxctl boots the Debian test kernel (the one this lane runs on) with a
+# busybox initramfs (scripts/mklinuxguest.sh) and 2 vCPUs, and drives its
+# shell through the serial console: CPUs, timer and IPI interrupts on
+# both, the serial interrupt, the clock, the virtio disk across a
+# reboot, power-off, reboot, panic and SIGTERM, both kernel formats.
+# vmxl-timeout: 1500
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+L=/usr/share/vmxctl/linux
+# The guest kernel: under Bochs (GenuineIntel here) the vmlinux, whose
+# PVH entry skips the 45 s the bzImage spends decompressing itself; the
+# other format boots once in each lane (last test).
+if grep -q GenuineIntel /proc/cpuinfo; then
+	KERNEL=$L/vmlinux OTHER=$L/bzImage
+else
+	KERNEL=$L/bzImage OTHER=$L/vmlinux
+fi
+# Boot, guest command and shutdown bounds, in seconds (a guest inside a
+# guest inside an emulator).
+BOOT_SECONDS=600
+CMD_SECONDS=120
+# What the guest's kernel log must not hold (as the lanes judge theirs).
+TROUBLE='WARNING|BUG|Oops|unchecked MSR access|Firmware Bug|TSC unstable|Marking TSC unstable|soft lockup|rcu_.*stall|hung_task|blocked for more than|Call Trace'
+
+setup_file() {
+	[ -r "$L/bzImage" ] || skip "no guest kernel in $L"
+}
+
+setup() {
+	load_vmxl
+	T=$(mktemp -d)
+	N=0
+	PID= IN=
+}
+
+teardown() {
+	if [ -n "$PID" ]; then
+		kill -KILL "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+	fi
+	[ -z "${IN:-}" ] || exec {IN}>&-
+	rm -rf "$T"
+	unload_vmxl || true
+}
+
+# boot [vmxctl run options...]: Linux in the background, its console in
+# $T/console, its input the FIFO on fd IN.
+boot() {
+	[ -p "$T/in" ] || mkfifo "$T/in"
+	[ -n "${IN:-}" ] || exec {IN}<>"$T/in"
+	# mitigations=off, as lane.sh boots the lane's own kernel: the
+	# emulated CPUs (EPYC family 17h without the SRSO microcode) make
+	# the kernel print a "WARNING:" notice about itself at every boot.
+	/usr/bin/vmxctl run --kernel "$KERNEL" --initrd "$L/initrd.gz" \
+		--cpus 2 --mem 128M --serial stdio --append mitigations=off \
+		"$@" <"$T/in" >"$T/console" 2>"$T/err" &
+	PID=$!
+	START=$(date +%s)
+	WAIT_SECONDS=$BOOT_SECONDS wait_for "$T/console" '^vmxl-guest: up' "$PID"
+	WAIT_SECONDS=$CMD_SECONDS wait_for "$T/console" 'guest# ' "$PID"
+	echo "# booted in $(($(date +%s) - START)) s" >&3
+}
+
+# guest CMD: run CMD in the guest's shell; its output in $output.
+guest() {
+	N=$((N + 1))
+	echo "echo @B$N@; $1; echo @E$N@" >&"$IN"
+	WAIT_SECONDS=${2:-$CMD_SECONDS} wait_for "$T/console" "^@E$N@" "$PID" || return 1
+	output=$(tr -d '\r' <"$T/console" |
+		 sed -n "/^@B$N@\$/,/^@E$N@\$/p" | sed '1d;$d')
+}
+
+# ended [SECONDS]: vmxctl's exit status in $status once it ended.
+ended() {
+	local i
+
+	for ((i = 0; i < ${1:-$CMD_SECONDS} * 10; i++)); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$PID" 2>/dev/null; then
+		echo "# vmxctl still runs: killed" >&3
+		kill -KILL "$PID"
+	fi
+	status=0
+	wait "$PID" || status=$?
+	PID=
+}
+
+# row NAME: the two per-CPU counts of the last $output's
+# /proc/interrupts row NAME (a name, or what its line says, as ttyS0),
+# in $c0 and $c1. (Not in a subshell: guest() counts its commands.)
+row() {
+	read -r c0 c1 < <(echo "$output" | awk -v n="$1" \
+		'$1 == n ":" || index($0, n) { print $2, $3; exit }')
+	[ -n "$c0" ] && [ -n "$c1" ]
+}
+
+@test "Linux boots to a shell with 2 CPUs, timer and IPI interrupts on both" {
+	boot
+	guest "grep -c ^processor /proc/cpuinfo"
+	[ "$output" = 2 ]
+	guest "cat /proc/interrupts"
+	row LOC
+	loc0=$c0 loc1=$c1
+	guest "sleep 1; cat /proc/interrupts"
+	echo "$output" | sed 's/^/# /' >&3
+	row LOC
+	echo "# LOC $loc0 $loc1 -> $c0 $c1" >&3
+	[ "$c0" -gt "$loc0" ]
+	[ "$c1" -gt "$loc1" ]
+	# IPIs on both: function calls and rescheduling
+	row CAL
+	cal0=$c0 cal1=$c1
+	row RES
+	[ $((cal0 + c0)) -gt 0 ]
+	[ $((cal1 + c1)) -gt 0 ]
+	# the serial port's interrupt counts (its row names ttyS0)
+	row ttyS0
+	[ $((c0 + c1)) -gt 0 ]
+}
+
+@test "the guest kernel's log is clean; its clocksource is tsc, its clockevent the local APIC" {
+	boot
+	guest "dmesg"
+	if echo "$output" | grep -E "$TROUBLE"; then
+		echo "# the guest's log:" >&3
+		echo "$output" | sed 's/^/# /' >&3
+		false
+	fi
+	guest "cat /sys/devices/system/clocksource/clocksource0/current_clocksource"
+	[ "$output" = tsc ]
+	guest "cat /sys/devices/system/clockevents/clockevent0/current_device"
+	[ "$output" = lapic ] || [ "$output" = lapic-deadline ]
+}
+
+@test "sleep 2 in the guest takes 2 s of host time (10%); busy vCPUs leave the shell responsive" {
+	local t0 t1 base took
+
+	boot
+	# host time in ms (bash; busybox's date has no %N)
+	t0=${EPOCHREALTIME/./}
+	guest true
+	t1=${EPOCHREALTIME/./}
+	base=$(((t1 - t0) / 1000))
+	t0=${EPOCHREALTIME/./}
+	guest "sleep 2"
+	t1=${EPOCHREALTIME/./}
+	took=$(((t1 - t0) / 1000 - base))
+	echo "# sleep 2: ${took} ms (round trip ${base} ms)" >&3
+	[ "$took" -ge 1800 ] && [ "$took" -le 2200 ]
+	guest "(taskset 1 sh -c 'while :; do :; done' &); (taskset 2 sh -c 'while :; do :; done' &)"
+	t0=$(date +%s)
+	guest "echo still here"
+	[ "$output" = "still here" ]
+	echo "# answered in $(($(date +%s) - t0)) s with both vCPUs busy" >&3
+}
+
+@test "the virtio disk: a record written and synced is there after a reboot and on the host" {
+	dd if=/dev/zero of="$T/disk" bs=1M count=4 2>/dev/null
+	boot --disk "$T/disk"
+	guest "ls /sys/block"
+	[[ $output == *vda* ]]
+	guest "echo vmxl-record-1234 | dd of=/dev/vda bs=512 seek=8 conv=sync 2>/dev/null; sync; echo synced"
+	[ "$output" = synced ]
+	echo "reboot -f" >&"$IN"
+	WAIT_SECONDS=$BOOT_SECONDS wait_for "$T/console" 'vmxl-guest: up.*' "$PID"
+	# the second boot: count the "up" lines
+	for ((i = 0; i < BOOT_SECONDS; i++)); do
+		[ "$(grep -c '^vmxl-guest: up' "$T/console")" -ge 2 ] && break
+		kill -0 "$PID" || break
+		sleep 1
+	done
+	[ "$(grep -c '^vmxl-guest: up' "$T/console")" -ge 2 ]
+	WAIT_SECONDS=$CMD_SECONDS wait_for "$T/console" 'guest# ' "$PID"
+	guest "dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | head -c 16; echo"
+	[ "$output" = vmxl-record-1234 ]
+	[ "$(dd if="$T/disk" bs=512 skip=8 count=1 2>/dev/null | head -c 16)" = vmxl-record-1234 ]
+}
+
+@test "poweroff ends vmxctl with 0" {
+	boot
+	echo "poweroff -f" >&"$IN"
+	ended
+	[ "$status" -eq 0 ]
+	grep -q 'reboot: Power down' "$T/console"
+}
+
+@test "reboot with --on-reboot=exit ends with 73; a panic with panic=-1 reboots" {
+	boot --on-reboot=exit
+	echo "reboot -f" >&"$IN"
+	ended
+	[ "$status" -eq 73 ]
+	: >"$T/console"
+	boot --on-reboot=exit
+	echo "echo c >/proc/sysrq-trigger" >&"$IN"
+	ended
+	[ "$status" -eq 73 ]
+	grep -q 'Kernel panic' "$T/console"
+}
+
+@test "SIGTERM shuts the guest down through ACPI" {
+	boot
+	kill -TERM "$PID"
+	ended
+	grep -q 'reboot: Power down' "$T/console"
+	[ "$status" -eq 0 ]
+}
+
+@test "the other kernel format boots too" {
+	KERNEL=$OTHER
+	[ -r "$KERNEL" ] || skip "no $KERNEL in this lane"
+	boot
+	guest "grep -c ^processor /proc/cpuinfo"
+	[ "$output" = 2 ]
+	echo "poweroff -f" >&"$IN"
+	ended
+	[ "$status" -eq 0 ]
+}
