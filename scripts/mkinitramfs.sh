@@ -44,6 +44,17 @@ ln -sf /bin/env "$root/usr/bin/env"
 
 # Test programs, bats files, userspace tools, modules.
 cp "$top"/selftests/out/test_* "$top"/selftests/out/bench_* "$root/tests/"
+for b in "$top"/selftests/bench_*.sh; do	# benchmarks in bash
+	install -m 755 "$b" "$root/tests/$(basename "$b" .sh)"
+done
+# The benchmarks' KVM reference VMM for Linux guests (bench_linux_boot):
+# QEMU with the firmware of its microvm machine, only for LANE_BENCH=1.
+if [ "${LANE_BENCH:-0}" != 0 ]; then
+	cp /usr/bin/qemu-system-x86_64 "$root/usr/bin/"
+	mkdir -p "$root/usr/share/qemu"
+	cp /usr/share/qemu/bios-microvm.bin /usr/share/qemu/linuxboot_dma.bin \
+	   "$root/usr/share/qemu/"
+fi
 cp "$top"/userspace/vmxl-info "$top"/userspace/vmxmon "$root/usr/bin/"
 cp "$top"/selftests/out/tools/* "$root/usr/bin/"	# bats helpers
 # The bats files' jq is gojq: jq 1.6 compiles its builtin library at
@@ -111,7 +122,7 @@ done
 
 # Shared libraries of every dynamic binary, with the loader.
 for bin in "$root/bin/bash" "$root"/tests/test_* "$root"/tests/bench_* "$root"/usr/bin/vmxl-* \
-	   "$root/usr/bin/vmxmon" "$root/usr/bin/vmxctl"; do
+	   "$root/usr/bin/vmxmon" "$root/usr/bin/vmxctl" "$root"/usr/bin/qemu-system-*; do
 	ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"

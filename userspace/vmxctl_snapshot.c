@@ -263,6 +263,14 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 		fprintf(out, "snapshot: a VM with --smmu cannot be saved: the SMMU's state lives in the kernel and has no save/restore ioctl\n");
 		return EXIT_FAILED;
 	}
+	/*
+	 * This format has no local APIC, MP state, events, clock, IOAPIC or
+	 * RTC section: a Linux guest saved now would restore broken.
+	 */
+	if (vmxctl_config(m)->kernel) {
+		fprintf(out, "snapshot: a Linux guest (--kernel) cannot be saved yet: this snapshot format has no local APIC, IOAPIC or clock state\n");
+		return EXIT_FAILED;
+	}
 	pthread_mutex_lock(&S.lock);
 	if (parent) {
 		struct snap_reader *r = snap_open(parent, &err);

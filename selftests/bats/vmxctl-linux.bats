@@ -181,8 +181,19 @@ row() {
 	[ "$(dd if="$T/disk" bs=512 skip=8 count=1 2>/dev/null | head -c 16)" = vmxl-record-1234 ]
 }
 
-@test "poweroff ends vmxctl with 0" {
-	boot
+@test "the control socket and vmxmon see the Linux VM; a snapshot is refused; poweroff ends vmxctl with 0" {
+	boot --control "$T/ctl"
+	run vmxctl control "$T/ctl" status
+	[ "$status" -eq 0 ]
+	echo "$output" | sed 's/^/# /' >&3
+	# vmxmon: one VM, vmxctl's, with 2 vCPUs and 128 MiB
+	run vmxmon --json list
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -s "map(select(.pid == $PID)) | .[0].nr_vcpus")" = 2 ]
+	run vmxctl snapshot "$T/ctl" "$T/s.snap"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Linux guest (--kernel) cannot be saved yet"* ]]
+	[ ! -s "$T/s.snap" ]
 	echo "poweroff -f" >&"$IN"
 	ended
 	[ "$status" -eq 0 ]
