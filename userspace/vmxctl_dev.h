@@ -177,6 +177,11 @@ bool vmxctl_ioapic_msi(uint64_t entry, uint32_t *address, uint32_t *data);
 int vmxctl_platform_create(struct vmxctl_machine *m);
 int vmxctl_rtc_create(struct vmxctl_machine *m);
 
+/*
+ * All of regular file @path into a new *@buf (free() it) of *@len bytes:
+ * 0, or an exit status after a message naming the file.
+ */
+int vmxctl_read_file(const char *path, unsigned char **buf, size_t *len);
 /* Loader (vmxctl_load.c): 0, or an exit status after a message. */
 int vmxctl_load_guest(struct vmxctl_machine *m, const char *path,
 		      uint64_t load, bool have_load, uint64_t entry,

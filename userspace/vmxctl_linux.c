@@ -80,46 +80,6 @@ static uint64_t le(const unsigned char *p, unsigned int bytes)
 	return v;
 }
 
-static int read_whole(const char *path, unsigned char **buf, size_t *len)
-{
-	struct stat st;
-	size_t off = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		vmxctl_err("%s: %s", path, strerror(errno));
-		return VMXCTL_EXIT_NOINPUT;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		vmxctl_err("%s: not a regular file", path);
-		close(fd);
-		return VMXCTL_EXIT_NOINPUT;
-	}
-	*len = st.st_size;
-	*buf = malloc(*len ? *len : 1);
-	if (!*buf) {
-		vmxctl_err("%s: %zu bytes: out of memory", path, *len);
-		close(fd);
-		return VMXCTL_EXIT_OSERR;
-	}
-	while (off < *len) {
-		ssize_t n = read(fd, *buf + off, *len - off);
-
-		if (n <= 0) {
-			vmxctl_err("%s: read: %s", path,
-				   n ? strerror(errno) : "the file shrank");
-			close(fd);
-			free(*buf);
-			*buf = NULL;
-			return VMXCTL_EXIT_NOINPUT;
-		}
-		off += n;
-	}
-	close(fd);
-	return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* checking the kernel file                                            */
 /* ------------------------------------------------------------------ */
@@ -309,7 +269,7 @@ int vmxctl_linux_open(struct vmxctl_linux *k, const char *path,
 	k->initrd = initrd;
 	k->append = append;
 	k->mem_size = mem_size;
-	ret = read_whole(path, &k->img, &k->len);
+	ret = vmxctl_read_file(path, &k->img, &k->len);
 	if (ret)
 		return ret;
 	if (k->len >= SELFMAG && !memcmp(k->img, ELFMAG, SELFMAG)) {

@@ -46,7 +46,7 @@
 
 enum mode { MODE_REAL, MODE_PROT32, MODE_LONG };
 
-static int read_file(const char *path, unsigned char **buf, size_t *len)
+int vmxctl_read_file(const char *path, unsigned char **buf, size_t *len)
 {
 	struct stat st;
 	size_t off = 0;
@@ -65,6 +65,7 @@ static int read_file(const char *path, unsigned char **buf, size_t *len)
 	*len = st.st_size;
 	*buf = malloc(*len ? *len : 1);
 	if (!*buf) {
+		vmxctl_err("%s: %zu bytes: out of memory", path, *len);
 		close(fd);
 		return VMXCTL_EXIT_OSERR;
 	}
@@ -73,9 +74,10 @@ static int read_file(const char *path, unsigned char **buf, size_t *len)
 
 		if (n <= 0) {
 			vmxctl_err("%s: read: %s", path,
-				   n ? strerror(errno) : "file shrank");
+				   n ? strerror(errno) : "the file shrank");
 			close(fd);
 			free(*buf);
+			*buf = NULL;
 			return VMXCTL_EXIT_NOINPUT;
 		}
 		off += n;
@@ -330,7 +332,7 @@ int vmxctl_load_guest(struct vmxctl_machine *m, const char *path,
 	unsigned int cpu;
 	int ret;
 
-	ret = read_file(path, &img, &len);
+	ret = vmxctl_read_file(path, &img, &len);
 	if (ret)
 		return ret;
 	if (len >= 4 && !memcmp(img, ELFMAG, SELFMAG)) {
