@@ -182,6 +182,12 @@ int vmxctl_rtc_create(struct vmxctl_machine *m);
  * 0, or an exit status after a message naming the file.
  */
 int vmxctl_read_file(const char *path, unsigned char **buf, size_t *len);
+/*
+ * A flat 4 GiB segment (base 0, G=1, present): code (@type 11) 64-bit
+ * when @code64, else 32-bit (D/B set); data (@type 3) 32-bit.
+ */
+void vmxctl_flat_segment(struct vmxl_segment *s, uint16_t sel, uint8_t type,
+			 bool code64);
 /* Loader (vmxctl_load.c): 0, or an exit status after a message. */
 int vmxctl_load_guest(struct vmxctl_machine *m, const char *path,
 		      uint64_t load, bool have_load, uint64_t entry,

@@ -523,20 +523,6 @@ int vmxctl_linux_build(const struct vmxctl_linux *k, void *ram,
 /* the machine                                                         */
 /* ------------------------------------------------------------------ */
 
-static void flat(struct vmxl_segment *s, uint16_t sel, uint8_t type,
-		 bool code64)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	s->limit = 0xffffffff;
-	s->type = type;
-	s->present = 1;
-	s->s = 1;
-	s->g = 1;
-	s->l = code64;
-	s->db = !code64;
-}
-
 static int enter(struct vmxctl_machine *m, const struct vmxctl_linux_entry *e)
 {
 	int fd = vmxctl_vcpu_fd(m, 0), ret;
@@ -548,8 +534,8 @@ static int enter(struct vmxctl_machine *m, const struct vmxctl_linux_entry *e)
 		vmxctl_err("VMXL_GET_SREGS (vCPU 0): %s", strerror(-ret));
 		return VMXCTL_EXIT_OSERR;
 	}
-	flat(&s.cs, LINUX_BOOT_CS, 11, e->long_mode);
-	flat(&s.ds, LINUX_BOOT_DS, 3, false);
+	vmxctl_flat_segment(&s.cs, LINUX_BOOT_CS, 11, e->long_mode);
+	vmxctl_flat_segment(&s.ds, LINUX_BOOT_DS, 3, false);
 	s.es = s.fs = s.gs = s.ss = s.ds;
 	memset(&s.tr, 0, sizeof(s.tr));
 	s.tr.selector = LINUX_BOOT_TR;

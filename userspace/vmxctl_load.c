@@ -208,8 +208,8 @@ static int load_elf(struct vmxctl_machine *m, const char *path,
 	return 0;
 }
 
-static void seg(struct vmxl_segment *s, uint16_t sel, uint8_t type,
-		bool code64, bool db)
+void vmxctl_flat_segment(struct vmxl_segment *s, uint16_t sel, uint8_t type,
+			 bool code64)
 {
 	memset(s, 0, sizeof(*s));
 	s->selector = sel;
@@ -219,7 +219,7 @@ static void seg(struct vmxl_segment *s, uint16_t sel, uint8_t type,
 	s->s = 1;
 	s->g = 1;
 	s->l = code64;
-	s->db = db;
+	s->db = !code64;
 }
 
 static void build_boot_area(struct vmxctl_machine *m, bool paging)
@@ -276,8 +276,8 @@ static int set_boot_state(struct vmxctl_machine *m, unsigned int cpu,
 	} else {
 		bool lm = mode == MODE_LONG;
 
-		seg(&s.cs, SEL_CODE, 11, lm, !lm);
-		seg(&s.ds, SEL_DATA, 3, false, true);
+		vmxctl_flat_segment(&s.cs, SEL_CODE, 11, lm);
+		vmxctl_flat_segment(&s.ds, SEL_DATA, 3, false);
 		s.es = s.fs = s.gs = s.ss = s.ds;
 		memset(&s.tr, 0, sizeof(s.tr));
 		s.tr.selector = SEL_TSS;
