@@ -73,6 +73,22 @@ guest() {
 		 sed -n "/^@B$N@\$/,/^@E$N@\$/p" | sed '1d;$d')
 }
 
+# round_trip CMD: the shortest host time of three runs of CMD in the
+# guest, in ms, in $rt (bash's clock: busybox's date has no %N; not in a
+# subshell: guest() counts its commands).
+round_trip() {
+	local i t0 t1
+
+	rt=
+	for i in 1 2 3; do
+		t0=${EPOCHREALTIME/./}
+		guest "$1" || return 1
+		t1=${EPOCHREALTIME/./}
+		t1=$(((t1 - t0) / 1000))
+		[ -n "$rt" ] && [ "$rt" -le "$t1" ] || rt=$t1
+	done
+}
+
 # ended [SECONDS]: vmxctl's exit status in $status once it ended.
 ended() {
 	local i
@@ -138,18 +154,16 @@ row() {
 }
 
 @test "sleep 2 in the guest takes 2 s of host time (10%); busy vCPUs leave the shell responsive" {
-	local t0 t1 base took
+	local base took t0
 
 	boot
-	# host time in ms (bash; busybox's date has no %N)
-	t0=${EPOCHREALTIME/./}
-	guest true
-	t1=${EPOCHREALTIME/./}
-	base=$(((t1 - t0) / 1000))
-	t0=${EPOCHREALTIME/./}
-	guest "sleep 2"
-	t1=${EPOCHREALTIME/./}
-	took=$(((t1 - t0) / 1000 - base))
+	# The shortest of three round trips, with and without the sleep:
+	# polling the console and a slow host (the debug lane) only ever
+	# add to a round trip.
+	round_trip true
+	base=$rt
+	round_trip "sleep 2"
+	took=$((rt - base))
 	echo "# sleep 2: ${took} ms (round trip ${base} ms)" >&3
 	[ "$took" -ge 1800 ] && [ "$took" -le 2200 ]
 	guest "(taskset 1 sh -c 'while :; do :; done' &); (taskset 2 sh -c 'while :; do :; done' &)"
