@@ -252,9 +252,13 @@ boot_rc=$?
 elapsed=$(( $(date +%s) - start ))
 
 # Split the results into one TAP file per suite; markers may follow
-# stray bytes on a line, and the port adds carriage returns.
+# stray bytes on a line, the port adds carriage returns, and under Bochs
+# it once lost the end of a line, joining two markers: each marker
+# starts a line of its own.
 touch "$dir/results.log"
-tr -d '\r' <"$dir/results.log" | awk -v d="$dir/suites" '
+tr -d '\r' <"$dir/results.log" |
+	sed -E 's/(.)(@@(SUITE|END|BOOTLOG|DMESG|DONE))/\1\n\2/g' |
+	awk -v d="$dir/suites" '
 	match($0, /@@SUITE [^ ]+ [a-z]+/) {
 		split(substr($0, RSTART, RLENGTH), w, " ")
 		name = w[2]; file = d "/" name ".tap"
@@ -288,7 +292,9 @@ while read -r name; do
 	printf '%-5s %-28s pass %-4d fail %-4d skip %-4d %4ss%s\n' \
 		"$lane" "$name" "$p" "$f" "$s" "$t" "$note"
 	if [ "$f" -gt 0 ]; then
-		grep -E '^not ok|^# .*(:[0-9]+:|FAIL|rvm_|gvm)' \
+		# kselftest's assertion lines; bats' file, line and command, and
+		# the line wait_for missed
+		grep -E '^not ok|^# .*(:[0-9]+:|FAIL|rvm_|gvm)|^# \(in test file|^#   `|^# no line /' \
 			"$dir/suites/$name.tap" | head -n 40 | sed 's/^/      /'
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
