@@ -30,3 +30,7 @@ UNIT_LIBS_test_acpi := -lpthread
 UNIT_SRCS_test_linux := $(VMXCTL_UNIT_SRCS)
 UNIT_HDRS_test_linux := $(VMXCTL_UNIT_HDRS)
 UNIT_LIBS_test_linux := -lpthread
+# The console (vmxctl_console.c) on a pseudo-terminal.
+UNIT_SRCS_test_console := $(VMXCTL_UNIT_SRCS)
+UNIT_HDRS_test_console := $(VMXCTL_UNIT_HDRS)
+UNIT_LIBS_test_console := -lpthread
