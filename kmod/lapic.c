@@ -1009,6 +1009,9 @@ enum vmxl_exit_action vmxl_halt(struct vmxl_vcpu *vcpu)
 		vcpu->run->exit_reason = VMXL_EXIT_HLT;
 		return VMXL_EXIT_USER;
 	}
+	/* A #DB trap the HLT owes is an event: it wakes at once, as KVM. */
+	if (vcpu->db_pending)
+		return VMXL_EXIT_RESUME;
 	vcpu->mp_state = VMXL_MP_HALTED;
 	return VMXL_EXIT_RESUME;
 }

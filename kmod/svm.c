@@ -552,6 +552,7 @@ static void svm_skip(struct vmxl_vcpu *vcpu, unsigned int len)
 		vcpu->rip = vmxl_next_rip(vcpu, svm_prefixes(vcpu, &seg) + len,
 					  svm_long64);
 	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	vmxl_insn_retired(vcpu);
 }
 
 /*
@@ -571,6 +572,24 @@ static void svm_inject_exception(struct vmxl_vcpu *vcpu, u8 vec, bool has_err,
 				  (has_err ? SVM_EVTINJ_VALID_ERR : 0);
 	vmcb->control.event_inj_err = err;
 	trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_EXCEPTION, vec, has_err, err);
+}
+
+/*
+ * The #DB trap an instruction the module completed owes the guest
+ * (vcpu->db_pending): DR6 reports it, DR7.GD is cleared as on every #DB
+ * (APM Vol. 2, 13.1.1.3 and 13.1.1.4). A trap: RF stays as it was.
+ */
+static void svm_deliver_db(struct vmxl_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+
+	vmcb->save.dr6 = vmxl_dr6_deliver(vmcb->save.dr6, vcpu->db_pending);
+	vmcb->save.dr7 &= ~VMXL_DR7_GD;
+	vcpu->db_pending = 0;
+	vmcb->control.event_inj = X86_TRAP_DB | SVM_EVTINJ_TYPE_EXEPT |
+				  SVM_EVTINJ_VALID;
+	trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_EXCEPTION, X86_TRAP_DB, false,
+			  0);
 }
 
 /* ---- exit handlers ---- */
@@ -858,6 +877,9 @@ static void svm_prepare_events(struct vmxl_vcpu *vcpu)
 
 	if (vmcb->control.event_inj & SVM_EVTINJ_VALID) {
 		/* re-delivering what the last exit interrupted */
+	} else if (vcpu->db_pending) {
+		/* a trap on the previous instruction goes before NMI, INTR */
+		svm_deliver_db(vcpu);
 	} else if (vcpu->nmi_pending && !vcpu->nmi_masked) {
 		vmcb->control.event_inj = X86_TRAP_NMI | SVM_EVTINJ_TYPE_NMI |
 					  SVM_EVTINJ_VALID;
@@ -992,6 +1014,7 @@ static void svm_cancel_events(struct vmxl_vcpu *vcpu)
 	struct svm_vcpu *sv = to_svm(vcpu);
 
 	svm_set_events(vcpu, &none);
+	vcpu->db_pending = 0;
 	sv->vmcb->control.int_ctl &= ~V_IRQ_INJECTION_BITS_MASK;
 	clr_intercept(sv->vmcb, INTERCEPT_VINTR);
 	vcpu->irq_pending = -1;

@@ -936,6 +936,25 @@ static void vmx_inject_exception(struct vmxl_vcpu *vcpu, u8 vec, bool has_err,
 	trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_EXCEPTION, vec, has_err, err);
 }
 
+/*
+ * A #DB reporting DR6 @bits: the trap an instruction the module
+ * completed owes (vcpu->db_pending), or the general-detect fault of an
+ * intercepted MOV DR. DR6 reports it, DR7.GD is cleared as on every #DB
+ * (SDM Vol. 3B 17.2.3, 17.2.4); RIP says which of the two it is, and no
+ * RF, as KVM injects it. VMCS current.
+ */
+static void vmx_deliver_db(struct vmxl_vcpu *vcpu, u64 bits)
+{
+	struct vmx_vcpu *vv = to_vmx(vcpu);
+
+	vv->dr6 = vmxl_dr6_deliver(vv->dr6, bits);
+	vmcs_write(GUEST_DR7, vmcs_read(GUEST_DR7) & ~VMXL_DR7_GD);
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, X86_TRAP_DB |
+		   INTR_TYPE_HARD_EXCEPTION | INTR_INFO_VALID_MASK);
+	trace_vmxl_inject(vcpu, VMXL_TRACE_INJ_EXCEPTION, X86_TRAP_DB, false,
+			  0);
+}
+
 static void vmx_set_proc(struct vmx_vcpu *vv, u32 proc)
 {
 	if (proc != vv->proc) {
@@ -956,6 +975,11 @@ static void vmx_prepare_events(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv)
 
 	if (busy) {
 		/* re-delivering what the last exit interrupted */
+	} else if (vcpu->db_pending) {
+		/* a trap on the previous instruction goes before NMI, INTR */
+		vmx_deliver_db(vcpu, vcpu->db_pending);
+		vcpu->db_pending = 0;
+		busy = true;
 	} else if (vcpu->nmi_pending &&
 		   !(intr & (GUEST_INTR_STATE_NMI | GUEST_INTR_STATE_STI |
 			     GUEST_INTR_STATE_MOV_SS))) {
@@ -1066,6 +1090,7 @@ static void vmx_cancel_events(struct vmxl_vcpu *vcpu)
 	struct vmx_vcpu *vv;
 
 	vmx_set_events(vcpu, &none);
+	vcpu->db_pending = 0;
 	vv = vmx_get(vcpu);
 	vmx_set_proc(vv, vv->proc & ~(CPU_BASED_INTR_WINDOW_EXITING |
 				      CPU_BASED_NMI_WINDOW_EXITING));
@@ -1220,8 +1245,19 @@ static int vmx_enter(struct vmxl_vcpu *vcpu, struct vmx_vcpu *vv,
 
 	if (native_read_cr2() != vv->cr2)
 		native_write_cr2(vv->cr2);
+	/*
+	 * Nor DR6 (SDM Vol. 3C 27.3.1, 28.3.1): the guest's is in the
+	 * hardware while it runs, so that a #DB it takes there reports in
+	 * it, and read back after. The host's is DR6_RESERVED outside its
+	 * #DB handler (debug_read_clear_dr6()), as Linux keeps it.
+	 */
+	if (vv->dr6 != DR6_RESERVED)
+		set_debugreg(vv->dr6, 6);
 	fail = vmxl_vmx_enter(vcpu->regs, vv->launched);
 	vv->cr2 = native_read_cr2();
+	get_debugreg(vv->dr6, 6);
+	if (vv->dr6 != DR6_RESERVED)
+		set_debugreg(DR6_RESERVED, 6);
 
 	/* VM exit loaded null selectors, a 0x67 TSS limit, a 64K GDT. */
 	if (ds)
@@ -1367,18 +1403,37 @@ static bool vmx_vcpu_long64(struct vmxl_vcpu *vcpu)
 	return vmx_long64();
 }
 
+/*
+ * Step over the instruction that exited. Debug exceptions a MOV SS or POP
+ * SS before it held back (the pending debug exceptions field, SDM Vol. 3C
+ * 25.4.2, 27.3.4) are due at the boundary after it, where they merge
+ * with its own single-step trap into one #DB (SDM Vol. 3A 6.8.3).
+ */
 static void vmx_skip(struct vmxl_vcpu *vcpu, const struct vmx_exit *e)
 {
+	u64 pend = vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS);
+
 	vcpu->rip = vmxl_next_rip(vcpu, e->insn_len, vmx_vcpu_long64);
 	vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
 		   vmcs_read(GUEST_INTERRUPTIBILITY_INFO) &
 		   ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
+	if (pend) {
+		vcpu->db_pending |= pend & (VMXL_DR6_TRAPS | VMXL_DR6_BS);
+		vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	}
+	vmxl_insn_retired(vcpu);
 }
 
 static bool vmx_long64(void)
 {
 	return (vmcs_read(GUEST_IA32_EFER) & EFER_LMA) &&
 	       (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13));
+}
+
+/* CPL is SS.DPL (SDM Vol. 3C 26.3.1.5): 0 in real mode, 3 in virtual-8086. */
+static unsigned int vmx_cpl(void)
+{
+	return (vmcs_read(GUEST_SS_AR_BYTES) >> 5) & 3;
 }
 
 static enum vmxl_cpu_mode vmx_cpu_mode(struct vmxl_vcpu *vcpu)
@@ -1515,6 +1570,20 @@ static enum vmxl_exit_action vmx_handle_dr(struct vmxl_vcpu *vcpu,
 
 	if (!vmx_long64())
 		val = (u32)val;
+	/*
+	 * MOV-DR exits go before the #GP for CPL > 0 and the #UD for DR4/DR5
+	 * (SDM Vol. 3C 26.1.3), so both are raised here; and before the
+	 * general-detect #DB (DR7.GD, SDM Vol. 3B 17.2.4): a fault, RIP on
+	 * the MOV, DR6.BD. In KVM's order: CPL, GD, then DR4/DR5.
+	 */
+	if (vmx_cpl()) {
+		vmx_inject_exception(vcpu, X86_TRAP_GP, true, 0);
+		return VMXL_EXIT_RESUME;
+	}
+	if (vmcs_read(GUEST_DR7) & VMXL_DR7_GD) {
+		vmx_deliver_db(vcpu, VMXL_DR6_BD);
+		return VMXL_EXIT_RESUME;
+	}
 	if (dr == 4 || dr == 5) {
 		if (vmx_guest_cr4() & X86_CR4_DE) {
 			vmx_inject_exception(vcpu, X86_TRAP_UD, false, 0);

@@ -7,6 +7,7 @@
 #ifndef VMXL_H
 #define VMXL_H
 
+#include <asm/processor-flags.h>
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/list.h>
@@ -263,6 +264,12 @@ struct vmxl_vcpu {
 	u64 mtrr_var[16];		/* base/mask pairs, 8 ranges */
 	u32 tsc_gen;			/* vm->tsc_gen last applied */
 	u64 db[4];			/* guest DR0-3, emulated */
+	/*
+	 * DR6 trap bits (B0-B3, BS) of the #DB an instruction the module
+	 * completed owes the guest, 0: none. The backend raises it at the
+	 * next entry (vmxl_dr6_deliver()), before an NMI or interrupt.
+	 */
+	u32 db_pending;
 
 	enum vmxl_pending pending;
 	struct vmxl_insn mmio_insn;	/* decoded MMIO access in progress */
@@ -563,6 +570,35 @@ static inline u64 vmxl_dr6_fixed(u64 dr6)
 static inline u64 vmxl_dr7_fixed(u64 dr7)
 {
 	return (dr7 & ~VMXL_DR7_FIXED_0) | VMXL_DR7_FIXED_1;
+}
+
+/* DR6 bits a #DB trap reports (SDM Vol. 3B 17.2.3). */
+#define VMXL_DR6_TRAPS		0xfULL		/* B0-B3 */
+#define VMXL_DR6_BD		BIT_ULL(13)
+#define VMXL_DR6_BS		BIT_ULL(14)
+#define VMXL_DR7_GD		BIT_ULL(13)
+
+/*
+ * DR6 after the processor delivers a #DB reporting @bits: B0-B3 say
+ * which breakpoints this #DB is for (the others are cleared, as SDM Vol.
+ * 3B 17.2.3 allows and KVM does), BD/BS/BT are only ever set; clearing
+ * them is the guest handler's job.
+ */
+static inline u64 vmxl_dr6_deliver(u64 dr6, u64 bits)
+{
+	return vmxl_dr6_fixed((dr6 & ~VMXL_DR6_TRAPS) | bits);
+}
+
+/*
+ * An instruction the module emulated or skipped has retired: with
+ * RFLAGS.TF set at its start it owes a single-step trap (SDM Vol. 3B
+ * 17.3.1.4; APM Vol. 2, 13.1.4), raised after it as on hardware. Every
+ * path that moves RIP past an emulated instruction comes here.
+ */
+static inline void vmxl_insn_retired(struct vmxl_vcpu *vcpu)
+{
+	if (vcpu->rflags & X86_EFLAGS_TF)
+		vcpu->db_pending |= VMXL_DR6_BS;
 }
 
 /*

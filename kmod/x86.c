@@ -766,6 +766,13 @@ void vmxl_put_guest_fpu(struct vmxl_vcpu *vcpu, u64 host_xcr0)
 	kernel_fpu_end();
 }
 
+/* Step RIP past an instruction the module completed (vmxl_insn_retired()). */
+static void retire(struct vmxl_vcpu *vcpu, u64 next_rip)
+{
+	vcpu->rip = next_rip;
+	vmxl_insn_retired(vcpu);
+}
+
 static u64 addr_mask(u8 addr_size)
 {
 	return addr_size == 8 ? ~0ULL : (1ULL << (addr_size * 8)) - 1;
@@ -804,7 +811,7 @@ static void string_done(struct vmxl_vcpu *vcpu, bool rep, u8 addr_size,
 		if (vcpu->regs[1] & mask)
 			return;	/* same instruction again */
 	}
-	vcpu->rip = next_rip;
+	retire(vcpu, next_rip);
 }
 
 /* ------------------------------------------------------------------ */
@@ -842,7 +849,7 @@ static void mmio_retire(struct vmxl_vcpu *vcpu)
 	const struct vmxl_insn *insn = &vcpu->mmio_insn;
 
 	if (insn->op != VMXL_OP_MOVS && insn->op != VMXL_OP_STOS) {
-		vcpu->rip = vcpu->pending_next_rip;
+		retire(vcpu, vcpu->pending_next_rip);
 		return;
 	}
 	if (insn->op == VMXL_OP_MOVS)
@@ -924,7 +931,7 @@ static int mmio_string(struct vmxl_vcpu *vcpu,
 	if (mode != VMXL_MODE_LONG64 || insn->seg >= 4)
 		return -EINVAL;
 	if (insn->rep && !(vcpu->regs[1] & mask)) {
-		vcpu->rip = vcpu->pending_next_rip;
+		retire(vcpu, vcpu->pending_next_rip);
 		return VMXL_EXIT_RESUME;
 	}
 	if (vmxl_gva_to_gpa(walk, vcpu->regs[7] & mask, &dst))
@@ -1010,13 +1017,13 @@ enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 		}
 		vcpu->pending_next_rip = io->next_rip;
 		if (!io->in)
-			vcpu->rip = io->next_rip;
+			retire(vcpu, io->next_rip);
 		return VMXL_EXIT_USER;
 	}
 
 	/* REP with a zero count does nothing at all. */
 	if (io->rep && !(vcpu->regs[1] & mask)) {
-		vcpu->rip = io->next_rip;
+		retire(vcpu, io->next_rip);
 		return VMXL_EXIT_RESUME;
 	}
 	lin = io->seg_base + (vcpu->regs[reg] & mask);
@@ -1058,7 +1065,7 @@ int vmxl_complete_pending(struct vmxl_vcpu *vcpu)
 			/* IN EAX zero-extends into RAX like any 32-bit write */
 			if (run->io.size == 4)
 				vcpu->regs[0] &= 0xffffffffULL;
-			vcpu->rip = vcpu->pending_next_rip;
+			retire(vcpu, vcpu->pending_next_rip);
 			break;
 		}
 		down_read(&vcpu->vm->run_sem);
@@ -1198,6 +1205,7 @@ static const struct vmxl_sregs reset_sregs = {
 void vmxl_vcpu_reset(struct vmxl_vcpu *vcpu)
 {
 	vmxl_backend->set_sregs(vcpu, &reset_sregs);
+	vcpu->db_pending = 0;
 	vcpu->rip = 0xfff0;
 	vcpu->rflags = X86_EFLAGS_FIXED;
 	vcpu->regs[2] = boot_cpu_data.x86 << 8 | boot_cpu_data.x86_model << 4;
