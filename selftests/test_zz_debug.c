@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Debug features across what the module emulates (issue 22): single-step
+ * (RFLAGS.TF) over every instruction vmx-lite completes itself, DR6 as
+ * the guest reads it after a #DB, DR7.GD, DR4/DR5 with CR4.DE off and
+ * on. Each guest runs on KVM and on vmx-lite in the same boot; the #DBs
+ * it takes (vector, RIP, DR6 as its handler read it) must be the same on
+ * both, and what the SDM and APM say.
+ *
+ * Named to run last in a lane: QEMU 7.2 TCG keeps a guest's armed
+ * hardware breakpoints after the guest is gone (../shared/ENVIRONMENT.md,
+ * "Pitfalls found later"), so every guest here disarms DR7 before it
+ * returns, and nothing runs after them that could trip a stale one.
+ *
+ * The guest's handlers run on the interrupted code's stack: this file is
+ * built with -mno-red-zone (selftests/Makefile).
+ */
+#define _GNU_SOURCE
+#include <cpuid.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "gvm.h"
+#include "harness.h"
+
+#define MMIO_ADDR	0xd0000000ULL	/* no RAM there: every access exits */
+#define TEST_PORT	0xe4		/* not UCALL_PORT */
+#define DBG_MAX		64
+
+#define DR6_INIT	0xffff0ff0ULL	/* DR6 with no bit reported */
+#define DR6_B0		(1ULL << 0)
+#define DR6_BD		(1ULL << 13)
+#define DR6_BS		(1ULL << 14)
+#define DR7_GD		(1ULL << 13)
+#define CR4_DE		(1ULL << 3)
+
+/* What the guest's #DB and #UD handlers saw, in the order they ran. */
+struct dbg_entry {
+	uint64_t vector;
+	uint64_t rip;		/* of the exception frame */
+	uint64_t dr6;		/* as the handler read it */
+};
+
+struct dbg_entry dbg_log[DBG_MAX];
+uint64_t dbg_n;
+/* Where each step expects its #DB: the guest writes it before the step. */
+uint64_t dbg_want[DBG_MAX];
+uint64_t dbg_nwant;
+uint8_t dbg_buf[64];
+
+/*
+ * #DB: record, clear DR6 (the handler's job, SDM Vol. 3B 17.2.3), clear
+ * TF in the frame so a step takes one #DB only, and set RF so an
+ * instruction breakpoint is not taken again on return.
+ * #UD: record and step over the 3-byte MOV DR that raised it.
+ * Frames: RIP at 24(%rsp) after the three pushes, RFLAGS at 40(%rsp).
+ */
+extern const char dbg_db_stub[], dbg_ud_stub[];
+asm(".pushsection .text\n"
+    ".macro DBG_REC vec\n"
+    "  push %rax\n"
+    "  push %rcx\n"
+    "  push %rdx\n"
+    "  mov dbg_n(%rip), %rcx\n"
+    "  cmp $63, %rcx\n"
+    "  ja 1f\n"
+    "  imul $24, %rcx, %rcx\n"
+    "  lea dbg_log(%rip), %rax\n"
+    "  add %rcx, %rax\n"
+    "  movq $\\vec, (%rax)\n"
+    "  mov 24(%rsp), %rcx\n"
+    "  mov %rcx, 8(%rax)\n"
+    "  mov %dr6, %rcx\n"
+    "  mov %rcx, 16(%rax)\n"
+    "  incq dbg_n(%rip)\n"
+    "1:\n"
+    ".endm\n"
+    ".align 16\n"
+    "dbg_db_stub:\n"
+    "  DBG_REC 1\n"
+    "  mov $0xffff0ff0, %ecx\n"
+    "  mov %rcx, %dr6\n"
+    "  andq $~0x100, 40(%rsp)\n"
+    "  orq $0x10000, 40(%rsp)\n"
+    "  pop %rdx\n"
+    "  pop %rcx\n"
+    "  pop %rax\n"
+    "  iretq\n"
+    ".align 16\n"
+    "dbg_ud_stub:\n"
+    "  DBG_REC 6\n"
+    "  addq $3, 24(%rsp)\n"
+    "  pop %rdx\n"
+    "  pop %rcx\n"
+    "  pop %rax\n"
+    "  iretq\n"
+    ".popsection\n");
+
+/*
+ * One single-step: @setup without TF, then TF on (POPF sets it: no trap
+ * after the POPF itself), @insn, and the label after it, where the #DB
+ * with DR6.BS is due. The handler turns TF off again.
+ */
+#define STEP(setup, insn)						\
+	asm volatile(setup "\n\t"					\
+		     "lea 1f(%%rip), %%r15\n\t"				\
+		     "mov dbg_nwant(%%rip), %%r14\n\t"			\
+		     "lea dbg_want(%%rip), %%r13\n\t"			\
+		     "mov %%r15, (%%r13, %%r14, 8)\n\t"			\
+		     "incq dbg_nwant(%%rip)\n\t"			\
+		     "pushfq\n\t"					\
+		     "orq $0x100, (%%rsp)\n\t"				\
+		     "popfq\n\t"					\
+		     insn "\n"						\
+		     "1:\n\t"						\
+		     : : : "rax", "rbx", "rcx", "rdx", "rsi", "rdi",	\
+		       "r8", "r13", "r14", "r15", "memory", "cc")
+
+static void guest_single_step(uint64_t amd)
+{
+	/* A native step first: DR6.BS from the hardware's own #DB. */
+	STEP("", "nop");
+	STEP("xor %%eax, %%eax; xor %%ecx, %%ecx", "cpuid");
+	STEP("mov $0x2ff, %%ecx", "rdmsr");
+	STEP("mov $0x2ff, %%ecx; rdmsr", "wrmsr");
+	STEP("mov $0x5a, %%al; mov $0xe4, %%dx", "outb %%al, %%dx");
+	STEP("mov $0xe4, %%dx", "inb %%dx, %%al");
+	STEP("mov $0xe4, %%dx", "outl %%eax, $0xe4");
+	STEP("", "inw $0xe4, %%ax");
+	STEP("lea dbg_buf(%%rip), %%rsi; mov $0xe4, %%dx", "outsb");
+	STEP("lea dbg_buf(%%rip), %%rdi; mov $0xe4, %%dx", "insw");
+	STEP("lea dbg_buf(%%rip), %%rsi; mov $0xe4, %%dx; mov $1, %%ecx",
+	     "rep outsb");
+	STEP("mov $0xd0000000, %%edi; mov $0x1234, %%eax",
+	     "movl %%eax, (%%rdi)");
+	STEP("mov $0xd0000000, %%edi", "movl (%%rdi), %%eax");
+	STEP("mov $0xd0000000, %%edi", "addl $3, (%%rdi)");
+	STEP("mov $0xd0000008, %%edi", "movq (%%rdi), %%rax");
+	STEP("", "hlt");
+	if (amd)
+		STEP("mov $0x12345, %%eax", "vmmcall");
+	else
+		STEP("mov $0x12345, %%eax", "vmcall");
+	/*
+	 * MOV SS holds the single-step trap after it back to the boundary
+	 * after the next instruction (SDM Vol. 3A 6.8.3): one #DB, after
+	 * the CPUID.
+	 */
+	STEP("mov %%ss, %%r8d; xor %%eax, %%eax; xor %%ecx, %%ecx",
+	     "mov %%r8d, %%ss; cpuid");
+	STEP("mov %%ss, %%r8d; mov $0xe4, %%dx", "mov %%r8d, %%ss; outb %%al, %%dx");
+}
+
+/* DR7.GD: the next MOV DR faults with DR6.BD; the #DB clears GD. */
+static void guest_general_detect(void)
+{
+	uint64_t dr7;
+
+	asm volatile("mov %%dr7, %%rax\n\t"
+		     "or $0x2000, %%rax\n\t"
+		     "mov %%rax, %%dr7\n\t"
+		     "lea 1f(%%rip), %%r15\n\t"
+		     "mov %%r15, dbg_want(%%rip)\n\t"
+		     "movq $1, dbg_nwant(%%rip)\n"
+		     "1: mov %%dr7, %%rax\n\t"
+		     : "=a"(dr7) : : "r15", "memory");
+	GUEST_SYNC(1, dr7);
+	asm volatile("mov %0, %%dr7" : : "r"(0x400ULL));
+}
+
+/*
+ * DR4/DR5: DR6/DR7 under other names while CR4.DE is clear, #UD once it
+ * is set (SDM Vol. 3B 17.2.2; APM Vol. 2, 13.1.1.2). A #UD leaves the
+ * destination as it was.
+ */
+static void guest_dr45(void)
+{
+	uint64_t cr4 = GUEST_READ_CR(4), v;
+
+	asm volatile("mov %0, %%cr4" : : "r"(cr4 & ~CR4_DE));
+	asm volatile("mov %0, %%dr5" : : "r"(0x401ULL));	/* DR7: L0 */
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	GUEST_SYNC(1, v);
+	asm volatile("mov %0, %%dr5" : : "r"(0x400ULL));
+	asm volatile("mov %0, %%dr6" : : "r"(0xffff0ff2ULL));	/* B1 */
+	asm volatile("mov %%dr4, %0" : "=r"(v));
+	GUEST_SYNC(2, v);
+	asm volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_DE));
+	v = 0x5555;
+	asm volatile("mov %%dr4, %%rax" : "+a"(v));	/* 0f 21 e0: #UD */
+	GUEST_SYNC(3, v);
+	asm volatile("mov %%rax, %%dr5" : : "a"(0x401ULL));	/* #UD */
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	GUEST_SYNC(4, v);
+	asm volatile("mov %0, %%cr4" : : "r"(cr4));
+	asm volatile("mov %0, %%dr6" : : "r"(DR6_INIT));
+}
+
+/*
+ * A real #DB from the hardware: an instruction breakpoint (DR0, R/W 00,
+ * LEN 00) the guest takes without an exit. Its handler must read B0 in
+ * DR6 (on VMX, MOV DR exits and the module answers: issue 22's loop).
+ */
+static void guest_hw_breakpoint(void)
+{
+	asm volatile("lea 1f(%%rip), %%r15\n\t"
+		     "mov %%r15, dbg_want(%%rip)\n\t"
+		     "movq $1, dbg_nwant(%%rip)\n\t"
+		     "mov %%r15, %%dr0\n\t"
+		     "mov $0x401, %%eax\n\t"
+		     "mov %%rax, %%dr7\n"
+		     "1: nop\n\t"
+		     "mov $0x400, %%eax\n\t"
+		     "mov %%rax, %%dr7\n\t"
+		     : : : "rax", "r15", "memory");
+}
+
+/* What one run left: its SYNC values and the #DB/#UD log. */
+struct dbg_trace {
+	unsigned int nsync;
+	uint64_t sync[16];
+	uint64_t n, nwant;
+	struct dbg_entry log[DBG_MAX];
+	uint64_t want[DBG_MAX];
+};
+
+static bool host_amd(void)
+{
+	unsigned int a, b, c, d;
+
+	__cpuid(0, a, b, c, d);
+	return b == 0x68747541;	/* "Auth"enticAMD */
+}
+
+static void set_gate(struct gvm *vm, int vec, const void *fn)
+{
+	uint64_t *idt = (uint64_t *)(vm->mem + vm->idt), off = (uint64_t)fn;
+
+	/* keep the selector and the type, replace the offset */
+	idt[2 * vec] = (idt[2 * vec] & 0x0000ffffffff0000ULL) |
+		       (off & 0xffff) | (((off >> 16) & 0xffff) << 48);
+	idt[2 * vec + 1] = off >> 32;
+}
+
+/* Run @fn on @kind to its end, answering its port and MMIO exits. */
+static int record(enum gvm_kind kind, void *fn, struct dbg_trace *t)
+{
+	struct gvm_exit e;
+	struct gvm vm;
+	char b[320];
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	ret = gvm_hypervisor_load(kind);
+	if (ret)
+		return ret;
+	ret = gvm_create(&vm, kind, 1);
+	if (ret)
+		return ret;
+	set_gate(&vm, 1, dbg_db_stub);
+	set_gate(&vm, 6, dbg_ud_stub);
+	ret = gvm_enter_long_mode(&vm, 0, fn, host_amd(), 0);
+	while (!ret) {
+		ret = gvm_run(&vm, 0, &e);
+		if (ret)
+			break;
+		if (e.reason == GVM_EXIT_UCALL && e.uc.cmd == UCALL_SYNC) {
+			if (t->nsync < 16)
+				t->sync[t->nsync++] = e.uc.args[1];
+			continue;
+		}
+		if (e.reason == GVM_EXIT_UCALL && e.uc.cmd == UCALL_DONE)
+			break;
+		if ((e.reason == GVM_EXIT_IO || e.reason == GVM_EXIT_MMIO) &&
+		    !e.write)
+			gvm_complete_read(&vm, 0, 0x1122334455667788ULL);
+		if (e.reason == GVM_EXIT_IO || e.reason == GVM_EXIT_MMIO ||
+		    e.reason == GVM_EXIT_HLT || e.reason == GVM_EXIT_HYPERCALL)
+			continue;
+		fprintf(stderr, "# %s: %s\n", gvm_kind_name(kind),
+			e.reason == GVM_EXIT_UCALL ?
+			gvm_ucall_str(&e.uc, b, sizeof(b)) :
+			gvm_exit_str(&e, b, sizeof(b)));
+		ret = -EIO;
+	}
+	t->n = *(uint64_t *)gvm_image_ptr(&vm, &dbg_n);
+	t->nwant = *(uint64_t *)gvm_image_ptr(&vm, &dbg_nwant);
+	if (t->n > DBG_MAX)
+		t->n = DBG_MAX;
+	if (t->nwant > DBG_MAX)
+		t->nwant = DBG_MAX;
+	memcpy(t->log, gvm_image_ptr(&vm, dbg_log), sizeof(t->log));
+	memcpy(t->want, gvm_image_ptr(&vm, dbg_want), sizeof(t->want));
+	gvm_destroy(&vm);
+	if (kind == GVM_VMXL)
+		gvm_hypervisor_unload(kind);
+	return ret;
+}
+
+static void dump(const char *who, const struct dbg_trace *t)
+{
+	uint64_t i;
+
+	for (i = 0; i < t->n; i++)
+		fprintf(stderr, "# %s: #%lu vector %lu rip %#lx dr6 %#lx (want rip %#lx)\n",
+			who, (unsigned long)i, (unsigned long)t->log[i].vector,
+			(unsigned long)t->log[i].rip,
+			(unsigned long)t->log[i].dr6,
+			(unsigned long)(i < t->nwant ? t->want[i] : 0));
+}
+
+FIXTURE(dbg) {
+	struct dbg_trace kvm, vmxl;
+};
+
+FIXTURE_SETUP(dbg)
+{
+	GVM_LOAD_OR_SKIP(GVM_KVM);
+}
+
+FIXTURE_TEARDOWN(dbg)
+{
+}
+
+/* Both runs ended cleanly and took the same #DBs and #UDs. */
+static void run_both(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(dbg) *self, void *fn)
+{
+	uint64_t i;
+
+	ASSERT_EQ(0, record(GVM_KVM, fn, &self->kvm));
+	ASSERT_EQ(0, record(GVM_VMXL, fn, &self->vmxl));
+	dump("kvm", &self->kvm);
+	dump("vmx-lite", &self->vmxl);
+	ASSERT_EQ(self->kvm.n, self->vmxl.n);
+	for (i = 0; i < self->kvm.n; i++) {
+		EXPECT_EQ(self->kvm.log[i].vector, self->vmxl.log[i].vector);
+		EXPECT_EQ(self->kvm.log[i].rip, self->vmxl.log[i].rip);
+		EXPECT_EQ(self->kvm.log[i].dr6, self->vmxl.log[i].dr6);
+	}
+	ASSERT_EQ(self->kvm.nsync, self->vmxl.nsync);
+	for (i = 0; i < self->kvm.nsync; i++)
+		EXPECT_EQ(self->kvm.sync[i], self->vmxl.sync[i]);
+}
+
+TEST_F(dbg, single_step_emulated_64bit_cpl0)
+{
+	const struct dbg_trace *t = &self->vmxl;
+	uint64_t i;
+
+	run_both(_metadata, self, guest_single_step);
+	/* One #DB per step, right after its instruction, DR6.BS alone. */
+	ASSERT_EQ(t->nwant, t->n);
+	for (i = 0; i < t->n; i++) {
+		EXPECT_EQ(1, t->log[i].vector);
+		EXPECT_EQ(t->want[i], t->log[i].rip);
+		EXPECT_EQ(DR6_INIT | DR6_BS, t->log[i].dr6);
+	}
+}
+
+TEST_F(dbg, general_detect)
+{
+	const struct dbg_trace *t = &self->vmxl;
+
+	run_both(_metadata, self, guest_general_detect);
+	ASSERT_EQ(1, t->n);
+	EXPECT_EQ(1, t->log[0].vector);
+	EXPECT_EQ(t->want[0], t->log[0].rip);	/* a fault: on the MOV */
+	EXPECT_EQ(DR6_INIT | DR6_BD, t->log[0].dr6);
+	ASSERT_EQ(1, t->nsync);
+	EXPECT_EQ(0, t->sync[0] & DR7_GD);
+}
+
+TEST_F(dbg, dr4_dr5_alias_and_cr4_de)
+{
+	const struct dbg_trace *t = &self->vmxl;
+
+	run_both(_metadata, self, guest_dr45);
+	ASSERT_EQ(4, t->nsync);
+	EXPECT_EQ(0x401, t->sync[0]);		/* DR5 wrote DR7 */
+	EXPECT_EQ(0xffff0ff2ULL, t->sync[1]);	/* DR4 read DR6 */
+	EXPECT_EQ(0x5555, t->sync[2]);		/* #UD: RAX untouched */
+	EXPECT_EQ(0x400, t->sync[3]);		/* #UD: DR7 untouched */
+	ASSERT_EQ(2, t->n);
+	EXPECT_EQ(6, t->log[0].vector);
+	EXPECT_EQ(6, t->log[1].vector);
+}
+
+TEST_F(dbg, dr6_after_hardware_breakpoint)
+{
+	const struct dbg_trace *t = &self->vmxl;
+
+	run_both(_metadata, self, guest_hw_breakpoint);
+	ASSERT_EQ(1, t->n);
+	EXPECT_EQ(1, t->log[0].vector);
+	EXPECT_EQ(t->want[0], t->log[0].rip);
+	EXPECT_EQ(DR6_INIT | DR6_B0, t->log[0].dr6);
+}
+
+TEST_HARNESS_MAIN
