@@ -118,6 +118,39 @@ asm(".pushsection .text\n"
 		     : : : "rax", "rbx", "rcx", "rdx", "rsi", "rdi",	\
 		       "r8", "r13", "r14", "r15", "memory", "cc")
 
+/*
+ * The steps of guest_single_step(), in order. KVM 6.1 misses the trap
+ * after the ones marked: it completes them after userspace (OUTS in its
+ * emulator, an MMIO store or RMW's write) without single-stepping, and
+ * the guest's #DB comes one instruction late. The SDM (Vol. 3B 17.3.1.4)
+ * and APM (Vol. 2, 13.1.4) raise it after every instruction; vmx-lite
+ * does.
+ */
+static const struct {
+	const char *name;
+	bool kvm_late;
+} steps[] = {
+	{ "nop", false },
+	{ "cpuid", false },
+	{ "rdmsr", false },
+	{ "wrmsr", false },
+	{ "out dx", false },
+	{ "in dx", false },
+	{ "out imm", false },
+	{ "in imm", false },
+	{ "outsb", true },
+	{ "insw", false },
+	{ "rep outsb", false },
+	{ "mmio store", true },
+	{ "mmio load", false },
+	{ "mmio rmw", true },
+	{ "mmio load 64", false },
+	{ "hlt", false },
+	{ "hypercall", false },
+	{ "mov ss; cpuid", false },
+	{ "mov ss; out", false },
+};
+
 static void guest_single_step(uint64_t amd)
 {
 	/* A native step first: DR6.BS from the hardware's own #DB. */
@@ -324,9 +357,12 @@ FIXTURE_TEARDOWN(dbg)
 {
 }
 
-/* Both runs ended cleanly and took the same #DBs and #UDs. */
+/*
+ * Both runs ended cleanly and took the same #DBs and #UDs; @late: a
+ * bitmask of entries where KVM's may come later than vmx-lite's.
+ */
 static void run_both(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(dbg) *self, void *fn)
+		     FIXTURE_DATA(dbg) *self, void *fn, uint64_t late)
 {
 	uint64_t i;
 
@@ -337,8 +373,14 @@ static void run_both(struct __test_metadata *_metadata,
 	ASSERT_EQ(self->kvm.n, self->vmxl.n);
 	for (i = 0; i < self->kvm.n; i++) {
 		EXPECT_EQ(self->kvm.log[i].vector, self->vmxl.log[i].vector);
-		EXPECT_EQ(self->kvm.log[i].rip, self->vmxl.log[i].rip);
 		EXPECT_EQ(self->kvm.log[i].dr6, self->vmxl.log[i].dr6);
+		if ((late & (1ULL << i)) &&
+		    self->kvm.log[i].rip > self->vmxl.log[i].rip) {
+			TH_LOG("#%lu: KVM's #DB one instruction late, as known",
+			       (unsigned long)i);
+			continue;
+		}
+		EXPECT_EQ(self->kvm.log[i].rip, self->vmxl.log[i].rip);
 	}
 	ASSERT_EQ(self->kvm.nsync, self->vmxl.nsync);
 	for (i = 0; i < self->kvm.nsync; i++)
@@ -348,15 +390,19 @@ static void run_both(struct __test_metadata *_metadata,
 TEST_F(dbg, single_step_emulated_64bit_cpl0)
 {
 	const struct dbg_trace *t = &self->vmxl;
-	uint64_t i;
+	uint64_t i, late = 0;
 
-	run_both(_metadata, self, guest_single_step);
+	for (i = 0; i < ARRAY_SIZE(steps); i++)
+		late |= (uint64_t)steps[i].kvm_late << i;
+	run_both(_metadata, self, guest_single_step, late);
 	/* One #DB per step, right after its instruction, DR6.BS alone. */
+	ASSERT_EQ(ARRAY_SIZE(steps), t->nwant);
 	ASSERT_EQ(t->nwant, t->n);
 	for (i = 0; i < t->n; i++) {
-		EXPECT_EQ(1, t->log[i].vector);
-		EXPECT_EQ(t->want[i], t->log[i].rip);
-		EXPECT_EQ(DR6_INIT | DR6_BS, t->log[i].dr6);
+		EXPECT_EQ(1, t->log[i].vector) TH_LOG("%s", steps[i].name);
+		EXPECT_EQ(t->want[i], t->log[i].rip) TH_LOG("%s", steps[i].name);
+		EXPECT_EQ(DR6_INIT | DR6_BS, t->log[i].dr6)
+			TH_LOG("%s", steps[i].name);
 	}
 }
 
@@ -364,7 +410,14 @@ TEST_F(dbg, general_detect)
 {
 	const struct dbg_trace *t = &self->vmxl;
 
-	run_both(_metadata, self, guest_general_detect);
+	run_both(_metadata, self, guest_general_detect, 0);
+	/*
+	 * QEMU 7.2 TCG does not implement DR7.GD, and on SVM the guest's
+	 * MOV DR runs without an exit (under KVM as under vmx-lite): there
+	 * the CPU in the test is what lacks it.
+	 */
+	if (!self->kvm.n && host_amd())
+		SKIP(return, "this CPU raises no general-detect #DB (QEMU TCG)");
 	ASSERT_EQ(1, t->n);
 	EXPECT_EQ(1, t->log[0].vector);
 	EXPECT_EQ(t->want[0], t->log[0].rip);	/* a fault: on the MOV */
@@ -377,7 +430,7 @@ TEST_F(dbg, dr4_dr5_alias_and_cr4_de)
 {
 	const struct dbg_trace *t = &self->vmxl;
 
-	run_both(_metadata, self, guest_dr45);
+	run_both(_metadata, self, guest_dr45, 0);
 	ASSERT_EQ(4, t->nsync);
 	EXPECT_EQ(0x401, t->sync[0]);		/* DR5 wrote DR7 */
 	EXPECT_EQ(0xffff0ff2ULL, t->sync[1]);	/* DR4 read DR6 */
@@ -392,7 +445,7 @@ TEST_F(dbg, dr6_after_hardware_breakpoint)
 {
 	const struct dbg_trace *t = &self->vmxl;
 
-	run_both(_metadata, self, guest_hw_breakpoint);
+	run_both(_metadata, self, guest_hw_breakpoint, 0);
 	ASSERT_EQ(1, t->n);
 	EXPECT_EQ(1, t->log[0].vector);
 	EXPECT_EQ(t->want[0], t->log[0].rip);
