@@ -710,6 +710,7 @@ static enum vmxl_exit_action svm_handle_io(struct vmxl_vcpu *vcpu)
 		.rep = !!(info & SVM_IOIO_REP_MASK),
 		/* the IOIO intercept always saves the next RIP here */
 		.next_rip = vmcb->control.exit_info_2,
+		.cr4 = vmcb->save.cr4,
 	};
 	struct vmcb_seg *segs[] = {
 		&vmcb->save.es, &vmcb->save.cs, &vmcb->save.ss,
@@ -755,6 +756,8 @@ static enum vmxl_exit_action svm_handle_npf(struct vmxl_vcpu *vcpu)
 		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
 					   gpa, err);
 	svm_walk_ctx(vcpu, &w);
+	/* The module completes the instruction: its shadow ends. */
+	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 	return vmxl_mmio_exit(vcpu, &w, vmcb->save.cs.base + vcpu->rip,
 			      svm_cpu_mode(vcpu), gpa);
 }
@@ -1162,6 +1165,7 @@ static enum vmxl_exit_action svm_vcpu_run(struct vmxl_vcpu *vcpu)
 	vcpu->regs[4] = vmcb->save.rsp;
 	vcpu->rip = vmcb->save.rip;
 	vcpu->rflags = vmcb->save.rflags;
+	vcpu->dr7 = vmcb->save.dr7;
 	if (vcpu->lapic)
 		vmxl_lapic_set_cr8(vcpu, vmcb->control.int_ctl & V_TPR_MASK);
 

@@ -1381,6 +1381,7 @@ static enum vmxl_exit_action vmx_vcpu_run(struct vmxl_vcpu *vcpu)
 	vcpu->regs[4] = vmcs_read(GUEST_RSP);
 	vcpu->rip = vmcs_read(GUEST_RIP);
 	vcpu->rflags = vmcs_read(GUEST_RFLAGS);
+	vcpu->dr7 = vmcs_read(GUEST_DR7);
 	e.qual = vmcs_read(EXIT_QUALIFICATION);
 	e.insn_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
 	e.insn_info = vmcs_read(VMX_INSTRUCTION_INFO);
@@ -1627,6 +1628,7 @@ static enum vmxl_exit_action vmx_handle_io(struct vmxl_vcpu *vcpu,
 		.string = !!(e->qual & BIT(4)),
 		.rep = !!(e->qual & BIT(5)),
 		.next_rip = vcpu->rip + e->insn_len,
+		.cr4 = vmx_guest_cr4(),
 	};
 	unsigned int seg;
 
@@ -1657,7 +1659,8 @@ static enum vmxl_exit_action vmx_handle_ept(struct vmxl_vcpu *vcpu,
 	enum vmxl_exit_action act;
 	enum vmxl_cpu_mode mode;
 	struct vmxl_walk_ctx w;
-	u64 lin;
+	u64 lin, pend;
+	u32 intr;
 
 	/* An IRET unblocked NMIs, then faulted: block them again. */
 	if (e->qual & INTR_INFO_UNBLOCK_NMI) {
@@ -1669,6 +1672,19 @@ static enum vmxl_exit_action vmx_handle_ept(struct vmxl_vcpu *vcpu,
 				   GUEST_INTR_STATE_NMI);
 		vmx_put();
 	}
+	/*
+	 * The access faulted, so the instruction did not execute: the only
+	 * debug exceptions pending are those a MOV SS or STI shadow held
+	 * back (SDM Vol. 3C 28.3.4). Bochs 2.7 saves the faulting
+	 * instruction's own single-step trap too and delivers it at the
+	 * next entry, before the instruction ran: dropped here.
+	 */
+	vmx_get(vcpu);
+	intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+	pend = vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS);
+	if (pend && !(intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
+		vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vmx_put();
 	if (vmxl_gpa_is_ram(vcpu->vm, e->gpa, write)) {
 		if (vmxl_handle_ram_fault(vcpu, e->gpa, write))
 			return vmxl_internal_error(vcpu,
@@ -1686,6 +1702,17 @@ static enum vmxl_exit_action vmx_handle_ept(struct vmxl_vcpu *vcpu,
 	vmx_walk_ctx(vcpu, &w);
 	mode = vmx_cpu_mode(vcpu);
 	lin = vmcs_read(GUEST_CS_BASE) + vcpu->rip;
+	/*
+	 * The module completes the instruction: its shadow ends, and what
+	 * the shadow held back is due after it, as in vmx_skip().
+	 */
+	if (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) {
+		vcpu->db_pending |= pend & (VMXL_DR6_TRAPS | VMXL_DR6_BS);
+		vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+		vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
+			   intr & ~(GUEST_INTR_STATE_STI |
+				    GUEST_INTR_STATE_MOV_SS));
+	}
 	vmx_put();
 	act = vmxl_mmio_exit(vcpu, &w, lin, mode, e->gpa);
 	return act;

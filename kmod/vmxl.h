@@ -270,6 +270,8 @@ struct vmxl_vcpu {
 	 * next entry (vmxl_dr6_deliver()), before an NMI or interrupt.
 	 */
 	u32 db_pending;
+	u64 dr7;			/* the guest's, as of the last exit */
+	u32 mmio_db;			/* data breakpoints mmio_insn hits */
 
 	enum vmxl_pending pending;
 	struct vmxl_insn mmio_insn;	/* decoded MMIO access in progress */
@@ -531,6 +533,7 @@ struct vmxl_io_info {
 	bool rep;
 	u64 next_rip;
 	u64 seg_base;			/* DS (or override) for OUTS, ES for INS */
+	u64 cr4;			/* CR4.DE: I/O breakpoints */
 	struct vmxl_walk_ctx walk;	/* string forms: guest paging */
 };
 

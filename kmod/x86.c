@@ -766,6 +766,42 @@ void vmxl_put_guest_fpu(struct vmxl_vcpu *vcpu, u64 host_xcr0)
 	kernel_fpu_end();
 }
 
+/*
+ * DR6 B0-B3 of the enabled breakpoints an access of @size bytes at @addr
+ * meets (SDM Vol. 3B 17.2.4-17.2.5, APM Vol. 2, 13.1.1.5): with @walk,
+ * a data access at guest-physical @addr, matched against the translation
+ * of DRn (R/W 01 for writes, 11 for reads and writes); without, a port
+ * (R/W 10, only while CR4.DE is set). DRn is aligned down to its LEN
+ * (1, 2, 8 or 4 bytes). Only enabled breakpoints are reported, which
+ * the SDM allows and KVM does.
+ */
+static u32 hw_breakpoints(struct vmxl_vcpu *vcpu,
+			  const struct vmxl_walk_ctx *walk, u64 addr,
+			  unsigned int size, bool write)
+{
+	static const u8 lens[4] = { 1, 2, 8, 4 };
+	u64 dr7 = vcpu->dr7, base;
+	unsigned int i, rw, len;
+	u32 bits = 0;
+
+	if (!(dr7 & 0xff))
+		return 0;
+	for (i = 0; i < 4; i++) {
+		rw = (dr7 >> (16 + 4 * i)) & 3;
+		len = lens[(dr7 >> (18 + 4 * i)) & 3];
+		if (!(dr7 & (3ULL << (2 * i))))
+			continue;
+		if (walk ? rw != 3 && !(rw == 1 && write) : rw != 2)
+			continue;
+		base = vcpu->db[i] & ~(u64)(len - 1);
+		if (walk && vmxl_gva_to_gpa(walk, base, &base))
+			continue;
+		if (addr < base + len && base < addr + size)
+			bits |= BIT(i);
+	}
+	return bits;
+}
+
 /* Step RIP past an instruction the module completed (vmxl_insn_retired()). */
 static void retire(struct vmxl_vcpu *vcpu, u64 next_rip)
 {
@@ -849,6 +885,9 @@ static void mmio_retire(struct vmxl_vcpu *vcpu)
 	const struct vmxl_insn *insn = &vcpu->mmio_insn;
 
 	if (insn->op != VMXL_OP_MOVS && insn->op != VMXL_OP_STOS) {
+		/* its data breakpoints trap after it, with single-step */
+		vcpu->db_pending |= vcpu->mmio_db;
+		vcpu->mmio_db = 0;
 		retire(vcpu, vcpu->pending_next_rip);
 		return;
 	}
@@ -974,6 +1013,8 @@ enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 					   linear_rip, gpa);
 	ret = vmxl_decode_mmio(bytes, n, mode, insn);
 	if (!ret) {
+		vcpu->mmio_db = hw_breakpoints(vcpu, walk, gpa, insn->size,
+					       insn->is_write);
 		vcpu->mmio_gpa = gpa;
 		vcpu->pending_next_rip = vcpu->rip + insn->len;
 		if (insn->op == VMXL_OP_MOVS || insn->op == VMXL_OP_STOS)
@@ -1000,6 +1041,10 @@ enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 	int reg = io->in ? 7 : 6;	/* RDI for INS, RSI for OUTS */
 
 	trace_vmxl_pio(vcpu, io);
+	/* I/O breakpoints trap after the access (SDM Vol. 3B 17.2.4). */
+	if (io->cr4 & X86_CR4_DE)
+		vcpu->db_pending |= hw_breakpoints(vcpu, NULL, io->port,
+						   io->size, !io->in);
 	memset(&run->io, 0, sizeof(run->io));
 	run->exit_reason = VMXL_EXIT_IO;
 	run->io.port = io->port;
