@@ -100,6 +100,52 @@ asm(".pushsection .text\n"
     ".popsection\n");
 
 /*
+ * CPL 3: dbg_to_user(fn, stack, arg) IRETs to @fn at CPL 3 (selectors
+ * 0x2b/0x33, IOPL 3) on @stack; the user code's INT3 (a DPL 3 gate)
+ * comes back to dbg_to_user's caller. #DB, #UD and INT3 run on the TSS's
+ * RSP0 (record() sets it up).
+ */
+#define USER_CS		0x2b
+#define USER_SS		0x33
+#define USER_STACK_TOP	(GVM_STACKS_GPA + 3 * GVM_STACK_SIZE - 24)
+#define KERNEL_RSP0	(GVM_STACKS_GPA + 4 * GVM_STACK_SIZE - 16)
+
+uint64_t dbg_kstack;
+void dbg_to_user(void (*fn)(uint64_t), uint64_t stack, uint64_t arg);
+extern const char dbg_from_user[];
+asm(".pushsection .text\n"
+    ".globl dbg_to_user\n"
+    "dbg_to_user:\n"
+    "  push %rbx\n"
+    "  push %rbp\n"
+    "  push %r12\n"
+    "  push %r13\n"
+    "  push %r14\n"
+    "  push %r15\n"
+    "  mov %rsp, dbg_kstack(%rip)\n"
+    "  push $0x33\n"
+    "  push %rsi\n"
+    "  pushfq\n"
+    "  orq $0x3000, (%rsp)\n"
+    "  push $0x2b\n"
+    "  push %rdi\n"
+    "  mov %rdx, %rdi\n"
+    "  iretq\n"
+    ".align 16\n"
+    "dbg_from_user:\n"
+    "  mov dbg_kstack(%rip), %rsp\n"
+    "  mov $0x10, %eax\n"
+    "  mov %eax, %ss\n"
+    "  pop %r15\n"
+    "  pop %r14\n"
+    "  pop %r13\n"
+    "  pop %r12\n"
+    "  pop %rbp\n"
+    "  pop %rbx\n"
+    "  ret\n"
+    ".popsection\n");
+
+/*
  * One single-step: @setup without TF, then TF on (POPF sets it: no trap
  * after the POPF itself), @insn, and the label after it, where the #DB
  * with DR6.BS is due. The handler turns TF off again.
@@ -135,35 +181,38 @@ asm(".pushsection .text\n"
 static const struct {
 	const char *name;
 	bool kvm_differs;
+	bool cpl0_only;		/* #GP at CPL 3 */
 } steps[] = {
-	{ "nop", false },
-	{ "cpuid", false },
-	{ "rdmsr", false },
-	{ "wrmsr", false },
-	{ "out dx", false },
-	{ "in dx", false },
-	{ "out imm", false },
-	{ "in imm", false },
-	{ "outsb", true },
-	{ "insw", false },
-	{ "rep outsb", true },
-	{ "mmio store", true },
-	{ "mmio load", false },
-	{ "mmio rmw", true },
-	{ "mmio load 64", false },
-	{ "hlt", false },
-	{ "hypercall", false },
-	{ "mov ss; cpuid", false },
-	{ "mov ss; out", false },
+	{ "nop", false, false },
+	{ "cpuid", false, false },
+	{ "rdmsr", false, true },
+	{ "wrmsr", false, true },
+	{ "out dx", false, false },
+	{ "in dx", false, false },
+	{ "out imm", false, false },
+	{ "in imm", false, false },
+	{ "outsb", true, false },
+	{ "insw", false, false },
+	{ "rep outsb", true, false },
+	{ "mmio store", true, false },
+	{ "mmio load", false, false },
+	{ "mmio rmw", true, false },
+	{ "mmio load 64", false, false },
+	{ "hlt", false, true },
+	{ "hypercall", false, false },
+	{ "mov ss; cpuid", false, false },
+	{ "mov ss; out", false, false },
 };
 
-static void guest_single_step(uint64_t amd)
+static void single_step_body(uint64_t amd, bool user)
 {
 	/* A native step first: DR6.BS from the hardware's own #DB. */
 	STEP("", "nop");
 	STEP("xor %%eax, %%eax; xor %%ecx, %%ecx", "cpuid");
-	STEP("mov $0x2ff, %%ecx", "rdmsr");
-	STEP("mov $0x2ff, %%ecx; rdmsr", "wrmsr");
+	if (!user) {
+		STEP("mov $0x2ff, %%ecx", "rdmsr");
+		STEP("mov $0x2ff, %%ecx; rdmsr", "wrmsr");
+	}
 	STEP("mov $0x5a, %%al; mov $0xe4, %%dx", "outb %%al, %%dx");
 	STEP("mov $0xe4, %%dx", "inb %%dx, %%al");
 	STEP("mov $0xe4, %%dx", "outl %%eax, $0xe4");
@@ -177,7 +226,8 @@ static void guest_single_step(uint64_t amd)
 	STEP("mov $0xd0000000, %%edi", "movl (%%rdi), %%eax");
 	STEP("mov $0xd0000000, %%edi", "addl $3, (%%rdi)");
 	STEP("mov $0xd0000008, %%edi", "movq (%%rdi), %%rax");
-	STEP("", "hlt");
+	if (!user)
+		STEP("", "hlt");
 	if (amd)
 		STEP("mov $0x12345, %%eax", "vmmcall");
 	else
@@ -190,6 +240,24 @@ static void guest_single_step(uint64_t amd)
 	STEP("mov %%ss, %%r8d; xor %%eax, %%eax; xor %%ecx, %%ecx",
 	     "mov %%r8d, %%ss; cpuid");
 	STEP("mov %%ss, %%r8d; mov $0xe4, %%dx", "mov %%r8d, %%ss; outb %%al, %%dx");
+}
+
+static void guest_single_step(uint64_t amd)
+{
+	single_step_body(amd, false);
+}
+
+/* The same at CPL 3 (IOPL 3: port I/O runs; RDMSR, WRMSR, HLT would #GP). */
+static void __attribute__((noreturn)) user_single_step(uint64_t amd)
+{
+	single_step_body(amd, true);
+	asm volatile("int3");	/* back to CPL 0: dbg_from_user */
+	__builtin_unreachable();
+}
+
+static void guest_single_step_cpl3(uint64_t amd)
+{
+	dbg_to_user(user_single_step, USER_STACK_TOP, amd);
 }
 
 /* DR7.GD: the next MOV DR faults with DR6.BD; the #DB clears GD. */
@@ -362,6 +430,42 @@ static void set_gate(struct gvm *vm, int vec, const void *fn)
 	idt[2 * vec + 1] = off >> 32;
 }
 
+/* Set bit 2 (U/S) in every present entry of the table at @gpa and below. */
+static void set_user(struct gvm *vm, uint64_t gpa, int level)
+{
+	uint64_t *t = (uint64_t *)(vm->mem + gpa);
+	int i;
+
+	for (i = 0; i < 512; i++) {
+		if (!(t[i] & 1))
+			continue;
+		t[i] |= 4;
+		if (level > 1 && !(t[i] & 0x80))
+			set_user(vm, t[i] & 0x000ffffffffff000ULL, level - 1);
+	}
+}
+
+/* What CPL 3 needs: user segments, RSP0, user pages, an INT3 gate. */
+static int user_setup(struct gvm *vm)
+{
+	uint64_t *gdt = (uint64_t *)(vm->mem + vm->gdt), rsp0 = KERNEL_RSP0;
+	uint64_t *idt = (uint64_t *)(vm->mem + vm->idt);
+	struct vmxl_sregs s;
+	int ret;
+
+	gdt[USER_CS / 8] = 0x00affb000000ffffULL;	/* L, DPL 3, code */
+	gdt[USER_SS / 8] = 0x00cff3000000ffffULL;	/* DPL 3, data RW */
+	memcpy(vm->mem + vm->tss + 4, &rsp0, 8);	/* RSP0 */
+	set_user(vm, vm->pml4, 4);
+	set_gate(vm, 3, dbg_from_user);
+	idt[2 * 3] |= 3ULL << 45;			/* DPL 3 */
+	ret = gvm_get_sregs(vm, 0, &s);
+	if (ret)
+		return ret;
+	s.gdt.limit = 7 * 8 - 1;
+	return gvm_set_sregs(vm, 0, &s);
+}
+
 /* Run @fn on @kind to its end, answering its port and MMIO exits. */
 static int record(enum gvm_kind kind, void *fn, struct dbg_trace *t)
 {
@@ -380,6 +484,8 @@ static int record(enum gvm_kind kind, void *fn, struct dbg_trace *t)
 	set_gate(&vm, 1, dbg_db_stub);
 	set_gate(&vm, 6, dbg_ud_stub);
 	ret = gvm_enter_long_mode(&vm, 0, fn, host_amd(), 0);
+	if (!ret)
+		ret = user_setup(&vm);
 	while (!ret) {
 		ret = gvm_run(&vm, 0, &e);
 		if (ret)
@@ -482,23 +588,38 @@ static void run_both(struct __test_metadata *_metadata,
 		EXPECT_EQ(self->kvm.sync[i], self->vmxl.sync[i]);
 }
 
-TEST_F(dbg, single_step_emulated_64bit_cpl0)
+/* One #DB per step, right after its instruction, DR6.BS alone. */
+static void single_step_test(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(dbg) *self, void *fn, bool user)
 {
 	const struct dbg_trace *t = &self->vmxl;
-	uint64_t i, late = 0;
+	const char *name[ARRAY_SIZE(steps)];
+	uint64_t i, n = 0, late = 0;
 
-	for (i = 0; i < ARRAY_SIZE(steps); i++)
-		late |= (uint64_t)steps[i].kvm_differs << i;
-	run_both(_metadata, self, guest_single_step, late, false);
-	/* One #DB per step, right after its instruction, DR6.BS alone. */
-	ASSERT_EQ(ARRAY_SIZE(steps), t->nwant);
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		if (user && steps[i].cpl0_only)
+			continue;
+		late |= (uint64_t)steps[i].kvm_differs << n;
+		name[n++] = steps[i].name;
+	}
+	run_both(_metadata, self, fn, late, false);
+	ASSERT_EQ(n, t->nwant);
 	ASSERT_EQ(t->nwant, t->n);
 	for (i = 0; i < t->n; i++) {
-		EXPECT_EQ(1, t->log[i].vector) TH_LOG("%s", steps[i].name);
-		EXPECT_EQ(t->want[i], t->log[i].rip) TH_LOG("%s", steps[i].name);
-		EXPECT_EQ(DR6_INIT | DR6_BS, t->log[i].dr6)
-			TH_LOG("%s", steps[i].name);
+		EXPECT_EQ(1, t->log[i].vector) TH_LOG("%s", name[i]);
+		EXPECT_EQ(t->want[i], t->log[i].rip) TH_LOG("%s", name[i]);
+		EXPECT_EQ(DR6_INIT | DR6_BS, t->log[i].dr6) TH_LOG("%s", name[i]);
 	}
+}
+
+TEST_F(dbg, single_step_emulated_64bit_cpl0)
+{
+	single_step_test(_metadata, self, guest_single_step, false);
+}
+
+TEST_F(dbg, single_step_emulated_64bit_cpl3)
+{
+	single_step_test(_metadata, self, guest_single_step_cpl3, true);
 }
 
 TEST_F(dbg, general_detect)
