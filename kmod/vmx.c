@@ -1434,6 +1434,8 @@ static bool vmx_long64(void)
 /* CPL is SS.DPL (SDM Vol. 3C 26.3.1.5): 0 in real mode, 3 in virtual-8086. */
 static unsigned int vmx_cpl(void)
 {
+	if (!(vmcs_read(GUEST_CR0) & X86_CR0_PE))
+		return 0;
 	return (vmcs_read(GUEST_SS_AR_BYTES) >> 5) & 3;
 }
 

@@ -537,6 +537,256 @@ static void dump(const char *who, const struct dbg_trace *t)
 			(unsigned long)(i < t->nwant ? t->want[i] : 0));
 }
 
+/*
+ * Real mode, then 32-bit protected mode (flat, no paging), in one 16-bit
+ * blob that gvm_enter_real_mode() starts at GVM_CODE16_GPA with CS 0.
+ * Each part single-steps the emulated instructions of its mode; their
+ * #DB handlers (IVT, then a 32-bit IDT) log IP/EIP and DR6 at RM_LOG.
+ * An OUT to port 0xe6 ends the guest. Addresses: label - rmd_start +
+ * GVM_CODE16_GPA.
+ */
+#define RM_LOG		0x6000	/* u32 n, u32 nwant, u32 amd */
+#define RM_ENTRIES	0x6100	/* { u32 ip, u32 dr6 } */
+#define RM_WANT		0x6800	/* u32 */
+#define RM_BUF		0x6a00
+#define RM_END_PORT	0xe6
+
+extern const uint8_t rmd_start[], rmd_end[];
+asm(".pushsection .text\n"
+    ".code16\n"
+    ".macro RSTEP16 setup, insn\n"
+    "  mov 0x6004, %bx\n"
+    "  shl $2, %bx\n"
+    "  movl $(9f - rmd_start + 0x8000), 0x6800(%bx)\n"
+    "  incw 0x6004\n"
+    "  \\setup\n"
+    "  pushf\n"
+    "  mov %sp, %bp\n"
+    "  orw $0x100, (%bp)\n"
+    "  popf\n"
+    "  \\insn\n"
+    "9:\n"
+    ".endm\n"
+    ".macro RSTEP32 setup, insn\n"
+    "  mov 0x6004, %ebx\n"
+    "  movl $(9f - rmd_start + 0x8000), 0x6800(,%ebx,4)\n"
+    "  incl 0x6004\n"
+    "  \\setup\n"
+    "  pushf\n"
+    "  orl $0x100, (%esp)\n"
+    "  popf\n"
+    "  \\insn\n"
+    "9:\n"
+    ".endm\n"
+    "rmd_start:\n"
+    "  cli\n"
+    "  xor %ax, %ax\n"
+    "  mov %ax, %ds\n"
+    "  mov %ax, %es\n"
+    "  mov %ax, %ss\n"
+    "  mov $0x7000, %sp\n"
+    "  movl $0, 0x6000\n"
+    "  movl $0, 0x6004\n"
+    "  movw $(rmd_db16 - rmd_start + 0x8000), 4\n"
+    "  movw $0, 6\n"
+    "  RSTEP16 \"\", \"nop\"\n"
+    "  RSTEP16 \"xor %eax, %eax; xor %ecx, %ecx\", \"cpuid\"\n"
+    "  RSTEP16 \"mov $0x2ff, %ecx\", \"rdmsr\"\n"
+    "  RSTEP16 \"mov $0x2ff, %ecx; rdmsr\", \"wrmsr\"\n"
+    "  RSTEP16 \"mov $0xe4, %dx\", \"outb %al, %dx\"\n"
+    "  RSTEP16 \"mov $0xe4, %dx\", \"inb %dx, %al\"\n"
+    "  RSTEP16 \"mov $0x6a00, %si; mov $0xe4, %dx\", \"outsb\"\n"
+    "  RSTEP16 \"mov $0x6a00, %di; mov $0xe4, %dx\", \"insw\"\n"
+    "  RSTEP16 \"\", \"hlt\"\n"
+    "  cmpl $0, 0x6008\n"
+    "  je 5f\n"
+    "  RSTEP16 \"mov $0x12345, %eax\", \"vmmcall\"\n"
+    "  jmp 6f\n"
+    "5:\n"
+    "  RSTEP16 \"mov $0x12345, %eax\", \"vmcall\"\n"
+    "6:\n"
+    "  RSTEP16 \"xor %eax, %eax; xor %ecx, %ecx; mov %ss, %bx\", \"mov %bx, %ss; cpuid\"\n"
+    /* to 32-bit protected mode */
+    "  lgdtl rmd_gdtr - rmd_start + 0x8000\n"
+    "  lidtl rmd_idtr - rmd_start + 0x8000\n"
+    "  mov %cr0, %eax\n"
+    "  or $1, %eax\n"
+    "  mov %eax, %cr0\n"
+    "  ljmpl $0x08, $(rmd_pm32 - rmd_start + 0x8000)\n"
+    "rmd_db16:\n"
+    "  push %bp\n"
+    "  push %bx\n"
+    "  push %eax\n"
+    "  mov %sp, %bp\n"
+    "  mov 0x6000, %bx\n"
+    "  shl $3, %bx\n"
+    "  movzwl 8(%bp), %eax\n"
+    "  mov %eax, 0x6100(%bx)\n"
+    "  mov %dr6, %eax\n"
+    "  mov %eax, 0x6104(%bx)\n"
+    "  incw 0x6000\n"
+    "  mov $0xffff0ff0, %eax\n"
+    "  mov %eax, %dr6\n"
+    "  andw $0xfeff, 12(%bp)\n"
+    "  pop %eax\n"
+    "  pop %bx\n"
+    "  pop %bp\n"
+    "  iret\n"
+    ".code32\n"
+    "rmd_pm32:\n"
+    "  mov $0x10, %eax\n"
+    "  mov %eax, %ds\n"
+    "  mov %eax, %es\n"
+    "  mov %eax, %ss\n"
+    "  mov $0x7000, %esp\n"
+    "  RSTEP32 \"\", \"nop\"\n"
+    "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx\", \"cpuid\"\n"
+    "  RSTEP32 \"mov $0x2ff, %ecx\", \"rdmsr\"\n"
+    "  RSTEP32 \"mov $0x2ff, %ecx; rdmsr\", \"wrmsr\"\n"
+    "  RSTEP32 \"mov $0xe4, %dx\", \"outb %al, %dx\"\n"
+    "  RSTEP32 \"mov $0xe4, %dx\", \"inb %dx, %al\"\n"
+    "  RSTEP32 \"mov $0x6a00, %esi; mov $0xe4, %dx\", \"outsb\"\n"
+    "  RSTEP32 \"mov $0x6a00, %edi; mov $0xe4, %dx\", \"insw\"\n"
+    "  RSTEP32 \"mov $0xd0000000, %edi; mov $0x1234, %eax\", \"movl %eax, (%edi)\"\n"
+    "  RSTEP32 \"mov $0xd0000000, %edi\", \"movl (%edi), %eax\"\n"
+    "  RSTEP32 \"mov $0xd0000000, %edi\", \"addl $3, (%edi)\"\n"
+    "  RSTEP32 \"\", \"hlt\"\n"
+    "  cmpl $0, 0x6008\n"
+    "  je 5f\n"
+    "  RSTEP32 \"mov $0x12345, %eax\", \"vmmcall\"\n"
+    "  jmp 6f\n"
+    "5:\n"
+    "  RSTEP32 \"mov $0x12345, %eax\", \"vmcall\"\n"
+    "6:\n"
+    "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx; mov %ss, %ebx\", \"mov %ebx, %ss; cpuid\"\n"
+    "  out %al, $0xe6\n"
+    "7:\n"
+    "  hlt\n"
+    "  jmp 7b\n"
+    "rmd_db32:\n"
+    "  push %eax\n"
+    "  push %ebx\n"
+    "  mov 0x6000, %ebx\n"
+    "  shl $3, %ebx\n"
+    "  mov 8(%esp), %eax\n"
+    "  mov %eax, 0x6100(%ebx)\n"
+    "  mov %dr6, %eax\n"
+    "  mov %eax, 0x6104(%ebx)\n"
+    "  incl 0x6000\n"
+    "  mov $0xffff0ff0, %eax\n"
+    "  mov %eax, %dr6\n"
+    "  andl $0xfffffeff, 16(%esp)\n"
+    "  pop %ebx\n"
+    "  pop %eax\n"
+    "  iret\n"
+    ".align 8\n"
+    "rmd_gdt:\n"
+    "  .quad 0\n"
+    "  .quad 0x00cf9b000000ffff\n"
+    "  .quad 0x00cf93000000ffff\n"
+    "rmd_idt:\n"
+    "  .quad 0\n"
+    "  .word rmd_db32 - rmd_start + 0x8000, 0x08, 0x8e00, 0\n"
+    "rmd_gdtr:\n"
+    "  .word 23\n"
+    "  .long rmd_gdt - rmd_start + 0x8000\n"
+    "rmd_idtr:\n"
+    "  .word 15\n"
+    "  .long rmd_idt - rmd_start + 0x8000\n"
+    "rmd_end:\n"
+    ".code64\n"
+    ".popsection\n");
+
+/*
+ * The steps of the blob, in order: real mode, then 32-bit. KVM's #DB
+ * comes elsewhere after the ones marked, for steps[]'s reasons.
+ */
+static const struct {
+	const char *name;
+	bool kvm_differs;
+} rm_steps[] = {
+	{ "real: nop", false },
+	{ "real: cpuid", false },
+	{ "real: rdmsr", false },
+	{ "real: wrmsr", false },
+	{ "real: out dx", false },
+	{ "real: in dx", false },
+	{ "real: outsb", true },
+	{ "real: insw", false },
+	{ "real: hlt", false },
+	{ "real: hypercall", false },
+	{ "real: mov ss; cpuid", false },
+	{ "32-bit: nop", false },
+	{ "32-bit: cpuid", false },
+	{ "32-bit: rdmsr", false },
+	{ "32-bit: wrmsr", false },
+	{ "32-bit: out dx", false },
+	{ "32-bit: in dx", false },
+	{ "32-bit: outsb", true },
+	{ "32-bit: insw", false },
+	{ "32-bit: mmio store", true },
+	{ "32-bit: mmio load", false },
+	{ "32-bit: mmio rmw", true },
+	{ "32-bit: hlt", false },
+	{ "32-bit: hypercall", false },
+	{ "32-bit: mov ss; cpuid", false },
+};
+
+/* Run the blob on @kind until its OUT to RM_END_PORT. */
+static int record_rm(enum gvm_kind kind, struct dbg_trace *t)
+{
+	uint32_t *log;
+	struct gvm_exit e;
+	struct gvm vm;
+	char b[320];
+	uint64_t i;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	ret = gvm_hypervisor_load(kind);
+	if (ret)
+		return ret;
+	ret = gvm_create(&vm, kind, 1);
+	if (ret)
+		return ret;
+	ret = gvm_enter_real_mode(&vm, 0, rmd_start, rmd_end - rmd_start,
+				  NULL, 0);
+	log = (uint32_t *)(vm.mem + RM_LOG);
+	log[2] = host_amd();
+	while (!ret) {
+		ret = gvm_run(&vm, 0, &e);
+		if (ret)
+			break;
+		if (e.reason == GVM_EXIT_IO && e.port == RM_END_PORT)
+			break;
+		if ((e.reason == GVM_EXIT_IO || e.reason == GVM_EXIT_MMIO) &&
+		    !e.write)
+			gvm_complete_read(&vm, 0, 0x1122334455667788ULL);
+		if (e.reason == GVM_EXIT_IO || e.reason == GVM_EXIT_MMIO ||
+		    e.reason == GVM_EXIT_HLT || e.reason == GVM_EXIT_HYPERCALL)
+			continue;
+		fprintf(stderr, "# %s: %s\n", gvm_kind_name(kind),
+			e.reason == GVM_EXIT_UCALL ?
+			gvm_ucall_str(&e.uc, b, sizeof(b)) :
+			gvm_exit_str(&e, b, sizeof(b)));
+		ret = -EIO;
+	}
+	t->n = log[0] > DBG_MAX ? DBG_MAX : log[0];
+	t->nwant = log[1] > DBG_MAX ? DBG_MAX : log[1];
+	for (i = 0; i < DBG_MAX; i++) {
+		uint32_t *en = (uint32_t *)(vm.mem + RM_ENTRIES) + 2 * i;
+
+		t->log[i].vector = 1;
+		t->log[i].rip = en[0];
+		t->log[i].dr6 = en[1];
+		t->want[i] = ((uint32_t *)(vm.mem + RM_WANT))[i];
+	}
+	gvm_destroy(&vm);
+	if (kind == GVM_VMXL)
+		gvm_hypervisor_unload(kind);
+	return ret;
+}
+
 FIXTURE(dbg) {
 	struct dbg_trace kvm, vmxl;
 };
@@ -692,6 +942,35 @@ TEST_F(dbg, mmio_data_breakpoints)
 {
 	run_both(_metadata, self, guest_mmio_breakpoints, 0, true);
 	check_breakpoints(_metadata, &self->vmxl);
+}
+
+TEST_F(dbg, single_step_emulated_real_and_32bit)
+{
+	const struct dbg_trace *t = &self->vmxl;
+	uint64_t i;
+
+	ASSERT_EQ(0, record_rm(GVM_KVM, &self->kvm));
+	ASSERT_EQ(0, record_rm(GVM_VMXL, &self->vmxl));
+	dump("kvm", &self->kvm);
+	dump("vmx-lite", &self->vmxl);
+	ASSERT_EQ(ARRAY_SIZE(rm_steps), t->nwant);
+	ASSERT_EQ(t->nwant, t->n);
+	ASSERT_EQ(self->kvm.n, t->n);
+	for (i = 0; i < t->n; i++) {
+		EXPECT_EQ(t->want[i], t->log[i].rip) TH_LOG("%s", rm_steps[i].name);
+		EXPECT_EQ(DR6_INIT | DR6_BS, t->log[i].dr6)
+			TH_LOG("%s", rm_steps[i].name);
+		EXPECT_EQ(self->kvm.log[i].dr6, t->log[i].dr6)
+			TH_LOG("%s", rm_steps[i].name);
+		if (rm_steps[i].kvm_differs &&
+		    self->kvm.log[i].rip != t->log[i].rip) {
+			TH_LOG("%s: KVM's #DB at another RIP, as known",
+			       rm_steps[i].name);
+			continue;
+		}
+		EXPECT_EQ(self->kvm.log[i].rip, t->log[i].rip)
+			TH_LOG("%s", rm_steps[i].name);
+	}
 }
 
 TEST_HARNESS_MAIN
