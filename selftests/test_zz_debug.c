@@ -56,11 +56,15 @@ uint8_t dbg_buf[64];
  * TF in the frame so a step takes one #DB only, and set RF so an
  * instruction breakpoint is not taken again on return.
  * #UD: record and step over the 3-byte MOV DR that raised it.
- * Frames: RIP at 24(%rsp) after the three pushes, RFLAGS at 40(%rsp).
+ * #GP: record, step over the dbg_gp_skip bytes of what raised it, clear
+ * TF in the frame (the fault ended the step).
+ * Frames: RIP at 24(%rsp) after the three pushes, RFLAGS at 40(%rsp);
+ * 8 more with an error code.
  */
-extern const char dbg_db_stub[], dbg_ud_stub[];
+uint64_t dbg_gp_skip;
+extern const char dbg_db_stub[], dbg_ud_stub[], dbg_gp_stub[];
 asm(".pushsection .text\n"
-    ".macro DBG_REC vec\n"
+    ".macro DBG_REC vec, ripoff=24\n"
     "  push %rax\n"
     "  push %rcx\n"
     "  push %rdx\n"
@@ -71,7 +75,7 @@ asm(".pushsection .text\n"
     "  lea dbg_log(%rip), %rax\n"
     "  add %rcx, %rax\n"
     "  movq $\\vec, (%rax)\n"
-    "  mov 24(%rsp), %rcx\n"
+    "  mov \\ripoff(%rsp), %rcx\n"
     "  mov %rcx, 8(%rax)\n"
     "  mov %dr6, %rcx\n"
     "  mov %rcx, 16(%rax)\n"
@@ -96,6 +100,17 @@ asm(".pushsection .text\n"
     "  pop %rdx\n"
     "  pop %rcx\n"
     "  pop %rax\n"
+    "  iretq\n"
+    ".align 16\n"
+    "dbg_gp_stub:\n"
+    "  DBG_REC 13, 32\n"
+    "  mov dbg_gp_skip(%rip), %rcx\n"
+    "  add %rcx, 32(%rsp)\n"
+    "  andq $~0x100, 48(%rsp)\n"
+    "  pop %rdx\n"
+    "  pop %rcx\n"
+    "  pop %rax\n"
+    "  add $8, %rsp\n"
     "  iretq\n"
     ".popsection\n");
 
@@ -402,6 +417,50 @@ static void guest_mmio_breakpoints(void)
 	set_drs(0, 0, 0, 0, 0);
 }
 
+/*
+ * A fault the instruction raises goes before its single-step trap: the
+ * instruction did not complete, so there is none (SDM Vol. 3A 6.9). Each
+ * step wants one #GP on the instruction and no #DB.
+ */
+#define FAULT_STEP(len, setup, insn) do {				\
+	dbg_gp_skip = (len);						\
+	asm volatile(setup "\n\t"					\
+		     "lea 1f(%%rip), %%r15\n\t"			\
+		     "mov dbg_nwant(%%rip), %%r14\n\t"			\
+		     "lea dbg_want(%%rip), %%r13\n\t"			\
+		     "mov %%r15, (%%r13, %%r14, 8)\n\t"			\
+		     "incq dbg_nwant(%%rip)\n\t"			\
+		     "pushfq\n\t"					\
+		     "orq $0x100, (%%rsp)\n\t"				\
+		     "popfq\n"						\
+		     "1: " insn "\n\t"					\
+		     : : : "rax", "rbx", "rcx", "rdx", "rsi", "rdi",	\
+		       "r8", "r13", "r14", "r15", "memory", "cc");	\
+} while (0)
+
+static void guest_fault_steps(void)
+{
+	FAULT_STEP(2, "mov $0xdeadbeef, %%ecx", "rdmsr");
+	FAULT_STEP(2, "mov $0xdeadbeef, %%ecx; xor %%eax, %%eax; xor %%edx, %%edx",
+		   "wrmsr");
+}
+
+/* MOV DR at CPL 3: #GP (SDM Vol. 2B MOV DR; the VMX exit goes first). */
+static void __attribute__((noreturn)) user_mov_dr(uint64_t arg)
+{
+	(void)arg;
+	FAULT_STEP(3, "", "mov %%dr7, %%rax");
+	FAULT_STEP(3, "xor %%eax, %%eax", "mov %%rax, %%dr0");
+	FAULT_STEP(3, "", "mov %%dr6, %%rax");
+	asm volatile("int3");
+	__builtin_unreachable();
+}
+
+static void guest_mov_dr_cpl3(void)
+{
+	dbg_to_user(user_mov_dr, USER_STACK_TOP, 0);
+}
+
 /* What one run left: its SYNC values and the #DB/#UD log. */
 struct dbg_trace {
 	unsigned int nsync;
@@ -483,6 +542,7 @@ static int record(enum gvm_kind kind, void *fn, struct dbg_trace *t)
 		return ret;
 	set_gate(&vm, 1, dbg_db_stub);
 	set_gate(&vm, 6, dbg_ud_stub);
+	set_gate(&vm, 13, dbg_gp_stub);
 	ret = gvm_enter_long_mode(&vm, 0, fn, host_amd(), 0);
 	if (!ret)
 		ret = user_setup(&vm);
@@ -606,6 +666,7 @@ asm(".pushsection .text\n"
     "  RSTEP16 \"mov $0x12345, %eax\", \"vmcall\"\n"
     "6:\n"
     "  RSTEP16 \"xor %eax, %eax; xor %ecx, %ecx; mov %ss, %bx\", \"mov %bx, %ss; cpuid\"\n"
+    "  RSTEP16 \"xor %eax, %eax; xor %ecx, %ecx; push %ss\", \"pop %ss; cpuid\"\n"
     /* to 32-bit protected mode */
     "  lgdtl rmd_gdtr - rmd_start + 0x8000\n"
     "  lidtl rmd_idtr - rmd_start + 0x8000\n"
@@ -659,6 +720,7 @@ asm(".pushsection .text\n"
     "  RSTEP32 \"mov $0x12345, %eax\", \"vmcall\"\n"
     "6:\n"
     "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx; mov %ss, %ebx\", \"mov %ebx, %ss; cpuid\"\n"
+    "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx; push %ss\", \"pop %ss; cpuid\"\n"
     "  out %al, $0xe6\n"
     "7:\n"
     "  hlt\n"
@@ -716,6 +778,7 @@ static const struct {
 	{ "real: hlt", false },
 	{ "real: hypercall", false },
 	{ "real: mov ss; cpuid", false },
+	{ "real: pop ss; cpuid", false },
 	{ "32-bit: nop", false },
 	{ "32-bit: cpuid", false },
 	{ "32-bit: rdmsr", false },
@@ -730,6 +793,7 @@ static const struct {
 	{ "32-bit: hlt", false },
 	{ "32-bit: hypercall", false },
 	{ "32-bit: mov ss; cpuid", false },
+	{ "32-bit: pop ss; cpuid", false },
 };
 
 /* Run the blob on @kind until its OUT to RM_END_PORT. */
@@ -942,6 +1006,32 @@ TEST_F(dbg, mmio_data_breakpoints)
 {
 	run_both(_metadata, self, guest_mmio_breakpoints, 0, true);
 	check_breakpoints(_metadata, &self->vmxl);
+}
+
+/* Only the #GPs, on their instructions. */
+static void check_faults(struct __test_metadata *_metadata,
+			 const struct dbg_trace *t, unsigned int n)
+{
+	uint64_t i;
+
+	ASSERT_EQ(n, t->nwant);
+	ASSERT_EQ(t->nwant, t->n);
+	for (i = 0; i < t->n; i++) {
+		EXPECT_EQ(13, t->log[i].vector);
+		EXPECT_EQ(t->want[i], t->log[i].rip);
+	}
+}
+
+TEST_F(dbg, fault_goes_before_single_step)
+{
+	run_both(_metadata, self, guest_fault_steps, 0, false);
+	check_faults(_metadata, &self->vmxl, 2);
+}
+
+TEST_F(dbg, mov_dr_at_cpl3_gp)
+{
+	run_both(_metadata, self, guest_mov_dr_cpl3, 0, false);
+	check_faults(_metadata, &self->vmxl, 3);
 }
 
 TEST_F(dbg, single_step_emulated_real_and_32bit)
