@@ -970,6 +970,11 @@ static void svm_get_events(struct vmxl_vcpu *vcpu, struct vmxl_hw_events *h)
 	struct vmcb *vmcb = sv->vmcb;
 	u32 inj = vmcb->control.event_inj;
 
+	/* A #DB trap owed (vcpu->db_pending) is an event in flight too. */
+	if (!(inj & SVM_EVTINJ_VALID) && vcpu->db_pending) {
+		svm_deliver_db(vcpu);
+		inj = vmcb->control.event_inj;
+	}
 	/* INT n, INT3, INTO in flight: back onto the instruction */
 	if (svm_soft_event_len(inj)) {
 		if (sv->soft_int_stepped)
@@ -994,6 +999,7 @@ static void svm_set_events(struct vmxl_vcpu *vcpu,
 	struct vmcb *vmcb = sv->vmcb;
 
 	sv->soft_int_stepped = false;
+	vcpu->db_pending = 0;		/* h->info has what is in flight */
 	vmcb->control.event_inj = h->info;
 	vmcb->control.event_inj_err = h->err;
 	if (h->shadow)
@@ -1017,7 +1023,6 @@ static void svm_cancel_events(struct vmxl_vcpu *vcpu)
 	struct svm_vcpu *sv = to_svm(vcpu);
 
 	svm_set_events(vcpu, &none);
-	vcpu->db_pending = 0;
 	sv->vmcb->control.int_ctl &= ~V_IRQ_INJECTION_BITS_MASK;
 	clr_intercept(sv->vmcb, INTERCEPT_VINTR);
 	vcpu->irq_pending = -1;

@@ -1040,6 +1040,12 @@ static void vmx_get_events(struct vmxl_vcpu *vcpu, struct vmxl_hw_events *h)
 
 	vmx_get(vcpu);
 	info = vmcs_read(VM_ENTRY_INTR_INFO_FIELD);
+	/* A #DB trap owed (vcpu->db_pending) is an event in flight too. */
+	if (!(info & INTR_INFO_VALID_MASK) && vcpu->db_pending) {
+		vmx_deliver_db(vcpu, vcpu->db_pending);
+		vcpu->db_pending = 0;
+		info = vmcs_read(VM_ENTRY_INTR_INFO_FIELD);
+	}
 	type = info & INTR_INFO_INTR_TYPE_MASK;
 	/*
 	 * INT n, INT1, INT3, INTO in flight: RIP is still on the
@@ -1068,6 +1074,7 @@ static void vmx_set_events(struct vmxl_vcpu *vcpu,
 	u32 intr;
 
 	vmx_get(vcpu);
+	vcpu->db_pending = 0;		/* h->info has what is in flight */
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, h->info);
 	vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, h->err);
 	intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO) &
@@ -1090,7 +1097,6 @@ static void vmx_cancel_events(struct vmxl_vcpu *vcpu)
 	struct vmx_vcpu *vv;
 
 	vmx_set_events(vcpu, &none);
-	vcpu->db_pending = 0;
 	vv = vmx_get(vcpu);
 	vmx_set_proc(vv, vv->proc & ~(CPU_BASED_INTR_WINDOW_EXITING |
 				      CPU_BASED_NMI_WINDOW_EXITING));

@@ -864,6 +864,9 @@ struct vmxl_debugregs {
  * A software interrupt or exception cut short (INT n, INT3, INTO, INT1)
  * is not carried: GET turns it back into its instruction, which the next
  * entry runs again, so that no instruction length needs saving.
+ * The #DB trap owed after an instruction the module completed (RFLAGS.TF,
+ * an I/O or data breakpoint on what it emulated) is an injected exception
+ * 1 once GET has looked, DR6 (VMXL_GET_DEBUGREGS) already reporting it.
  *
  * Errors: EINVAL (SET) flags, pads or reserved nonzero; more than one
  * event injected; an exception vector above 31 or 2 (NMI is its own);
