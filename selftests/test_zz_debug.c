@@ -502,6 +502,45 @@ static void guest_fault_steps(void)
 	FAULT_STEP(2, "mov $0xdeadbeef, %%ecx", "rdmsr");
 	FAULT_STEP(2, "mov $0xdeadbeef, %%ecx; xor %%eax, %%eax; xor %%edx, %%edx",
 		   "wrmsr");
+	/* bits 63:32 of DR6 and DR7 are reserved: #GP (SDM Vol. 2B MOV DR) */
+	FAULT_STEP(3, "mov $1, %%eax; shl $32, %%rax", "mov %%rax, %%dr7");
+	FAULT_STEP(3, "mov $0xffff0ff0, %%eax; bts $40, %%rax",
+		   "mov %%rax, %%dr6");
+}
+
+/*
+ * What MOV to DR0-3/DR6/DR7 leaves there: fixed and reserved bits of
+ * DR6 and DR7 (SDM Vol. 3B 17.2.3, 17.2.4), and DR0-3 taking any 64-bit
+ * value, canonical or not, without a fault (the breakpoint never
+ * matches; SDM and APM list no #GP for it).
+ */
+static void guest_dr_values(void)
+{
+	uint64_t v;
+
+	asm volatile("mov %0, %%dr0" : : "r"(0x8000000000000000ULL));
+	asm volatile("mov %%dr0, %0" : "=r"(v));
+	GUEST_SYNC(1, v);
+	asm volatile("mov %0, %%dr3" : : "r"(0xfffffffffffff001ULL));
+	asm volatile("mov %%dr3, %0" : "=r"(v));
+	GUEST_SYNC(2, v);
+	asm volatile("mov %0, %%dr6" : : "r"(0ULL));
+	asm volatile("mov %%dr6, %0" : "=r"(v));
+	GUEST_SYNC(3, v);
+	asm volatile("mov %0, %%dr6" : : "r"(0xffffffffULL));
+	asm volatile("mov %%dr6, %0" : "=r"(v));
+	GUEST_SYNC(4, v);
+	asm volatile("mov %0, %%dr6" : : "r"(DR6_INIT));
+	asm volatile("mov %0, %%dr7" : : "r"(0ULL));
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	GUEST_SYNC(5, v);
+	/* L0-L3, LE, GE: execution breakpoints at DR0-3, never reached */
+	asm volatile("mov %0, %%dr7" : : "r"(0x3ffULL));
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	GUEST_SYNC(6, v);
+	asm volatile("mov %0, %%dr7" : : "r"(0x400ULL));
+	asm volatile("mov %0, %%dr0" : : "r"(0ULL));
+	asm volatile("mov %0, %%dr3" : : "r"(0ULL));
 }
 
 /* MOV DR at CPL 3: #GP (SDM Vol. 2B MOV DR; the VMX exit goes first). */
@@ -1116,7 +1155,21 @@ static void check_faults(struct __test_metadata *_metadata,
 TEST_F(dbg, fault_goes_before_single_step)
 {
 	run_both(_metadata, self, guest_fault_steps, 0, false);
-	check_faults(_metadata, &self->vmxl, 2);
+	check_faults(_metadata, &self->vmxl, 4);
+}
+
+TEST_F(dbg, dr_values)
+{
+	const struct dbg_trace *t = &self->vmxl;
+
+	run_both(_metadata, self, guest_dr_values, 0, false);
+	ASSERT_EQ(0, t->n);
+	ASSERT_EQ(6, t->nsync);
+	EXPECT_EQ(0x8000000000000000ULL, t->sync[0]);
+	EXPECT_EQ(0xfffffffffffff001ULL, t->sync[1]);
+	EXPECT_EQ(DR6_INIT, t->sync[2]);
+	EXPECT_EQ(0x400, t->sync[4]);
+	EXPECT_EQ(0x7ff, t->sync[5]);
 }
 
 TEST_F(dbg, mov_dr_at_cpl3_gp)
