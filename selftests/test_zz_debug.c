@@ -577,6 +577,28 @@ static void guest_mov_dr_cpl3(void)
 	dbg_to_user(user_mov_dr, USER_STACK_TOP, 0);
 }
 
+/*
+ * Run after every guest, whatever became of it: DR0-3 and DR7 cleared by
+ * the guest's own MOV DR, which is what takes its breakpoints out of
+ * QEMU 7.2 TCG's list (an armed one outlives the guest there).
+ */
+static void guest_disarm(void)
+{
+	set_drs(0, 0, 0, 0, 0);
+}
+
+static void disarm(struct gvm *vm)
+{
+	struct gvm_exit e;
+	int i;
+
+	if (gvm_enter_long_mode(vm, 0, guest_disarm, 0, 0))
+		return;
+	for (i = 0; i < 8; i++)
+		if (gvm_run(vm, 0, &e) || e.reason == GVM_EXIT_UCALL)
+			return;
+}
+
 /* What one run left: its SYNC values and the #DB/#UD log. */
 struct dbg_trace {
 	unsigned int nsync;
@@ -695,6 +717,7 @@ static int record(enum gvm_kind kind, void *fn, struct dbg_trace *t)
 	memcpy(t->want, gvm_image_ptr(&vm, dbg_want), sizeof(t->want));
 	memcpy(t->want_dr6, gvm_image_ptr(&vm, dbg_want_dr6),
 	       sizeof(t->want_dr6));
+	disarm(&vm);
 	gvm_destroy(&vm);
 	if (kind == GVM_VMXL)
 		gvm_hypervisor_unload(kind);
@@ -961,6 +984,7 @@ static int record_rm(enum gvm_kind kind, struct dbg_trace *t)
 		t->log[i].dr6 = en[1];
 		t->want[i] = ((uint32_t *)(vm.mem + RM_WANT))[i];
 	}
+	disarm(&vm);
 	gvm_destroy(&vm);
 	if (kind == GVM_VMXL)
 		gvm_hypervisor_unload(kind);
