@@ -7,10 +7,12 @@
  * it takes (vector, RIP, DR6 as its handler read it) must be the same on
  * both, and what the SDM and APM say.
  *
- * Named to run last in a lane: QEMU 7.2 TCG keeps a guest's armed
- * hardware breakpoints after the guest is gone (../shared/ENVIRONMENT.md,
- * "Pitfalls found later"), so every guest here disarms DR7 before it
- * returns, and nothing runs after them that could trip a stale one.
+ * Last in a lane (scripts/guest-init.sh runs test_zz_* after the bats
+ * files): QEMU 7.2 TCG keeps a guest's armed hardware breakpoints after
+ * the guest is gone (../shared/ENVIRONMENT.md, "Pitfalls found later"),
+ * so every guest here disarms DR7 before it returns, record() makes it
+ * do so once more however it ended, and nothing runs after them that
+ * could trip a stale one.
  *
  * The guest's handlers run on the interrupted code's stack: this file is
  * built with -mno-red-zone (selftests/Makefile).
