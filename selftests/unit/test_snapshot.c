@@ -35,6 +35,7 @@ struct vm {
 	unsigned int nslots;
 	struct snap_slot slots[3];
 	uint64_t *dirty[3];
+	struct snap_machine machine;
 	struct snap_vcpu vcpus[2];
 	struct snap_device devs[3];
 	uint8_t uart[64], virtio[300];
@@ -127,12 +128,31 @@ static void vm_init(struct vm *vm, uint64_t seed, const uint64_t *sizes,
 			v->cpuid[k].eax = rnd(&vm->rng);
 			v->cpuid[k].edx = rnd(&vm->rng);
 		}
+		/* vCPU 0 with a local APIC, vCPU 1 without (zero fields) */
+		v->os_flags = i ? 0 : SNAP_VCPU_OS_LAPIC;
+		v->events.interrupt.injected = 1;
+		v->events.interrupt.nr = 0x20 + i;
+		v->events.nmi.masked = i;
+		v->events.shadow = VMXL_SHADOW_STI;
+		v->debugregs.db[i] = rnd(&vm->rng);
+		v->debugregs.dr6 = 0xffff0ff0;
+		v->debugregs.dr7 = 0x400;
+		if (!i) {
+			v->mp.state = VMXL_MP_HALTED;
+			for (unsigned int k = 0; k < sizeof(v->lapic.regs); k++)
+				v->lapic.regs[k] = rnd(&vm->rng);
+			v->lapic.timer_deadline = rnd(&vm->rng);
+		}
 		v->nr_msrs = i ? 3 : 0;
 		for (unsigned int k = 0; k < v->nr_msrs; k++) {
 			v->msrs[k].index = 0xc0000080 + k;
 			v->msrs[k].data = rnd(&vm->rng);
 		}
 	}
+	vm->machine.vm_flags = VMXL_VM_LAPIC;
+	vm->machine.platform = 1;
+	vm->machine.flags = SNAP_MACHINE_F_CLOCK;
+	vm->machine.clock.tsc = rnd(&vm->rng);
 	for (unsigned int k = 0; k < sizeof(vm->uart); k++)
 		vm->uart[k] = rnd(&vm->rng);
 	for (unsigned int k = 0; k < sizeof(vm->virtio); k++)
@@ -174,6 +194,8 @@ static void vm_dirty(struct vm *vm, unsigned int pct)
 	}
 	vm->vcpus[0].regs.rip += 0x100;
 	vm->vcpus[1].regs.rax++;
+	vm->vcpus[0].lapic.timer_deadline += 1000;
+	vm->machine.clock.tsc += 5000;
 	vm->uart[0]++;
 	vm->virtio[7]++;
 }
@@ -187,7 +209,8 @@ static int vm_write(struct vm *vm, const char *path, const char *parent,
 	struct snap_slot s[3];
 	struct snap_write_params p = {
 		.path = path, .parent = parent, .slots = s,
-		.nr_slots = vm->nslots, .vcpus = vm->vcpus, .nr_vcpus = 2,
+		.nr_slots = vm->nslots, .machine = &vm->machine,
+		.vcpus = vm->vcpus, .nr_vcpus = 2,
 		.devices = vm->devs, .nr_devices = 3, .threads = threads,
 		.level = level, .no_fsync = true,
 	};
@@ -309,8 +332,8 @@ static unsigned int map_file(const uint8_t *b, size_t len, struct region *rg,
 			     unsigned int max)
 {
 	uint32_t flags = le32(b + 16), nv = le32(b + 36), nd = le32(b + 40);
-	uint32_t nc = le32(b + 44), incr = flags & 1;
-	uint32_t nsec = incr + 1 + nv + nd + nc + 1;
+	uint32_t nc = le32(b + 44), incr = flags & 1, v2 = le32(b + 8) >= 2;
+	uint32_t nsec = incr + 1 + v2 + nv * (1 + v2) + nd + nc + 1;
 	uint64_t off = SNAP_HEADER_SIZE;
 	unsigned int n = 0;
 
@@ -325,8 +348,12 @@ static unsigned int map_file(const uint8_t *b, size_t len, struct region *rg,
 			strcpy(role, "parent");
 		else if ((k -= incr) == 0)
 			strcpy(role, "layout");
-		else if (--k < nv)
+		else if (v2 && k == 1)
+			strcpy(role, "machine");
+		else if ((k -= 1 + v2) < nv)
 			snprintf(role, sizeof(role), "vcpu %u", k);
+		else if (v2 && (k -= nv) < nv)
+			snprintf(role, sizeof(role), "vcpu-os %u", k);
 		else if ((k -= nv) < nd)
 			snprintf(role, sizeof(role), "device %u", k);
 		else if ((k -= nd) < nc)
@@ -425,7 +452,18 @@ static void expect_vm_equal(struct __test_metadata *_metadata, struct vm *vm,
 		ASSERT_EQ(a->nr_cpuid, b->nr_cpuid);
 		EXPECT_EQ(0, memcmp(a->cpuid, b->cpuid,
 				    a->nr_cpuid * sizeof(a->cpuid[0])));
+		EXPECT_EQ(a->os_flags, b->os_flags);
+		EXPECT_EQ(0, memcmp(&a->events, &b->events, sizeof(a->events)));
+		EXPECT_EQ(0, memcmp(&a->debugregs, &b->debugregs,
+				    sizeof(a->debugregs)));
+		EXPECT_EQ(a->mp.state, b->mp.state);
+		EXPECT_EQ(a->lapic.timer_deadline, b->lapic.timer_deadline);
+		EXPECT_EQ(0, memcmp(&a->lapic, &b->lapic, sizeof(a->lapic)));
 	}
+	EXPECT_EQ(vm->machine.vm_flags, in->machine.vm_flags);
+	EXPECT_EQ(vm->machine.platform, in->machine.platform);
+	EXPECT_EQ(vm->machine.flags, in->machine.flags);
+	EXPECT_EQ(vm->machine.clock.tsc, in->machine.clock.tsc);
 	for (unsigned int i = 0; i < 3; i++) {
 		EXPECT_STREQ(vm->devs[i].name, in->devices[i].name);
 		EXPECT_EQ(vm->devs[i].version, in->devices[i].version);
@@ -790,6 +828,7 @@ TEST(truncated_everywhere)
 
 TEST(newer_version)
 {
+	char want[128];
 	struct snap_err err = { 0 };
 	char *d = tmpdir();
 	struct vm vm;
@@ -803,12 +842,212 @@ TEST(newer_version)
 	fix_header_crc(b);
 	ASSERT_EQ(0, spew(path(d, "a.snap"), b, len));
 	EXPECT_EQ(NULL, snap_open(path(d, "a.snap"), &err));
-	EXPECT_NE(NULL, strstr(err.msg, "a.snap: header: format version 2 is newer"))
-		TH_LOG("%s", err.msg);
+	snprintf(want, sizeof(want), "a.snap: header: format version %u is newer than this program reads (%u)",
+		 SNAP_VERSION + 1, SNAP_VERSION);
+	EXPECT_NE(NULL, strstr(err.msg, want)) TH_LOG("%s", err.msg);
 	/* Not a snapshot at all */
 	memcpy(b, "NOTASNAP", 8);
 	EXPECT_NE(0, check_mem(b, len, &err));
 	EXPECT_NE(NULL, strstr(err.msg, "header: bad magic")) TH_LOG("%s", err.msg);
+	free(b);
+	vm_free(&vm);
+	rmtree(d);
+}
+
+/*
+ * A version 1 file made from a version 2 one: the machine and vcpu-os
+ * sections dropped, the rest renumbered, the header's version, size and
+ * CRC rewritten (what vmx-lite wrote before version 2).
+ */
+static uint8_t *to_version1(const uint8_t *b, size_t len, size_t *out_len)
+{
+	uint8_t *o = malloc(len);
+	uint64_t off = SNAP_HEADER_SIZE, w = SNAP_HEADER_SIZE;
+	uint32_t idx = 0;
+
+	memcpy(o, b, SNAP_HEADER_SIZE);
+	while (off < len) {
+		uint32_t type = le32(b + off);
+		uint64_t sl = SNAP_SECHDR_SIZE + le64(b + off + 8);
+
+		if (type != SNAP_SEC_MACHINE && type != SNAP_SEC_VCPU_OS) {
+			memcpy(o + w, b + off, sl);
+			set32(o + w + 4, idx++);
+			set32(o + w + 20, crc32(0, o + w, 20));
+			w += sl;
+		}
+		off += sl;
+	}
+	set32(o + 8, 1);
+	for (int i = 0; i < 8; i++)
+		o[48 + i] = (uint8_t)(w >> (8 * i));
+	fix_header_crc(o);
+	*out_len = w;
+	return o;
+}
+
+TEST(version1_still_reads)
+{
+	struct snap_err err = { 0 };
+	char *d = tmpdir();
+	struct snap_reader **chain;
+	const struct snap_info *in;
+	unsigned int n;
+	struct vm vm;
+	uint8_t *b, *v1;
+	size_t len, l1;
+
+	vm_init(&vm, 77, sizes_small, 2);
+	sparse(&vm);
+	ASSERT_EQ(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
+	b = slurp(path(d, "a.snap"), &len);
+	ASSERT_NE(NULL, b);
+	v1 = to_version1(b, len, &l1);
+	/* a machine section (48 bytes) and two vcpu-os (1256 each) fewer */
+	EXPECT_EQ(SNAP_SECHDR_SIZE + 48 + 2 * (SNAP_SECHDR_SIZE + 1256), len - l1);
+	ASSERT_EQ(0, spew(path(d, "v1.snap"), v1, l1));
+	ASSERT_EQ(0, snap_open_chain(path(d, "v1.snap"), &chain, &n, &err))
+		TH_LOG("%s", err.msg);
+	in = snap_get_info(chain[0]);
+	EXPECT_EQ(1, in->version);
+	ASSERT_EQ(2, in->nr_vcpus);
+	/* the registers as written, the version 2 state zero */
+	EXPECT_EQ(0, memcmp(&vm.vcpus[1].regs, &in->vcpus[1].regs,
+			    sizeof(in->vcpus[1].regs)));
+	EXPECT_EQ(0, in->vcpus[0].os_flags);
+	EXPECT_EQ(0, in->vcpus[0].lapic.timer_deadline);
+	EXPECT_EQ(0, in->machine.flags);
+	EXPECT_EQ(0, in->machine.vm_flags);
+	EXPECT_EQ(0, snap_read_memory(chain[0], NULL, &err)) TH_LOG("%s", err.msg);
+	snap_close_chain(chain, n);
+	/* every byte of a version 1 file is still checked and named */
+	flip_every_byte(_metadata, path(d, "v1.snap"));
+	/* a version 2 incremental on a version 1 parent */
+	vm_dirty(&vm, 3);
+	ASSERT_EQ(0, vm_write(&vm, path(d, "b.snap"), path(d, "v1.snap"), 2, NULL,
+			      &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, snap_open_chain(path(d, "b.snap"), &chain, &n, &err))
+		TH_LOG("%s", err.msg);
+	EXPECT_EQ(2, n);
+	EXPECT_EQ(vm.machine.clock.tsc, snap_get_info(chain[1])->machine.clock.tsc);
+	snap_close_chain(chain, n);
+	/* version 0 is refused as such */
+	set32(v1 + 8, 0);
+	fix_header_crc(v1);
+	EXPECT_NE(0, check_mem(v1, l1, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "header: format version 0 is not valid"))
+		TH_LOG("%s", err.msg);
+	free(b);
+	free(v1);
+	vm_free(&vm);
+	rmtree(d);
+}
+
+/* Rewrite section @idx's payload CRC and header CRC after an edit. */
+static void fix_section(uint8_t *b, uint64_t off)
+{
+	set32(b + off + 16, crc32(0, b + off + SNAP_SECHDR_SIZE, le64(b + off + 8)));
+	set32(b + off + 20, crc32(0, b + off, 20));
+}
+
+/* The offset of the first section of @type. */
+static uint64_t find_section(const uint8_t *b, size_t len, uint32_t type)
+{
+	for (uint64_t off = SNAP_HEADER_SIZE; off < len;
+	     off += SNAP_SECHDR_SIZE + le64(b + off + 8))
+		if (le32(b + off) == type)
+			return off;
+	return 0;
+}
+
+/*
+ * The version 2 sections' contents are checked beyond their CRCs (a
+ * writer's bug, not a damaged file): each refusal names the section.
+ */
+TEST(os_state_sections_checked)
+{
+	struct snap_err err = { 0 };
+	char *d = tmpdir();
+	struct vm vm;
+	uint8_t *b;
+	uint64_t m, os0, os1;
+	size_t len;
+
+	vm_init(&vm, 99, sizes_small, 1);
+	ASSERT_EQ(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
+	b = slurp(path(d, "a.snap"), &len);
+	m = find_section(b, len, SNAP_SEC_MACHINE);
+	os0 = find_section(b, len, SNAP_SEC_VCPU_OS);
+	ASSERT_NE(0, m);
+	ASSERT_NE(0, os0);
+	os1 = os0 + SNAP_SECHDR_SIZE + le64(b + os0 + 8);
+	ASSERT_EQ(1, le32(b + m + 4));		/* after the layout */
+	ASSERT_EQ(4, le32(b + os0 + 4));	/* after vcpu 0 and 1 */
+	ASSERT_EQ(SNAP_SEC_VCPU_OS, le32(b + os1));
+	EXPECT_EQ(0, check_mem(b, len, &err)) TH_LOG("%s", err.msg);
+
+	/* unknown machine flags */
+	b[m + SNAP_SECHDR_SIZE + 8] |= 0x80;
+	fix_section(b, m);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 1 (machine): unknown flags"))
+		TH_LOG("%s", err.msg);
+	b[m + SNAP_SECHDR_SIZE + 8] &= ~0x80;
+	/* a clock's reserved field */
+	b[m + SNAP_SECHDR_SIZE + 16 + 8] = 1;
+	fix_section(b, m);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 1 (machine): reserved"))
+		TH_LOG("%s", err.msg);
+	b[m + SNAP_SECHDR_SIZE + 16 + 8] = 0;
+	fix_section(b, m);
+	EXPECT_EQ(0, check_mem(b, len, &err)) TH_LOG("%s", err.msg);
+
+	/* vcpu-os 1 naming another vCPU */
+	set32(b + os1 + SNAP_SECHDR_SIZE, 0);
+	fix_section(b, os1);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 5 (vcpu-os 1): vCPU id 0"))
+		TH_LOG("%s", err.msg);
+	set32(b + os1 + SNAP_SECHDR_SIZE, 1);
+	/* vcpu-os 1 without the LAPIC flag but with an APIC register */
+	b[os1 + SNAP_SECHDR_SIZE + 8 + 56 + 96 + 8 + 0x20] = 1;
+	fix_section(b, os1);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 5 (vcpu-os 1): local APIC or MP state without the LAPIC flag"))
+		TH_LOG("%s", err.msg);
+	b[os1 + SNAP_SECHDR_SIZE + 8 + 56 + 96 + 8 + 0x20] = 0;
+	/* unknown vcpu-os flags */
+	set32(b + os1 + SNAP_SECHDR_SIZE + 4, 2);
+	fix_section(b, os1);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 5 (vcpu-os 1): unknown flags 0x2"))
+		TH_LOG("%s", err.msg);
+	set32(b + os1 + SNAP_SECHDR_SIZE + 4, 0);
+	fix_section(b, os1);
+	EXPECT_EQ(0, check_mem(b, len, &err)) TH_LOG("%s", err.msg);
+	/* a damaged payload, length or type: the CRCs and the order */
+	b[os0 + SNAP_SECHDR_SIZE + 100] ^= 4;
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 4 (vcpu-os 0): payload CRC mismatch"))
+		TH_LOG("%s", err.msg);
+	b[os0 + SNAP_SECHDR_SIZE + 100] ^= 4;
+	set32(b + m + 8, 40);
+	fix_section(b, m);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 1 (machine): length 40 out of range (48..48)"))
+		TH_LOG("%s", err.msg);
+	set32(b + m + 8, 48);
+	set32(b + m, SNAP_SEC_VCPU);
+	fix_section(b, m);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 1 (machine): section type 3 where type 7 belongs"))
+		TH_LOG("%s", err.msg);
+	/* the writer refuses what the reader would */
+	vm.vcpus[1].os_flags = 4;
+	EXPECT_NE(0, vm_write(&vm, path(d, "c.snap"), NULL, 2, NULL, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "vCPU 1: unknown OS-state flags 0x4"))
+		TH_LOG("%s", err.msg);
 	free(b);
 	vm_free(&vm);
 	rmtree(d);
@@ -853,7 +1092,8 @@ TEST(wrong_or_missing_parent)
 		ASSERT_EQ(0, spew(path(d, "a.snap"), b, len));
 		free(b);
 		EXPECT_EQ(-1, snap_open_chain(path(d, "b.snap"), &chain, &n, &err));
-		EXPECT_NE(NULL, strstr(err.msg, "a.snap: section 9 (end): section header CRC"))
+		/* version 2: the machine and vcpu-os sections come before the end */
+		EXPECT_NE(NULL, strstr(err.msg, "a.snap: section 12 (end): section header CRC"))
 			TH_LOG("%s", err.msg);
 	}
 	vm_free(&vm);

@@ -22,7 +22,8 @@
 #include <linux/vmx_lite.h>
 
 #define SNAP_MAGIC		"VMXLSNAP"
-#define SNAP_VERSION		1
+#define SNAP_VERSION		2	/* what the writer writes */
+#define SNAP_VERSION_MIN	1	/* the oldest the reader reads */
 #define SNAP_PAGE_SIZE		4096u
 #define SNAP_CHUNK_PAGES	256u	/* pages per memory section at most */
 #define SNAP_HEADER_SIZE	128u
@@ -50,6 +51,8 @@ enum snap_section_type {
 	SNAP_SEC_DEVICE = 4,	/* one per device */
 	SNAP_SEC_MEMORY = 5,	/* one per chunk of up to 256 pages */
 	SNAP_SEC_END = 6,
+	SNAP_SEC_MACHINE = 7,	/* version 2: one, after the layout */
+	SNAP_SEC_VCPU_OS = 8,	/* version 2: one per vCPU, after the vcpus */
 };
 
 struct snap_err {
@@ -71,8 +74,23 @@ struct snap_slot {
 	const uint64_t *pages;
 };
 
+/*
+ * The VM as a whole (the machine section, version 2): how it was created
+ * and the TSC all its vCPUs share.
+ */
+#define SNAP_MACHINE_F_CLOCK	(1u << 0)	/* clock holds VMXL_GET_CLOCK */
+
+struct snap_machine {
+	uint32_t vm_flags;	/* VMXL_CREATE_VM's flags (VMXL_VM_LAPIC) */
+	uint32_t platform;	/* the VMM's own platform id (vmxctl: 0 flat, 1 Linux) */
+	uint32_t flags;		/* SNAP_MACHINE_F_* */
+	struct vmxl_clock clock;
+};
+
 /* One vCPU's architectural state. */
 #define SNAP_VCPU_F_HALTED	(1u << 0)	/* stopped in HLT */
+/* os_flags (the vcpu-os section, version 2) */
+#define SNAP_VCPU_OS_LAPIC	(1u << 0)	/* lapic and mp hold the VM's in-kernel APIC */
 
 struct snap_vcpu {
 	uint32_t id;
@@ -84,6 +102,15 @@ struct snap_vcpu {
 	uint32_t nr_cpuid;
 	struct vmxl_msr_entry msrs[SNAP_MAX_MSRS];
 	struct vmxl_cpuid_entry cpuid[SNAP_MAX_CPUID];
+	/*
+	 * The vcpu-os section (version 2; zero when read from version 1):
+	 * what an OS leaves in a vCPU beyond its registers.
+	 */
+	uint32_t os_flags;			/* SNAP_VCPU_OS_* */
+	struct vmxl_vcpu_events events;		/* VMXL_GET_VCPU_EVENTS */
+	struct vmxl_debugregs debugregs;	/* VMXL_GET_DEBUGREGS */
+	struct vmxl_mp_state mp;		/* VMXL_GET_MP_STATE (LAPIC) */
+	struct vmxl_lapic_state lapic;		/* VMXL_GET_LAPIC (LAPIC) */
 };
 
 /* One device's state, as its model serialized it. */
@@ -100,6 +127,8 @@ struct snap_write_params {
 	const char *parent;
 	const struct snap_slot *slots;
 	uint32_t nr_slots;
+	/* The machine section; NULL: a zero one (no clock, flat). */
+	const struct snap_machine *machine;
 	const struct snap_vcpu *vcpus;
 	uint32_t nr_vcpus;
 	const struct snap_device *devices;
@@ -136,6 +165,8 @@ struct snap_info {
 	uint8_t parent_id[SNAP_ID_SIZE];
 	char *parent;			/* as stored (NULL for a full one) */
 	struct snap_slot *slots;	/* host and pages NULL */
+	/* version 2: the machine section; version 1: all zero */
+	struct snap_machine machine;
 	struct snap_vcpu *vcpus;
 	struct snap_device *devices;	/* data points into the reader */
 };

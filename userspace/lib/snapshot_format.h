@@ -16,7 +16,10 @@
  * docs/snapshot-format.md describes the format; the short version:
  *
  *   header (128 bytes, CRC32, its SHA-256 is the file's id)
- *   [parent]  layout  vcpu x N  device x N  memory x N  end
+ *   [parent]  layout  machine  vcpu x N  vcpu-os x N  device x N
+ *   memory x N  end
+ *
+ * (version 1 files have no machine and no vcpu-os sections)
  *
  * every section = 24-byte section header (type, index, length, payload
  * CRC32, header CRC32) + payload. Memory sections hold up to 256 pages
@@ -47,6 +50,17 @@ _Static_assert(sizeof(struct vmxl_fpu) == 512, "fpu layout");
 _Static_assert(sizeof(struct vmxl_msr_entry) == 16, "msr layout");
 _Static_assert(sizeof(struct vmxl_cpuid_entry) == 32, "cpuid layout");
 #define DEVICE_FIXED	(SNAP_DEVICE_NAME + 8u)	/* name, version, reserved */
+/* Version 2: machine = vm_flags, platform, flags, reserved, struct vmxl_clock */
+#define MACHINE_LEN	(16u + sizeof(struct vmxl_clock))
+/* Version 2: vcpu-os = id, flags, events, debugregs, mp state, lapic */
+#define VCPU_OS_LEN	(8u + sizeof(struct vmxl_vcpu_events) + \
+			 sizeof(struct vmxl_debugregs) + sizeof(struct vmxl_mp_state) + \
+			 sizeof(struct vmxl_lapic_state))
+_Static_assert(sizeof(struct vmxl_clock) == 32, "clock layout");
+_Static_assert(sizeof(struct vmxl_vcpu_events) == 56, "events layout");
+_Static_assert(sizeof(struct vmxl_debugregs) == 96, "debugregs layout");
+_Static_assert(sizeof(struct vmxl_mp_state) == 8, "mp state layout");
+_Static_assert(sizeof(struct vmxl_lapic_state) == 1088, "lapic layout");
 #define VCPU_MAX	(VCPU_FIXED + SNAP_MAX_MSRS * sizeof(struct vmxl_msr_entry) + \
 			 SNAP_MAX_CPUID * sizeof(struct vmxl_cpuid_entry))
 

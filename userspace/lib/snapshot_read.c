@@ -26,42 +26,89 @@ const char *snap_name(const struct snap_reader *r)
 	return r->name;
 }
 
-/* What section @idx of @r is expected to be, for messages. */
-static void role(const struct snap_reader *r, uint32_t idx, char *out, size_t len)
+/*
+ * What section @idx of @r must be (its type, from the header's flags,
+ * version and counts), and in *n its place among the sections of that
+ * type.
+ */
+static uint32_t sec_kind(const struct snap_reader *r, uint32_t idx, uint32_t *n)
 {
-	uint32_t i = idx;
 	const struct snap_info *in = &r->info;
+	uint32_t i = idx;
+	bool v2 = in->version >= 2;
 
+	*n = 0;
 	if (in->flags & SNAP_F_INCREMENTAL) {
-		if (i == 0) {
-			snprintf(out, len, "parent");
-			return;
-		}
+		if (i == 0)
+			return SNAP_SEC_PARENT;
 		i--;
 	}
-	if (i == 0) {
-		snprintf(out, len, "layout");
-		return;
-	}
+	if (i == 0)
+		return SNAP_SEC_LAYOUT;
 	i--;
+	if (v2) {
+		if (i == 0)
+			return SNAP_SEC_MACHINE;
+		i--;
+	}
 	if (i < in->nr_vcpus) {
-		snprintf(out, len, "vcpu %u", i);
-		return;
+		*n = i;
+		return SNAP_SEC_VCPU;
 	}
 	i -= in->nr_vcpus;
+	if (v2) {
+		if (i < in->nr_vcpus) {
+			*n = i;
+			return SNAP_SEC_VCPU_OS;
+		}
+		i -= in->nr_vcpus;
+	}
 	if (i < in->nr_devices) {
-		if (r->info.devices && r->info.devices[i].name[0])
-			snprintf(out, len, "device %u '%s'", i, r->info.devices[i].name);
-		else
-			snprintf(out, len, "device %u", i);
-		return;
+		*n = i;
+		return SNAP_SEC_DEVICE;
 	}
 	i -= in->nr_devices;
 	if (i < in->nr_chunks) {
-		snprintf(out, len, "memory chunk %u", i);
-		return;
+		*n = i;
+		return SNAP_SEC_MEMORY;
 	}
-	snprintf(out, len, "end");
+	return SNAP_SEC_END;
+}
+
+/* What section @idx of @r is expected to be, for messages. */
+static void role(const struct snap_reader *r, uint32_t idx, char *out, size_t len)
+{
+	uint32_t n;
+
+	switch (sec_kind(r, idx, &n)) {
+	case SNAP_SEC_PARENT:
+		snprintf(out, len, "parent");
+		break;
+	case SNAP_SEC_LAYOUT:
+		snprintf(out, len, "layout");
+		break;
+	case SNAP_SEC_MACHINE:
+		snprintf(out, len, "machine");
+		break;
+	case SNAP_SEC_VCPU:
+		snprintf(out, len, "vcpu %u", n);
+		break;
+	case SNAP_SEC_VCPU_OS:
+		snprintf(out, len, "vcpu-os %u", n);
+		break;
+	case SNAP_SEC_DEVICE:
+		if (r->info.devices && r->info.devices[n].name[0])
+			snprintf(out, len, "device %u '%s'", n, r->info.devices[n].name);
+		else
+			snprintf(out, len, "device %u", n);
+		break;
+	case SNAP_SEC_MEMORY:
+		snprintf(out, len, "memory chunk %u", n);
+		break;
+	default:
+		snprintf(out, len, "end");
+		break;
+	}
 }
 
 void snap_secerr(struct snap_err *err, const struct snap_reader *r,
@@ -143,9 +190,9 @@ static int parse_header(struct snap_reader *r, struct snap_err *err)
 			    r->name, v, SNAP_VERSION);
 		return -1;
 	}
-	if (v == 0) {
-		snap_seterr(err, EINVAL, "%s: header: format version 0 is not valid",
-			    r->name);
+	if (v < SNAP_VERSION_MIN) {
+		snap_seterr(err, EINVAL, "%s: header: format version %u is not valid (this program reads %u to %u)",
+			    r->name, v, SNAP_VERSION_MIN, SNAP_VERSION);
 		return -1;
 	}
 	if (get32(h + H_CRC) != snap_crc(h, H_CRC)) {
@@ -297,6 +344,72 @@ static int parse_vcpu(struct snap_reader *r, uint32_t idx, uint32_t n,
 	return 0;
 }
 
+static bool all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static int parse_machine(struct snap_reader *r, uint32_t idx, const uint8_t *p,
+			 struct snap_err *err)
+{
+	struct snap_machine *m = &r->info.machine;
+
+	m->vm_flags = get32(p);
+	m->platform = get32(p + 4);
+	m->flags = get32(p + 8);
+	memcpy(&m->clock, p + 16, sizeof(m->clock));
+	if (m->flags & ~SNAP_MACHINE_F_CLOCK) {
+		snap_secerr(err, r, idx, "unknown flags %#x", m->flags);
+		return -1;
+	}
+	if (get32(p + 12) || m->clock.flags || m->clock.reserved0 ||
+	    !all_zero(m->clock.reserved, sizeof(m->clock.reserved))) {
+		snap_secerr(err, r, idx, "reserved bytes not zero");
+		return -1;
+	}
+	if (!(m->flags & SNAP_MACHINE_F_CLOCK) && m->clock.tsc) {
+		snap_secerr(err, r, idx, "a clock without the clock flag");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_vcpu_os(struct snap_reader *r, uint32_t idx, uint32_t n,
+			 const uint8_t *p, struct snap_err *err)
+{
+	struct snap_vcpu *v = &r->info.vcpus[n];
+	size_t off = 8;
+
+	if (get32(p) != v->id) {
+		snap_secerr(err, r, idx, "vCPU id %u, but vcpu section %u holds vCPU %u",
+			    get32(p), n, v->id);
+		return -1;
+	}
+	v->os_flags = get32(p + 4);
+	if (v->os_flags & ~SNAP_VCPU_OS_LAPIC) {
+		snap_secerr(err, r, idx, "unknown flags %#x", v->os_flags);
+		return -1;
+	}
+	memcpy(&v->events, p + off, sizeof(v->events));
+	off += sizeof(v->events);
+	memcpy(&v->debugregs, p + off, sizeof(v->debugregs));
+	off += sizeof(v->debugregs);
+	memcpy(&v->mp, p + off, sizeof(v->mp));
+	off += sizeof(v->mp);
+	memcpy(&v->lapic, p + off, sizeof(v->lapic));
+	if (!(v->os_flags & SNAP_VCPU_OS_LAPIC) &&
+	    !all_zero(p + off - sizeof(v->mp), sizeof(v->mp) + sizeof(v->lapic))) {
+		snap_secerr(err, r, idx, "local APIC or MP state without the LAPIC flag");
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_device(struct snap_reader *r, uint32_t idx, uint32_t n,
 			uint8_t *p, uint64_t len, struct snap_err *err)
 {
@@ -338,12 +451,14 @@ static struct snap_reader *open_common(struct snap_reader *r, struct snap_err *e
 	struct snap_info *in = &r->info;
 	uint64_t off = SNAP_HEADER_SIZE;
 	uint32_t nsec, idx = 0;
-	bool incr;
+	bool incr, v2;
 
 	if (parse_header(r, err))
 		goto fail;
 	incr = in->flags & SNAP_F_INCREMENTAL;
-	nsec = incr + 1 + in->nr_vcpus + in->nr_devices + in->nr_chunks + 1;
+	v2 = in->version >= 2;
+	nsec = incr + 1 + v2 + in->nr_vcpus * (1 + v2) + in->nr_devices +
+	       in->nr_chunks + 1;
 	in->vcpus = calloc(in->nr_vcpus ? in->nr_vcpus : 1, sizeof(*in->vcpus));
 	in->devices = calloc(in->nr_devices ? in->nr_devices : 1, sizeof(*in->devices));
 	r->blobs = calloc(in->nr_devices ? in->nr_devices : 1, sizeof(void *));
@@ -352,26 +467,15 @@ static struct snap_reader *open_common(struct snap_reader *r, struct snap_err *e
 		snap_seterr(err, ENOMEM, "%s: out of memory", r->name);
 		goto fail;
 	}
-	r->first_mem = incr + 1 + in->nr_vcpus + in->nr_devices;
+	r->first_mem = nsec - 1 - in->nr_chunks;
 
 	for (idx = 0; idx < nsec; idx++) {
 		uint8_t h[SNAP_SECHDR_SIZE];
-		uint32_t type, want, pcrc;
+		uint32_t type, want, pcrc, nth;
 		uint64_t len, max, min;
 		uint8_t *pl = NULL;
 
-		if (idx < incr)
-			want = SNAP_SEC_PARENT;
-		else if (idx == incr)
-			want = SNAP_SEC_LAYOUT;
-		else if (idx < incr + 1 + in->nr_vcpus)
-			want = SNAP_SEC_VCPU;
-		else if (idx < r->first_mem)
-			want = SNAP_SEC_DEVICE;
-		else if (idx < nsec - 1)
-			want = SNAP_SEC_MEMORY;
-		else
-			want = SNAP_SEC_END;
+		want = sec_kind(r, idx, &nth);
 
 		if (off == r->size) {
 			snap_secerr(err, r, idx, "missing: the file ends at offset %llu (truncated)",
@@ -418,6 +522,12 @@ static struct snap_reader *open_common(struct snap_reader *r, struct snap_err *e
 		case SNAP_SEC_MEMORY:
 			min = CHUNK_HDR;
 			max = CHUNK_HDR + CHUNK_COMP_MAX;
+			break;
+		case SNAP_SEC_MACHINE:
+			min = max = MACHINE_LEN;
+			break;
+		case SNAP_SEC_VCPU_OS:
+			min = max = VCPU_OS_LEN;
 			break;
 		default:
 			min = max = 8;
@@ -480,21 +590,30 @@ static struct snap_reader *open_common(struct snap_reader *r, struct snap_err *e
 				goto fail;
 			}
 			break;
-		case SNAP_SEC_VCPU:
-			if (parse_vcpu(r, idx, idx - incr - 1, pl, len, err)) {
+		case SNAP_SEC_MACHINE:
+			if (parse_machine(r, idx, pl, err)) {
 				free(pl);
 				goto fail;
 			}
 			break;
-		case SNAP_SEC_DEVICE: {
-			uint32_t n = idx - incr - 1 - in->nr_vcpus;
-
-			r->blobs[n] = pl;
-			if (parse_device(r, idx, n, pl, len, err))
+		case SNAP_SEC_VCPU:
+			if (parse_vcpu(r, idx, nth, pl, len, err)) {
+				free(pl);
+				goto fail;
+			}
+			break;
+		case SNAP_SEC_VCPU_OS:
+			if (parse_vcpu_os(r, idx, nth, pl, err)) {
+				free(pl);
+				goto fail;
+			}
+			break;
+		case SNAP_SEC_DEVICE:
+			r->blobs[nth] = pl;
+			if (parse_device(r, idx, nth, pl, len, err))
 				goto fail;
 			pl = NULL;
 			break;
-		}
 		default:
 			if (memcmp(pl, END_MAGIC, 8)) {
 				snap_secerr(err, r, idx, "bad end marker");

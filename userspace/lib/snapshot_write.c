@@ -141,6 +141,36 @@ static int out_vcpu(struct out *o, const struct snap_vcpu *v)
 	return out_section(o, SNAP_SEC_VCPU, buf, off, NULL, 0);
 }
 
+static int out_machine(struct out *o, const struct snap_machine *m)
+{
+	uint8_t buf[MACHINE_LEN] = { 0 };
+
+	if (m) {
+		put32(buf, m->vm_flags);
+		put32(buf + 4, m->platform);
+		put32(buf + 8, m->flags);
+		memcpy(buf + 16, &m->clock, sizeof(m->clock));
+	}
+	return out_section(o, SNAP_SEC_MACHINE, buf, sizeof(buf), NULL, 0);
+}
+
+static int out_vcpu_os(struct out *o, const struct snap_vcpu *v)
+{
+	uint8_t buf[VCPU_OS_LEN];
+	size_t off = 8;
+
+	put32(buf, v->id);
+	put32(buf + 4, v->os_flags);
+	memcpy(buf + off, &v->events, sizeof(v->events));
+	off += sizeof(v->events);
+	memcpy(buf + off, &v->debugregs, sizeof(v->debugregs));
+	off += sizeof(v->debugregs);
+	memcpy(buf + off, &v->mp, sizeof(v->mp));
+	off += sizeof(v->mp);
+	memcpy(buf + off, &v->lapic, sizeof(v->lapic));
+	return out_section(o, SNAP_SEC_VCPU_OS, buf, sizeof(buf), NULL, 0);
+}
+
 static int out_device(struct out *o, const struct snap_device *d)
 {
 	uint8_t dh[DEVICE_FIXED] = { 0 };
@@ -182,6 +212,22 @@ static int check_params(const struct snap_write_params *p, struct snap_err *err)
 			return -1;
 		}
 	}
+	if (p->machine && ((p->machine->flags & ~SNAP_MACHINE_F_CLOCK) ||
+			   (!(p->machine->flags & SNAP_MACHINE_F_CLOCK) &&
+			    p->machine->clock.tsc) ||
+			   p->machine->clock.flags || p->machine->clock.reserved0 ||
+			   p->machine->clock.reserved[0] ||
+			   p->machine->clock.reserved[1])) {
+		snap_seterr(err, EINVAL, "%s: machine: unknown flags or reserved clock fields set",
+			    p->path);
+		return -1;
+	}
+	for (uint32_t i = 0; i < p->nr_vcpus; i++)
+		if (p->vcpus[i].os_flags & ~SNAP_VCPU_OS_LAPIC) {
+			snap_seterr(err, EINVAL, "%s: vCPU %u: unknown OS-state flags %#x",
+				    p->path, p->vcpus[i].id, p->vcpus[i].os_flags);
+			return -1;
+		}
 	for (uint32_t i = 0; i < p->nr_vcpus; i++)
 		if (p->vcpus[i].nr_msrs > SNAP_MAX_MSRS ||
 		    p->vcpus[i].nr_cpuid > SNAP_MAX_CPUID) {
@@ -305,8 +351,13 @@ static int write_state(struct writer *w)
 		return -1;
 	if (out_layout(o, p))
 		return -1;
+	if (out_machine(o, p->machine))
+		return -1;
 	for (uint32_t i = 0; i < p->nr_vcpus; i++)
 		if (out_vcpu(o, &p->vcpus[i]))
+			return -1;
+	for (uint32_t i = 0; i < p->nr_vcpus; i++)
+		if (out_vcpu_os(o, &p->vcpus[i]))
 			return -1;
 	for (uint32_t i = 0; i < p->nr_devices; i++)
 		if (out_device(o, &p->devices[i]))
