@@ -81,8 +81,8 @@ static void *signal_thread(void *arg)
 	sigaddset(&set, SIGTERM);
 	while (!sigwait(&set, &sig)) {
 		atomic_store(&signalled, 128 + sig);
-		/* A Linux guest shuts down as on a power button; once. */
-		if (sig == SIGTERM && m->cfg.kernel && !pressed) {
+		/* A Linux guest (booted or restored) shuts down as on a power button; once. */
+		if (sig == SIGTERM && m->cfg.linux_platform && !pressed) {
 			vmxctl_err("SIGTERM: pressing the ACPI power button; "
 				   "the VM stops in %u s unless it powers off",
 				   SHUTDOWN_GRACE_S);
@@ -118,7 +118,10 @@ static void run_usage(FILE *f)
 "  --control SOCKET    accept commands on a unix socket (vmxctl control)\n"
 "  --load ADDR         flat binary: load it at ADDR (real mode, below 1 MiB)\n"
 "  --entry ADDR        flat binary: start at ADDR (default: --load)\n"
-"  --restore FILE      continue the VM saved in the snapshot FILE\n"
+"  --restore FILE      continue the VM saved in the snapshot FILE (a flat\n"
+"                      or a Linux guest: RAM, vCPUs and platform from FILE;\n"
+"                      give --disk again; a restored Linux guest that\n"
+"                      reboots ends the run with 73)\n"
 "  -h, --help          this text\n"
 "\n"
 "Booting Linux (no GUEST; docs/vmxctl.md \"Booting Linux\"):\n"

@@ -43,7 +43,12 @@
 #include <zlib.h>
 
 #include "vmxctl.h"
+#include "lib/libvmxlite.h"
 #include "lib/snapshot.h"
+
+/* struct snap_machine.platform: what `vmxctl run` built around the VM */
+#define PLATFORM_FLAT	0	/* ELF/flat guests: exit port, UART, disk */
+#define PLATFORM_LINUX	1	/* --kernel: IOAPIC, RTC, PC ports, ACPI power */
 
 #define EXIT_FAILED	1
 #define EXIT_USAGE	64
@@ -138,6 +143,7 @@ struct snap_job {
 	struct vmxctl_vcpu_state *st;
 	struct snap_device devs[SNAP_MAX_DEVICES];
 	struct vmxctl_dev_state dst[SNAP_MAX_DEVICES];
+	struct snap_machine machine;
 };
 
 static void job_free(struct snap_job *j)
@@ -148,6 +154,58 @@ static void job_free(struct snap_job *j)
 		free(j->dst[i].data);
 	free(j->vcpus);
 	free(j->st);
+}
+
+/*
+ * What an OS leaves in vCPU @i beyond its registers: events, debug
+ * registers and, with the in-kernel APIC, the APIC (its timer in guest
+ * TSC units) and the MP state.
+ */
+static int get_os_state(struct vmxctl_machine *m, unsigned int i,
+			struct snap_vcpu *v, FILE *out)
+{
+	int fd = vmxctl_vcpu_fd(m, i), ret;
+	const char *what = "VMXL_GET_VCPU_EVENTS";
+
+	ret = vmxlite_get_vcpu_events(fd, &v->events);
+	if (!ret) {
+		what = "VMXL_GET_DEBUGREGS";
+		ret = vmxlite_get_debugregs(fd, &v->debugregs);
+	}
+	if (!ret && vmxctl_config(m)->lapic) {
+		v->os_flags |= SNAP_VCPU_OS_LAPIC;
+		what = "VMXL_GET_LAPIC";
+		ret = vmxlite_get_lapic(fd, &v->lapic);
+		if (!ret) {
+			what = "VMXL_GET_MP_STATE";
+			ret = vmxlite_get_mp_state(fd, &v->mp.state);
+		}
+	}
+	if (ret)
+		fprintf(out, "snapshot: vCPU %u: %s: %s\n", i, what, strerror(-ret));
+	return ret;
+}
+
+/* The VM: how it was created, what vmxctl built around it, its TSC. */
+static int get_machine(struct vmxctl_machine *m, struct snap_machine *sm,
+		       FILE *out)
+{
+	const struct vmxctl_config *c = vmxctl_config(m);
+	int ret;
+
+	memset(sm, 0, sizeof(*sm));
+	sm->vm_flags = c->lapic ? VMXL_VM_LAPIC : 0;
+	sm->platform = c->linux_platform ? PLATFORM_LINUX : PLATFORM_FLAT;
+	ret = vmxlite_get_clock(vmxctl_vm_fd(m), &sm->clock);
+	if (ret) {
+		fprintf(out, "snapshot: VMXL_GET_CLOCK on the VM: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	sm->clock.flags = sm->clock.reserved0 = 0;
+	memset(sm->clock.reserved, 0, sizeof(sm->clock.reserved));
+	sm->flags = SNAP_MACHINE_F_CLOCK;
+	return 0;
 }
 
 /* With the machine paused: everything but memory, and the dirty bitmaps. */
@@ -197,7 +255,13 @@ static int collect(struct vmxctl_machine *m, struct snap_job *j, bool get_log,
 			return -E2BIG;
 		}
 		to_snap(j->st, i, &j->vcpus[i]);
+		ret = get_os_state(m, i, &j->vcpus[i], out);
+		if (ret)
+			return ret;
 	}
+	ret = get_machine(m, &j->machine, out);
+	if (ret)
+		return ret;
 	j->ndevs = 0;
 	for (unsigned int i = 0; i < vmxctl_nr_devices(m); i++) {
 		struct vmxctl_dev_state *d = &j->dst[j->ndevs];
@@ -263,14 +327,6 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 		fprintf(out, "snapshot: a VM with --smmu cannot be saved: the SMMU's state lives in the kernel and has no save/restore ioctl\n");
 		return EXIT_FAILED;
 	}
-	/*
-	 * This format has no local APIC, MP state, events, clock, IOAPIC or
-	 * RTC section: a Linux guest saved now would restore broken.
-	 */
-	if (vmxctl_config(m)->kernel) {
-		fprintf(out, "snapshot: a Linux guest (--kernel) cannot be saved yet: this snapshot format has no local APIC, IOAPIC or clock state\n");
-		return EXIT_FAILED;
-	}
 	pthread_mutex_lock(&S.lock);
 	if (parent) {
 		struct snap_reader *r = snap_open(parent, &err);
@@ -323,7 +379,8 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 		struct snap_slot sl[VMXCTL_MAX_SLOTS];
 		struct snap_write_params p = {
 			.path = file, .parent = parent, .slots = sl,
-			.nr_slots = j.nslots, .vcpus = j.vcpus, .nr_vcpus = j.ncpus,
+			.nr_slots = j.nslots, .machine = &j.machine,
+			.vcpus = j.vcpus, .nr_vcpus = j.ncpus,
 			.devices = j.devs, .nr_devices = j.ndevs, .threads = 2,
 			.level = level,
 		};
@@ -536,6 +593,14 @@ static void print_info(const struct snap_reader *r, bool regs, bool devices)
 		printf("slot %u gpa 0x%" PRIx64 " size %" PRIu64 " flags 0x%x\n",
 		       in->slots[i].slot, in->slots[i].gpa, in->slots[i].size,
 		       in->slots[i].flags);
+	if (in->version >= 2) {
+		printf("machine vm-flags 0x%x platform %s\n", in->machine.vm_flags,
+		       in->machine.platform == PLATFORM_LINUX ? "linux" :
+		       in->machine.platform == PLATFORM_FLAT ? "flat" : "unknown");
+		if (in->machine.flags & SNAP_MACHINE_F_CLOCK)
+			printf("clock tsc %llu\n",
+			       (unsigned long long)in->machine.clock.tsc);
+	}
 	printf("chunks %u\n", in->nr_chunks);
 	printf("vcpus %u\n", in->nr_vcpus);
 	for (uint32_t i = 0; i < in->nr_vcpus; i++) {
@@ -553,8 +618,22 @@ static void print_info(const struct snap_reader *r, bool regs, bool devices)
 		       (unsigned long long)v->sregs.cr0,
 		       (unsigned long long)v->sregs.cr3,
 		       (unsigned long long)v->sregs.efer, v->nr_msrs, v->nr_cpuid);
+		if (v->os_flags & SNAP_VCPU_OS_LAPIC)
+			printf("vcpu %u mp-state %s apic-id 0x%x timer-deadline %llu\n",
+			       v->id, v->mp.state == VMXL_MP_RUNNABLE ? "runnable" :
+			       v->mp.state == VMXL_MP_HALTED ? "halted" :
+			       v->mp.state == VMXL_MP_INIT_RECEIVED ? "init-received" :
+			       "unknown", (unsigned int)v->lapic.regs[0x23],
+			       (unsigned long long)v->lapic.timer_deadline);
 		if (!regs)
 			continue;
+		if (in->version >= 2)
+			printf("vcpu %u events exception %u/%u interrupt %u/%u nmi %u/%u/%u shadow %u dr7 0x%llx\n",
+			       v->id, v->events.exception.injected,
+			       v->events.exception.nr, v->events.interrupt.injected,
+			       v->events.interrupt.nr, v->events.nmi.injected,
+			       v->events.nmi.pending, v->events.nmi.masked,
+			       v->events.shadow, (unsigned long long)v->debugregs.dr7);
 		for (unsigned int k = 0; k < 18; k++)
 			printf("vcpu %u %s 0x%llx\n", v->id, names[k],
 			       (unsigned long long)g[k]);
@@ -770,6 +849,47 @@ static int cmd_verify(int argc, char **argv)
 /* vmxctl run --restore FILE                                           */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The machine the snapshot needs, from its machine section: the VM's
+ * flags (the in-kernel local APIC) and the platform vmxctl built around
+ * it (a Linux guest's IOAPIC, RTC and PC ports). The kernel, initrd and
+ * command line are in guest memory already; ACPI tables too. A version 1
+ * file holds a flat guest.
+ */
+static int restore_platform(const char *file, const struct snap_info *in,
+			    struct vmxctl_config *cfg)
+{
+	const struct snap_machine *sm = &in->machine;
+	uint32_t msec = (in->flags & SNAP_F_INCREMENTAL) ? 2 : 1;
+	uint32_t os0 = msec + 1 + in->nr_vcpus;
+
+	if (in->version < 2)
+		return 0;
+	if (sm->vm_flags & ~VMXL_VM_LAPIC) {
+		vmxctl_err("--restore: %s: section %u (machine): VM flags %#x: this vmxctl creates VMs with VMXL_VM_LAPIC (%#x) at most",
+			   file, msec, sm->vm_flags, VMXL_VM_LAPIC);
+		return -EINVAL;
+	}
+	if (sm->platform > PLATFORM_LINUX ||
+	    (sm->platform == PLATFORM_LINUX && !(sm->vm_flags & VMXL_VM_LAPIC))) {
+		vmxctl_err("--restore: %s: section %u (machine): platform %u with VM flags %#x: not one this vmxctl builds (0 flat, 1 Linux with VMXL_VM_LAPIC)",
+			   file, msec, sm->platform, sm->vm_flags);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < in->nr_vcpus; i++)
+		if (!!(in->vcpus[i].os_flags & SNAP_VCPU_OS_LAPIC) !=
+		    !!(sm->vm_flags & VMXL_VM_LAPIC)) {
+			vmxctl_err("--restore: %s: section %u (vcpu-os %u): %s local APIC state, but the machine's VM flags are %#x",
+				   file, os0 + i, i,
+				   in->vcpus[i].os_flags & SNAP_VCPU_OS_LAPIC ?
+				   "has" : "has no", sm->vm_flags);
+			return -EINVAL;
+		}
+	cfg->lapic = sm->vm_flags & VMXL_VM_LAPIC;
+	cfg->linux_platform = sm->platform == PLATFORM_LINUX;
+	return 0;
+}
+
 static int restore_prepare(const char *file, struct vmxctl_config *cfg)
 {
 	struct snap_err err = { 0 };
@@ -805,6 +925,8 @@ static int restore_prepare(const char *file, struct vmxctl_config *cfg)
 				   file, i, in->vcpus[i].id, in->vcpus[i].nr_msrs);
 			goto fail;
 		}
+	if (restore_platform(file, in, cfg))
+		goto fail;
 	cfg->mem_size = in->mem_size;
 	cfg->nr_cpus = in->nr_vcpus;
 	return 0;
@@ -812,6 +934,60 @@ fail:
 	snap_close_chain(S.chain, S.chain_len);
 	S.chain = NULL;
 	return -EINVAL;
+}
+
+/*
+ * After every vCPU's registers and MSRs (APIC_BASE among them), in this
+ * order: the VM's TSC, one basis for all vCPUs (per-vCPU IA32_TSC writes
+ * would leave them apart by the time between them); then per vCPU the
+ * local APIC (its timer deadline is in guest TSC units: a deadline that
+ * passed while the VM was saved fires once at the first entry), the
+ * debug registers, the events (an injected interrupt needs the APIC's
+ * and RFLAGS' state first) and last the MP state. Devices come after
+ * all of it, so that an interrupt a restored device raises again lands
+ * in a restored APIC.
+ */
+static int restore_os_state(struct vmxctl_machine *m, const char *file,
+			    const struct snap_info *in)
+{
+	const char *what = NULL;
+	uint32_t i = 0;
+	int ret = 0;
+
+	if (in->machine.flags & SNAP_MACHINE_F_CLOCK) {
+		ret = vmxlite_set_clock(vmxctl_vm_fd(m), &in->machine.clock);
+		if (ret) {
+			vmxctl_err("--restore: %s: VMXL_SET_CLOCK (TSC %llu) on the VM: %s",
+				   file, (unsigned long long)in->machine.clock.tsc,
+				   strerror(-ret));
+			return ret;
+		}
+	}
+	for (i = 0; i < in->nr_vcpus && !ret; i++) {
+		const struct snap_vcpu *v = &in->vcpus[i];
+		int fd = vmxctl_vcpu_fd(m, i);
+
+		if (v->os_flags & SNAP_VCPU_OS_LAPIC) {
+			what = "VMXL_SET_LAPIC";
+			ret = vmxlite_set_lapic(fd, &v->lapic);
+		}
+		if (!ret) {
+			what = "VMXL_SET_DEBUGREGS";
+			ret = vmxlite_set_debugregs(fd, &v->debugregs);
+		}
+		if (!ret) {
+			what = "VMXL_SET_VCPU_EVENTS";
+			ret = vmxlite_set_vcpu_events(fd, &v->events);
+		}
+		if (!ret && (v->os_flags & SNAP_VCPU_OS_LAPIC)) {
+			what = "VMXL_SET_MP_STATE";
+			ret = vmxlite_set_mp_state(fd, v->mp.state);
+		}
+	}
+	if (ret)
+		vmxctl_err("--restore: %s: vCPU %u: %s: %s", file, i - 1, what,
+			   strerror(-ret));
+	return ret;
 }
 
 static int restore_apply(struct vmxctl_machine *m, const char *file)
@@ -874,6 +1050,11 @@ static int restore_apply(struct vmxctl_machine *m, const char *file)
 				   file, i, strerror(-ret));
 			goto out;
 		}
+	}
+	if (in->version >= 2) {
+		ret = restore_os_state(m, file, in);
+		if (ret)
+			goto out;
 	}
 	ret = -EINVAL;
 	for (uint32_t i = 0; i < in->nr_devices; i++) {

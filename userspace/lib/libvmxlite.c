@@ -284,6 +284,36 @@ int vmxlite_get_mp_state(int vcpu_fd, uint32_t *state)
 	return ret;
 }
 
+int vmxlite_get_vcpu_events(int vcpu_fd, struct vmxl_vcpu_events *ev)
+{
+	return ret_errno(ioctl(vcpu_fd, VMXL_GET_VCPU_EVENTS, ev));
+}
+
+int vmxlite_set_vcpu_events(int vcpu_fd, const struct vmxl_vcpu_events *ev)
+{
+	return ret_errno(ioctl(vcpu_fd, VMXL_SET_VCPU_EVENTS, ev));
+}
+
+int vmxlite_get_debugregs(int vcpu_fd, struct vmxl_debugregs *dr)
+{
+	return ret_errno(ioctl(vcpu_fd, VMXL_GET_DEBUGREGS, dr));
+}
+
+int vmxlite_set_debugregs(int vcpu_fd, const struct vmxl_debugregs *dr)
+{
+	return ret_errno(ioctl(vcpu_fd, VMXL_SET_DEBUGREGS, dr));
+}
+
+int vmxlite_get_clock(int vm_fd, struct vmxl_clock *clock)
+{
+	return ret_errno(ioctl(vm_fd, VMXL_GET_CLOCK, clock));
+}
+
+int vmxlite_set_clock(int vm_fd, const struct vmxl_clock *clock)
+{
+	return ret_errno(ioctl(vm_fd, VMXL_SET_CLOCK, clock));
+}
+
 int vmxlite_set_mp_state(int vcpu_fd, uint32_t state)
 {
 	struct vmxl_mp_state m = { .state = state };

@@ -117,6 +117,14 @@ int vmxlite_get_lapic(int vcpu_fd, struct vmxl_lapic_state *lapic);
 int vmxlite_set_lapic(int vcpu_fd, const struct vmxl_lapic_state *lapic);
 int vmxlite_get_mp_state(int vcpu_fd, uint32_t *state);
 int vmxlite_set_mp_state(int vcpu_fd, uint32_t state);
+/* Snapshot state of any VM: events between instructions, DR0-3/6/7. */
+int vmxlite_get_vcpu_events(int vcpu_fd, struct vmxl_vcpu_events *ev);
+int vmxlite_set_vcpu_events(int vcpu_fd, const struct vmxl_vcpu_events *ev);
+int vmxlite_get_debugregs(int vcpu_fd, struct vmxl_debugregs *dr);
+int vmxlite_set_debugregs(int vcpu_fd, const struct vmxl_debugregs *dr);
+/* The VM's guest TSC, one basis for all its vCPUs (VM fd). */
+int vmxlite_get_clock(int vm_fd, struct vmxl_clock *clock);
+int vmxlite_set_clock(int vm_fd, const struct vmxl_clock *clock);
 
 /* ---- names (static strings; "unknown" for values it does not know) ---- */
 
