@@ -9,111 +9,7 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-L=/usr/share/vmxctl/linux
-# The guest kernel: under Bochs (GenuineIntel here) the vmlinux, whose
-# PVH entry skips the 45 s the bzImage spends decompressing itself; the
-# other format boots once in each lane (last test).
-if grep -q GenuineIntel /proc/cpuinfo; then
-	KERNEL=$L/vmlinux OTHER=$L/bzImage
-else
-	KERNEL=$L/bzImage OTHER=$L/vmlinux
-fi
-# Boot, guest command and shutdown bounds, in seconds (a guest inside a
-# guest inside an emulator).
-BOOT_SECONDS=600
-CMD_SECONDS=120
-# What the guest's kernel log must not hold (as the lanes judge theirs).
-TROUBLE='WARNING|BUG|Oops|unchecked MSR access|Firmware Bug|TSC unstable|Marking TSC unstable|soft lockup|rcu_.*stall|hung_task|blocked for more than|Call Trace'
-
-setup_file() {
-	[ -r "$L/bzImage" ] || skip "no guest kernel in $L"
-}
-
-setup() {
-	load_vmxl
-	T=$(mktemp -d)
-	N=0
-	PID= IN=
-}
-
-teardown() {
-	if [ -n "$PID" ]; then
-		kill -KILL "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	[ -z "${IN:-}" ] || exec {IN}>&-
-	rm -rf "$T"
-	unload_vmxl || true
-}
-
-# boot [vmxctl run options...]: Linux in the background, its console in
-# $T/console, its input the FIFO on fd IN.
-boot() {
-	[ -p "$T/in" ] || mkfifo "$T/in"
-	[ -n "${IN:-}" ] || exec {IN}<>"$T/in"
-	# mitigations=off, as lane.sh boots the lane's own kernel: the
-	# emulated CPUs (EPYC family 17h without the SRSO microcode) make
-	# the kernel print a "WARNING:" notice about itself at every boot.
-	/usr/bin/vmxctl run --kernel "$KERNEL" --initrd "$L/initrd.gz" \
-		--cpus 2 --mem 128M --serial stdio --append mitigations=off \
-		"$@" <"$T/in" >"$T/console" 2>"$T/err" &
-	PID=$!
-	START=$(date +%s)
-	WAIT_SECONDS=$BOOT_SECONDS wait_for "$T/console" '^vmxl-guest: up' "$PID"
-	WAIT_SECONDS=$CMD_SECONDS wait_for "$T/console" 'guest# ' "$PID"
-	echo "# booted in $(($(date +%s) - START)) s" >&3
-}
-
-# guest CMD: run CMD in the guest's shell; its output in $output.
-guest() {
-	N=$((N + 1))
-	echo "echo @B$N@; $1; echo @E$N@" >&"$IN"
-	WAIT_SECONDS=${2:-$CMD_SECONDS} wait_for "$T/console" "^@E$N@" "$PID" || return 1
-	output=$(tr -d '\r' <"$T/console" |
-		 sed -n "/^@B$N@\$/,/^@E$N@\$/p" | sed '1d;$d')
-}
-
-# round_trip CMD: the shortest host time of three runs of CMD in the
-# guest, in ms, in $rt (bash's clock: busybox's date has no %N; not in a
-# subshell: guest() counts its commands).
-round_trip() {
-	local i t0 t1
-
-	rt=
-	for i in 1 2 3; do
-		t0=${EPOCHREALTIME/./}
-		guest "$1" || return 1
-		t1=${EPOCHREALTIME/./}
-		t1=$(((t1 - t0) / 1000))
-		[ -n "$rt" ] && [ "$rt" -le "$t1" ] || rt=$t1
-	done
-}
-
-# ended [SECONDS]: vmxctl's exit status in $status once it ended.
-ended() {
-	local i
-
-	for ((i = 0; i < ${1:-$CMD_SECONDS} * 10; i++)); do
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$PID" 2>/dev/null; then
-		echo "# vmxctl still runs: killed" >&3
-		kill -KILL "$PID"
-	fi
-	status=0
-	wait "$PID" || status=$?
-	PID=
-}
-
-# row NAME: the two per-CPU counts of the last $output's
-# /proc/interrupts row NAME (a name, or what its line says, as ttyS0),
-# in $c0 and $c1. (Not in a subshell: guest() counts its commands.)
-row() {
-	read -r c0 c1 < <(echo "$output" | awk -v n="$1" \
-		'$1 == n ":" || index($0, n) { print $2, $3; exit }')
-	[ -n "$c0" ] && [ -n "$c1" ]
-}
+load linux-guest
 
 @test "Linux boots to a shell with 2 CPUs, timer and IPI interrupts on both" {
 	boot
@@ -195,7 +91,7 @@ row() {
 	[ "$(dd if="$T/disk" bs=512 skip=8 count=1 2>/dev/null | head -c 16)" = vmxl-record-1234 ]
 }
 
-@test "the control socket and vmxmon see the Linux VM; a snapshot is refused; poweroff ends vmxctl with 0" {
+@test "the control socket and vmxmon see the Linux VM; poweroff ends vmxctl with 0" {
 	boot --control "$T/ctl"
 	run vmxctl control "$T/ctl" status
 	[ "$status" -eq 0 ]
@@ -204,10 +100,6 @@ row() {
 	run vmxmon --json list
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | jq -s "map(select(.pid == $PID)) | .[0].nr_vcpus")" = 2 ]
-	run vmxctl snapshot "$T/ctl" "$T/s.snap"
-	[ "$status" -ne 0 ]
-	[[ $output == *"Linux guest (--kernel) cannot be saved yet"* ]]
-	[ ! -s "$T/s.snap" ]
 	echo "poweroff -f" >&"$IN"
 	ended
 	[ "$status" -eq 0 ]

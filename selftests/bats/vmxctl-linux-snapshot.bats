@@ -1,0 +1,162 @@
+#!/usr/bin/env bats
+# Snapshots of a running Linux guest (docs/snapshot-format.md): the
+# lanes' kernel with 2 vCPUs, a counter pinned on each vCPU and a disk
+# writer appending checksummed records, saved as a full snapshot and two
+# incrementals while it runs; each file restored into a new vmxctl: the
+# counters go on from their values, every completed disk record is on
+# the disk, the shell answers, both vCPUs' timers tick, and the guest's
+# log has no soft lockup, RCU stall or clocksource complaint. One boot:
+# a restore is cheaper than a boot (Bochs).
+# vmxl-timeout: 1500
+
+load helpers
+load linux-guest
+bats_require_minimum_version 1.5.0
+
+# Record k (k >= 1) of the disk writer: sector k of /dev/vda.
+RECORD='r=$(printf vmxl-rec-%06d $k); printf "%s %s\n" $r $(echo $r | md5sum | cut -c1-8)'
+
+# restore FILE [vmxctl run options...]: a new vmxctl continues the VM
+# saved in FILE, its console in a fresh $T/console, input from the FIFO.
+restore() {
+	local file=$1
+
+	shift
+	: >"$T/console"
+	N=0
+	/usr/bin/vmxctl run --restore "$file" --serial stdio "$@" \
+		<"$T/in" >"$T/console" 2>"$T/err" &
+	PID=$!
+}
+
+# counters: the two vCPUs' counters and the last completed disk record
+# in $c0 $c1 $rec.
+counters() {
+	# (a file being rewritten can read empty: read it again)
+	guest 'for f in c0 c1 done; do v=; while [ -z "$v" ]; do v=$(cat /tmp/$f); done; printf "%s " $v; done'
+	read -r c0 c1 rec <<<"$output"
+	[ -n "$rec" ]
+}
+
+# records_ok FILE FIRST LAST: sectors FIRST..LAST of FILE hold records
+# FIRST..LAST, each with its checksum.
+records_ok() {
+	local k line want
+
+	for ((k = $2; k <= $3; k++)); do
+		line=$(dd if="$1" bs=512 skip="$k" count=1 2>/dev/null | head -n1 | tr -d '\0')
+		want=$(eval "$RECORD")
+		if [ "$line" != "$want" ]; then
+			echo "# disk record $k: '$line', expected '$want'" >&3
+			return 1
+		fi
+	done
+}
+
+@test "a running Linux guest: full and incremental snapshots, each restored into a new vmxctl, goes on" {
+	local s k before_c0 before_c1 before_rec
+
+	dd if=/dev/zero of="$T/disk" bs=1M count=4 2>/dev/null
+	boot --disk "$T/disk" --control "$T/ctl"
+	# a counter on each vCPU; a writer appending record k to sector k,
+	# synced, then noting k in /tmp/done (completed)
+	guest "for c in 0 1; do taskset \$((c + 1)) sh -c \"i=0; while :; do i=\\\$((i + 1)); echo \\\$i >/tmp/c\$c; usleep 20000; done\" & done"
+	guest "echo 0 >/tmp/done; (k=0; while [ \$k -lt 4000 ] && [ ! -e /tmp/stop ]; do k=\$((k + 1)); $RECORD | dd of=/dev/vda bs=512 seek=\$k conv=sync,fsync 2>/dev/null && echo \$k >/tmp/done; done; touch /tmp/stopped) & sleep 2"
+	for s in full inc1 inc2; do
+		counters
+		before_c0=$c0 before_c1=$c1 before_rec=$rec
+		if [ $s = full ]; then
+			run vmxctl snapshot "$T/ctl" "$T/$s.snap"
+		elif [ $s = inc1 ]; then
+			run vmxctl snapshot "$T/ctl" "$T/$s.snap" --parent "$T/full.snap"
+		else
+			run vmxctl snapshot "$T/ctl" "$T/$s.snap" --parent "$T/inc1.snap"
+		fi
+		echo "$output" | sed "s/^/# $s: /" >&3
+		[ "$status" -eq 0 ]
+		# the counters a snapshot holds lie between these
+		echo "$before_c0 $before_c1 $before_rec" >"$T/$s.before"
+		counters
+		echo "# $s: counters $before_c0 $before_c1, record $before_rec before; $c0 $c1, $rec after" >&3
+		[ "$c0" -ge "$before_c0" ] && [ "$c1" -ge "$before_c1" ]
+		guest "sleep 1"
+	done
+	run vmxctl verify "$T/inc2.snap"
+	[ "$status" -eq 0 ]
+	cp "$T/full.snap" "$BATS_FILE_TMPDIR/linux.snap"	# for the next test
+	run vmxctl snapshot-info "$T/inc2.snap"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -E '^(version|machine|clock|vcpu .*mp-state)' | sed 's/^/# /' >&3
+	[[ $output == *"version 2"* ]]
+	[[ $output == *"platform linux"* ]]
+	[ "$(echo "$output" | grep -c 'mp-state')" -eq 2 ]
+	kill -KILL "$PID"
+	wait "$PID" 2>/dev/null || true
+	PID=
+
+	for s in full inc1 inc2; do
+		read -r before_c0 before_c1 before_rec <"$T/$s.before"
+		restore "$T/$s.snap" --disk "$T/disk"
+		# the shell answers
+		guest "echo restored-$s"
+		[ "$output" = "restored-$s" ]
+		# the counters went on from their values: not reset, not lost
+		counters
+		echo "# $s restored: counters $c0 $c1 (saved after $before_c0 $before_c1), record $rec (after $before_rec)" >&3
+		[ "$c0" -ge "$before_c0" ] && [ "$c1" -ge "$before_c1" ]
+		[ "$rec" -ge "$before_rec" ]
+		k=$rec
+		guest "cat /proc/interrupts"
+		row LOC
+		loc0=$c0 loc1=$c1
+		guest "sleep 1; cat /proc/interrupts"
+		row LOC
+		echo "# $s restored: LOC $loc0 $loc1 -> $c0 $c1" >&3
+		[ "$c0" -gt "$loc0" ] && [ "$c1" -gt "$loc1" ]
+		counters
+		[ "$c0" -gt "$before_c0" ] && [ "$c1" -gt "$before_c1" ]
+		# the writer goes on: two more records completed
+		for ((i = 0; i < 30; i++)); do
+			counters
+			[ "$rec" -ge $((k + 2)) ] && break
+			guest "sleep 1"
+		done
+		[ "$rec" -ge $((k + 2)) ]
+		# stop it, read the last record from the disk, not the cache
+		guest "touch /tmp/stop; while [ ! -e /tmp/stopped ]; do usleep 100000; done; echo 3 >/proc/sys/vm/drop_caches"
+		guest "k=\$(cat /tmp/done); dd if=/dev/vda bs=512 skip=\$k count=1 2>/dev/null | head -n1; $RECORD"
+		echo "# $s restored: last record read back: $output" >&3
+		[ "$(echo "$output" | sed -n 1p)" = "$(echo "$output" | sed -n 2p)" ]
+		counters
+		records_ok "$T/disk" 1 "$rec"
+		guest "dmesg"
+		if echo "$output" | grep -E "$TROUBLE|clocksource.*(unstable|skew)|I/O error"; then
+			echo "# the restored guest's log:" >&3
+			echo "$output" | tail -40 | sed 's/^/# /' >&3
+			false
+		fi
+		kill -KILL "$PID"
+		wait "$PID" 2>/dev/null || true
+		PID=
+	done
+}
+
+@test "a damaged Linux snapshot is refused before anything runs, its section named" {
+	local off
+
+	[ -s "$BATS_FILE_TMPDIR/linux.snap" ] || skip "the first test made no snapshot"
+	cp "$BATS_FILE_TMPDIR/linux.snap" "$T/bad.snap"
+	# the first vcpu-os section: after the header, layout, machine and
+	# two vcpu sections (each a 24-byte header and its payload)
+	off=128
+	for ((i = 0; i < 4; i++)); do
+		off=$((off + 24 + $(od -An -tu8 -j $((off + 8)) -N8 "$T/bad.snap")))
+	done
+	[ "$(od -An -tu4 -j "$off" -N4 "$T/bad.snap" | tr -d ' ')" = 8 ]
+	printf '\x55' | dd of="$T/bad.snap" bs=1 seek=$((off + 24 + 200)) conv=notrunc 2>/dev/null
+	run vmxctl run --restore "$T/bad.snap" --serial "$T/console"
+	echo "# $output" >&3
+	[ "$status" -eq 72 ]
+	[[ $output == *"section 4 (vcpu-os 0): payload CRC mismatch"* ]]
+	[ ! -s "$T/console" ]
+}
