@@ -33,7 +33,7 @@ restore() {
 # in $c0 $c1 $rec.
 counters() {
 	# (a file being rewritten can read empty: read it again)
-	guest 'for f in c0 c1 done; do v=; while [ -z "$v" ]; do v=$(cat /tmp/$f); done; printf "%s " $v; done'
+	guest 'for f in c0 c1 done; do v=; while [ -z "$v" ]; do v=$(cat /tmp/$f); done; printf "%s " $v; done; echo'
 	read -r c0 c1 rec <<<"$output"
 	[ -n "$rec" ]
 }
