@@ -35,6 +35,9 @@
  *      lsr_oe (version 2: LSR.OE not yet read; 0 in version 1), pad
  *   u32 rx_len, then rx_len bytes of the receive FIFO (oldest first)
  * Version 1 (before interrupts) restores with no delta or overrun.
+ * A restore into a UART the guest has not touched yet (vmxctl run
+ * --restore) keeps the input read so far behind the saved FIFO: what
+ * was typed while vmxctl read the snapshot is not lost.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -91,6 +94,11 @@ struct uart {
 	bool thre_pending;
 	uint8_t msr_delta;		/* MSR bits 3:0, cleared by reading it */
 	bool lsr_oe;			/* overrun, cleared by reading LSR */
+	/*
+	 * The guest has touched the registers. Until then, what the input
+	 * reader received belongs after the FIFO a restore brings.
+	 */
+	bool guest_seen;
 	uint8_t rx[RX_SIZE];
 	unsigned int rx_head, rx_len;
 	int out_fd;
@@ -196,6 +204,7 @@ static void uart_pio(struct vmxctl_device *d, uint64_t reg, bool write,
 	uint8_t v = *val;
 
 	(void)size;	/* byte registers: wider accesses use the low byte */
+	u->guest_seen = true;
 	if (write) {
 		switch (reg) {
 		case 0:
@@ -367,12 +376,25 @@ static int uart_restore(struct vmxctl_device *d,
 	struct uart *u = d->priv;
 	const struct uart_state *s = st->data;
 	bool v1 = st->version == 1;
+	uint8_t *early = NULL;
+	unsigned int i, nearly = 0;
 
 	if ((!v1 && st->version != STATE_VERSION) || st->len < sizeof(*s) ||
 	    s->rx_len > RX_SIZE || st->len != sizeof(*s) + s->rx_len ||
 	    (!v1 && ((s->msr_delta & 0xf0) || s->lsr_oe > 1)))
 		return -EINVAL;
+	early = malloc(RX_SIZE);
+	if (!early)
+		return -ENOMEM;
 	pthread_mutex_lock(&d->lock);
+	/*
+	 * Input that came in before the restored guest ran (typed, or a
+	 * test's command, while vmxctl read the snapshot) follows the saved
+	 * FIFO instead of being overwritten by it.
+	 */
+	if (!u->guest_seen)
+		for (nearly = u->rx_len, i = 0; i < nearly; i++)
+			early[i] = u->rx[(u->rx_head + i) % RX_SIZE];
 	u->ier = s->ier, u->lcr = s->lcr, u->mcr = s->mcr, u->msr = s->msr;
 	u->scr = s->scr, u->dll = s->dll, u->dlm = s->dlm, u->fcr = s->fcr;
 	u->thre_pending = s->thre_pending;
@@ -381,8 +403,11 @@ static int uart_restore(struct vmxctl_device *d,
 	memcpy(u->rx, s + 1, s->rx_len);
 	u->rx_head = 0;
 	u->rx_len = s->rx_len;
+	for (i = 0; i < nearly; i++)
+		rx_push(u, early[i]);
 	update_irq(u);
 	pthread_mutex_unlock(&d->lock);
+	free(early);
 	return 0;
 }
 

@@ -17,7 +17,9 @@ bats_require_minimum_version 1.5.0
 RECORD='r=$(printf vmxl-rec-%06d $k); printf "%s %s\n" $r $(echo $r | md5sum | cut -c1-8)'
 
 # restore FILE [vmxctl run options...]: a new vmxctl continues the VM
-# saved in FILE, its console in a fresh $T/console, input from the FIFO.
+# saved in FILE, its console in a fresh $T/console, input from the FIFO
+# (the caller types at once, as a user would, while vmxctl still reads
+# the file: the UART keeps that input).
 restore() {
 	local file=$1
 
@@ -27,6 +29,21 @@ restore() {
 	/usr/bin/vmxctl run --restore "$file" --serial stdio "$@" \
 		<"$T/in" >"$T/console" 2>"$T/err" &
 	PID=$!
+}
+
+# diagnose: what the restored VM does when its shell does not answer
+diagnose() {
+	local i
+
+	sed 's/^/# vmxctl stderr: /' "$T/err" >&3
+	kill -0 "$PID" 2>/dev/null || { echo "# vmxctl has ended" >&3; return 0; }
+	for i in 1 2; do
+		vmxctl control "$T/ctl2" regs 0 2>&1 | grep -E 'rip|rflags|cr8' | sed 's/^/# vcpu0: /' >&3
+		vmxctl control "$T/ctl2" regs 1 2>&1 | grep -E 'rip|rflags|cr8' | sed 's/^/# vcpu1: /' >&3
+		sleep 1
+	done
+	vmxctl control "$T/ctl2" status 2>&1 | sed 's/^/# status: /' >&3
+	vmxmon --json list 2>&1 | sed 's/^/# vmxmon: /' >&3
 }
 
 # counters: the two vCPUs' counters and the last completed disk record
@@ -96,10 +113,12 @@ records_ok() {
 
 	for s in full inc1 inc2; do
 		read -r before_c0 before_c1 before_rec <"$T/$s.before"
-		restore "$T/$s.snap" --disk "$T/disk"
+		rm -f "$T/ctl2"
+		restore "$T/$s.snap" --disk "$T/disk" --control "$T/ctl2"
 		# the shell answers
-		guest "echo restored-$s"
+		guest "echo restored-$s" || { diagnose; false; }
 		[ "$output" = "restored-$s" ]
+		sed 's/^/# /' "$T/err" >&3
 		# the counters went on from their values: not reset, not lost
 		counters
 		echo "# $s restored: counters $c0 $c1 (saved after $before_c0 $before_c1), record $rec (after $before_rec)" >&3
