@@ -144,7 +144,7 @@ records_ok() {
 		# stop it, read the last record from the disk, not the cache
 		guest "touch /tmp/stop; while [ ! -e /tmp/stopped ]; do usleep 100000; done; echo 3 >/proc/sys/vm/drop_caches"
 		guest "k=\$(cat /tmp/done); dd if=/dev/vda bs=512 skip=\$k count=1 2>/dev/null | head -n1; $RECORD"
-		echo "# $s restored: last record read back: $output" >&3
+		echo "$output" | sed "s/^/# $s restored: last record read back: /" >&3
 		[ "$(echo "$output" | sed -n 1p)" = "$(echo "$output" | sed -n 2p)" ]
 		counters
 		records_ok "$T/disk" 1 "$rec"
