@@ -347,10 +347,10 @@ flip() {
 	done
 	# a newer version
 	cp "$T/a.snap" "$T/new.snap"
-	printf '\002' | dd of="$T/new.snap" bs=1 seek=8 conv=notrunc 2>/dev/null
+	printf '\003' | dd of="$T/new.snap" bs=1 seek=8 conv=notrunc 2>/dev/null
 	run vmxctl snapshot-info "$T/new.snap"
 	[ "$status" -eq 1 ]
-	[[ $output == *"header: format version 2 is newer"* ]]
+	[[ $output == *"header: format version 3 is newer than this program reads (2)"* ]]
 	# a wrong parent, then a missing one
 	mv "$T/a.snap" "$T/a.orig"
 	cp "$T/other.snap" "$T/a.snap"
