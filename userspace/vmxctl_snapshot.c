@@ -687,9 +687,11 @@ static void info_usage(FILE *f)
 "usage: vmxctl snapshot-info [--regs] [--devices] FILE\n"
 "Check FILE's header and small sections and print what it holds, one\n"
 "\"key value\" per line: version, kind (full/incremental), depth, id,\n"
-"parent and parent-id, creation time, sizes, memory slots, vCPUs (with\n"
-"--regs every register, segment and MSR), devices (with --devices their\n"
-"state in hex). Memory chunks are not read: `vmxctl verify` does that.\n"
+"parent and parent-id, creation time, sizes, memory slots, the machine\n"
+"(VM flags, platform, clock), vCPUs (MP state and APIC timer; with\n"
+"--regs every register, segment and MSR, events and DR7), devices (with\n"
+"--devices their state in hex). Memory chunks are not read: `vmxctl\n"
+"verify` does that.\n"
 "Exit status: 0; 1 FILE refused (the message names the section); 64 usage.\n");
 }
 
