@@ -1056,7 +1056,8 @@ static int restore_apply(struct vmxctl_machine *m, const char *file)
 	for (uint32_t i = 0; i < in->nr_vcpus; i++) {
 		if (from_snap(&in->vcpus[i], st)) {
 			vmxctl_err("--restore: %s: section %u (vcpu %u): state does not fit",
-				   file, i + 1 + !!(in->flags & SNAP_F_INCREMENTAL), i);
+				   file, i + 1 + (in->version >= 2) +
+				   !!(in->flags & SNAP_F_INCREMENTAL), i);
 			goto out;
 		}
 		ret = vmxctl_set_vcpu_state(m, i, st);
