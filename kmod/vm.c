@@ -4,7 +4,7 @@
  * memory slots (pinned guest RAM), guest-physical access for the module's
  * own reads and writes, and stopping every vCPU while the nested tables
  * change. vCPUs are in vcpu.c, dirty logging in dirty.c, the x86 work
- * both vendors share in x86.c.
+ * both vendors share in x86.c and x86_exit.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -2,7 +2,8 @@
 /*
  * vmx-lite internal interfaces: the machine-independent core (main.c,
  * vm.c, vcpu.c, dirty.c, iobus.c, mmu.c), the x86 work both vendors share
- * (x86.c, x86_decode.c) and the vendor backends (svm.c, vmx.c) meet here.
+ * (x86.c, x86_exit.c, x86_decode.c) and the vendor backends (svm.c,
+ * vmx.c) meet here.
  */
 #ifndef VMXL_H
 #define VMXL_H
@@ -645,6 +646,11 @@ int vmxl_regs_set(struct vmxl_vcpu *vcpu, const struct vmxl_regs *r);
 int vmxl_sregs_check(const struct vmxl_sregs *s);
 int vmxl_fpu_set(struct vmxl_vcpu *vcpu, const void __user *argp);
 void vmxl_vcpu_reset(struct vmxl_vcpu *vcpu);
+/* Around a guest entry: guest x87/SSE in, XCR0 narrowed, preemption off. */
+u64 vmxl_load_guest_fpu(struct vmxl_vcpu *vcpu);
+void vmxl_put_guest_fpu(struct vmxl_vcpu *vcpu, u64 host_xcr0);
+
+/* x86_exit.c: the exits both vendors finish the same way */
 /* Fill run for an MMIO exit after decoding the faulting instruction. */
 enum vmxl_exit_action vmxl_mmio_exit(struct vmxl_vcpu *vcpu,
 				     const struct vmxl_walk_ctx *walk,
@@ -658,9 +664,6 @@ int vmxl_msr_exit(struct vmxl_vcpu *vcpu, bool write);
 int vmxl_complete_pending(struct vmxl_vcpu *vcpu);
 unsigned int vmxl_insn_prefixes(const struct vmxl_walk_ctx *w, u64 linear_rip,
 				bool long64, int *seg);
-/* Around a guest entry: guest x87/SSE in, XCR0 narrowed, preemption off. */
-u64 vmxl_load_guest_fpu(struct vmxl_vcpu *vcpu);
-void vmxl_put_guest_fpu(struct vmxl_vcpu *vcpu, u64 host_xcr0);
 enum vmxl_exit_action vmxl_internal_error(struct vmxl_vcpu *vcpu, u32 sub,
 					  u64 data0, u64 data1);
 
