@@ -979,27 +979,6 @@ static void guest_exception_storm(uint64_t reps)
 	GUEST_SYNC(21, storm_counts[1]);
 }
 
-/*
- * Differences found by these guests that are vmx-lite bugs not fixed
- * yet: while this is 0 a test logs "KNOWN BUG" where one reproduces and
- * does not fail; set it to 1 with the fix. The one left: on SVM, the
- * single-step trap after an instruction vmx-lite emulates and skips (OUT,
- * CPUID) is lost, for the issue on exact debug features (DR6/DR7,
- * single-step) to fix.
- */
-#define KNOWN_BUGS_FAIL	0
-
-#define EXPECT_OR_KNOWN_BUG(expected, seen, what) do {			\
-	uint64_t __e = (expected), __s = (seen);			\
-	if (__e != __s)							\
-		fprintf(stderr, "# %s %s: %s: expected 0x%lx, saw 0x%lx\n",	\
-			KNOWN_BUGS_FAIL ? "FAIL" : "KNOWN BUG",		\
-			gvm_kind_name(variant->kind), what,		\
-			(unsigned long)__e, (unsigned long)__s);	\
-	if (KNOWN_BUGS_FAIL)						\
-		EXPECT_EQ(__e, __s);					\
-} while (0)
-
 TEST_F(hostile, exception_storm)
 {
 	uint64_t reps = lane_scale(64, 16), seen[32] = { 0 };
@@ -1052,8 +1031,8 @@ TEST_F(hostile, exception_storm)
 	EXPECT_EQ(reps, seen[24]);
 	/* each NOP, then PUSHFQ, ANDQ and the POPFQ that clears TF */
 	EXPECT_EQ(reps * 67, seen[20]);
-	/* 2 OUT, 2 XOR, 2 CPUID, then PUSHFQ, ANDQ, POPFQ */
-	EXPECT_OR_KNOWN_BUG(9, seen[21], "single steps over OUT and CPUID");
+	/* 2 OUT, 2 XOR, 2 CPUID, then PUSHFQ, ANDQ, POPFQ: emulated or not */
+	EXPECT_EQ(9, seen[21]);
 }
 
 /* One INT $0x80 before anything touched the GDT: one handler call. */
