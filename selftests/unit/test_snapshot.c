@@ -6,7 +6,9 @@
  * device blobs; chains of three incrementals; every byte of a file
  * flipped and the file cut at every offset, each refused with the section
  * that holds the byte named; a wrong, missing or resized parent; a newer
- * format version; a write that fails half-way (the old file survives).
+ * format version; a write that fails half-way (the old file survives);
+ * snap_capture(): a copy written after the guest changed every page gives
+ * the file the memory gave when copied, full and incremental (packed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1291,6 +1293,164 @@ TEST(bad_parameters)
 	EXPECT_NE(NULL, strstr(err.msg, "nope.snap")) TH_LOG("%s", err.msg);
 	vm_free(&vm);
 	rmtree(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* snap_capture(): the copy taken while the VM is paused               */
+/* ------------------------------------------------------------------ */
+
+/* snap_write() of @vm with @slots for its memory (a capture's views). */
+static int write_slots(struct vm *vm, const struct snap_slot *slots,
+		       const char *path, const char *parent, struct snap_err *err)
+{
+	struct snap_write_params p = {
+		.path = path, .parent = parent, .slots = slots,
+		.nr_slots = vm->nslots, .machine = &vm->machine,
+		.vcpus = vm->vcpus, .nr_vcpus = 2,
+		.devices = vm->devs, .nr_devices = 3, .threads = 2,
+		.no_fsync = true,
+	};
+
+	return snap_write(&p, NULL, err);
+}
+
+/* Everything after the header (time, nonce, id) is the same. */
+static void expect_same_body(struct __test_metadata *_metadata, const char *a,
+			     const char *b)
+{
+	size_t la, lb;
+	uint8_t *fa = slurp(a, &la), *fb = slurp(b, &lb);
+
+	ASSERT_NE(NULL, fa);
+	ASSERT_NE(NULL, fb);
+	ASSERT_EQ(la, lb);
+	EXPECT_EQ(0, memcmp(fa + SNAP_HEADER_SIZE, fb + SNAP_HEADER_SIZE,
+			    la - SNAP_HEADER_SIZE)) TH_LOG("%s and %s differ", a, b);
+	free(fa);
+	free(fb);
+}
+
+/* The guest scribbles on all of its memory (it runs during the write). */
+static void scribble(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nslots; i++)
+		memset(vm->slots[i].host, 0xee, vm->slots[i].size);
+}
+
+/*
+ * A capture holds memory as it was when taken: written after the guest
+ * changed every page, it gives the file the live memory gave before.
+ * Full (whole slots) and incremental (dirty pages, packed).
+ */
+TEST(capture_holds_memory_as_taken)
+{
+	struct snap_capture cap;
+	struct snap_err err = { 0 };
+	struct snap_slot s[3];
+	char *d = tmpdir();
+	uint64_t dirty = 0;
+	struct vm vm;
+
+	vm_init(&vm, 99, sizes_std, 3);
+	ASSERT_EQ(0, write_slots(&vm, vm.slots, path(d, "live-full.snap"), NULL,
+				 &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, snap_capture(&cap, vm.slots, 3, "full", &err))
+		TH_LOG("%s", err.msg);
+	EXPECT_EQ((sizes_std[0] + sizes_std[1] + sizes_std[2]) / PG, cap.pages);
+	EXPECT_EQ(cap.pages * PG, cap.len);
+	scribble(&vm);
+	ASSERT_EQ(0, write_slots(&vm, cap.slots, path(d, "cap-full.snap"), NULL,
+				 &err)) TH_LOG("%s", err.msg);
+	snap_capture_free(&cap);
+	expect_same_body(_metadata, path(d, "live-full.snap"), path(d, "cap-full.snap"));
+
+	vm_dirty(&vm, 20);
+	for (unsigned int i = 0; i < 3; i++) {
+		s[i] = vm.slots[i];
+		s[i].pages = vm.dirty[i];
+		for (uint64_t w = 0; w <= s[i].size / PG / 64; w++)
+			dirty += __builtin_popcountll(vm.dirty[i][w]);
+	}
+	ASSERT_EQ(0, write_slots(&vm, s, path(d, "live-inc.snap"),
+				 path(d, "cap-full.snap"), &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, snap_capture(&cap, s, 3, "inc", &err)) TH_LOG("%s", err.msg);
+	/* Only the dirty pages are copied: the copy costs what they weigh. */
+	EXPECT_EQ(dirty, cap.pages);
+	EXPECT_EQ(dirty * PG, cap.len);
+	EXPECT_TRUE(cap.slots[0].packed);
+	scribble(&vm);
+	ASSERT_EQ(0, write_slots(&vm, cap.slots, path(d, "cap-inc.snap"),
+				 path(d, "cap-full.snap"), &err)) TH_LOG("%s", err.msg);
+	snap_capture_free(&cap);
+	EXPECT_EQ(NULL, cap.buf);
+	expect_same_body(_metadata, path(d, "live-inc.snap"), path(d, "cap-inc.snap"));
+	vm_free(&vm);
+	rmtree(d);
+}
+
+/* Nothing dirty: a copy of nothing, an incremental of no chunks. */
+TEST(capture_nothing_dirty)
+{
+	struct snap_capture cap;
+	struct snap_write_stats st;
+	struct snap_err err = { 0 };
+	struct snap_slot s[2];
+	char *d = tmpdir();
+	struct vm vm;
+
+	vm_init(&vm, 5, sizes_std, 2);
+	ASSERT_EQ(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
+	for (unsigned int i = 0; i < 2; i++) {
+		s[i] = vm.slots[i];
+		s[i].pages = vm.dirty[i];	/* all zero */
+	}
+	ASSERT_EQ(0, snap_capture(&cap, s, 2, "b", &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(0, cap.pages);
+	{
+		struct snap_write_params p = {
+			.path = path(d, "b.snap"), .parent = path(d, "a.snap"),
+			.slots = cap.slots, .nr_slots = 2, .machine = &vm.machine,
+			.vcpus = vm.vcpus, .nr_vcpus = 2, .devices = vm.devs,
+			.nr_devices = 3, .no_fsync = true,
+		};
+
+		ASSERT_EQ(0, snap_write(&p, &st, &err)) TH_LOG("%s", err.msg);
+		EXPECT_EQ(0, st.chunks);
+		/* packed views need their bitmap */
+		cap.slots[1].pages = NULL;
+		EXPECT_NE(0, snap_write(&p, &st, &err));
+		EXPECT_NE(NULL, strstr(err.msg, "packed without a page bitmap"))
+			TH_LOG("%s", err.msg);
+	}
+	snap_capture_free(&cap);
+	vm_free(&vm);
+	rmtree(d);
+}
+
+/* No memory for the copy: ENOMEM, the file named, nothing to free. */
+TEST(capture_enomem)
+{
+	struct snap_capture cap;
+	struct snap_err err = { 0 };
+	struct snap_slot s = {
+		.size = SNAP_MAX_MEM, .host = &s,	/* never read */
+	};
+	FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+	int mode = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &mode) != 1)
+			mode = -1;
+		fclose(f);
+	}
+	if (mode == 1)
+		SKIP(return, "overcommit_memory=1: any mapping succeeds");
+	ASSERT_EQ(-1, snap_capture(&cap, &s, 1, "big.snap", &err));
+	EXPECT_EQ(ENOMEM, err.code);
+	EXPECT_NE(NULL, strstr(err.msg, "big.snap: no memory for a copy of 268435456 guest pages"))
+		TH_LOG("%s", err.msg);
+	EXPECT_EQ(NULL, cap.buf);
+	snap_capture_free(&cap);
 }
 
 TEST_HARNESS_MAIN

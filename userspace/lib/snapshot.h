@@ -72,6 +72,12 @@ struct snap_slot {
 	 * dirty log returns them); NULL: every page (a full snapshot).
 	 */
 	const uint64_t *pages;
+	/*
+	 * Writer only, with @pages: @host holds just the selected pages, one
+	 * after the other in page order (snap_capture()'s copy), not the
+	 * whole slot.
+	 */
+	bool packed;
 };
 
 /*
@@ -151,6 +157,31 @@ struct snap_write_stats {
 
 int snap_write(const struct snap_write_params *p, struct snap_write_stats *st,
 	       struct snap_err *err);
+
+/*
+ * A private copy of the guest pages a snapshot writes, taken while the VM
+ * is paused, so that compressing and writing them (snap_write() with
+ * @slots as its slots) can go on while the guest runs and changes its
+ * memory. A full slot (pages NULL) is copied whole; an incremental one
+ * only its selected pages, packed. The copy is one anonymous mapping:
+ * as much memory as the pages it holds.
+ */
+struct snap_capture {
+	struct snap_slot slots[SNAP_MAX_SLOTS];	/* views over the copy */
+	uint32_t nr_slots;
+	void *buf;
+	size_t len;		/* bytes mapped for the copy */
+	uint64_t pages;		/* pages copied */
+};
+
+/*
+ * Copy what @slots select into @cap (zeroed by the caller or not: it is
+ * overwritten). On failure (ENOMEM: no memory for the copy) nothing is
+ * left to free; @name (the snapshot file) is named in the message.
+ */
+int snap_capture(struct snap_capture *cap, const struct snap_slot *slots,
+		 uint32_t nr_slots, const char *name, struct snap_err *err);
+void snap_capture_free(struct snap_capture *cap);
 
 /* What the header and the small sections hold. */
 struct snap_info {

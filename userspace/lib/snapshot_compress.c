@@ -29,6 +29,25 @@ static bool page_is_zero(const void *page)
 	return true;
 }
 
+/* Selected pages among the @cnt pages from @first (a multiple of 64). */
+static uint32_t count_selected(const uint64_t *pages, uint64_t first, uint32_t cnt)
+{
+	uint32_t n = 0;
+
+	for (uint32_t w = 0; w < (cnt + 63) / 64; w++) {
+		uint32_t left = cnt - 64 * w;
+		/*
+		 * cppcheck's value flow loses that cnt goes up to
+		 * SNAP_CHUNK_PAGES (256): left >= 64 is the common case.
+		 */
+		/* cppcheck-suppress knownConditionTrueFalse */
+		uint64_t mask = left >= 64 ? ~0ULL : (1ULL << left) - 1;
+
+		n += __builtin_popcountll(pages[first / 64 + w] & mask);
+	}
+	return n;
+}
+
 int compressor_plan(struct compressor *c, const struct snap_write_params *p,
 		    struct snap_err *err)
 {
@@ -47,27 +66,19 @@ int compressor_plan(struct compressor *c, const struct snap_write_params *p,
 	for (uint32_t i = 0; i < p->nr_slots; i++) {
 		const struct snap_slot *s = &p->slots[i];
 		uint64_t n = s->size / SNAP_PAGE_SIZE;
+		uint64_t before = 0;	/* selected pages before this chunk */
 
 		for (uint64_t first = 0; first < n; first += SNAP_CHUNK_PAGES) {
 			uint32_t cnt = n - first < SNAP_CHUNK_PAGES ? n - first :
 				       SNAP_CHUNK_PAGES;
-			bool any = !s->pages;
+			uint32_t sel = s->pages ? count_selected(s->pages, first, cnt) :
+					cnt;
 
-			for (uint32_t w = 0; !any && w < (cnt + 63) / 64; w++) {
-				uint32_t left = cnt - 64 * w;
-				/*
-				 * cppcheck's value flow loses that cnt goes
-				 * up to SNAP_CHUNK_PAGES (256): left >= 64 is
-				 * the common case.
-				 */
-				/* cppcheck-suppress knownConditionTrueFalse */
-				uint64_t mask = left >= 64 ? ~0ULL :
-					       (1ULL << left) - 1;
-
-				any = s->pages[first / 64 + w] & mask;
-			}
-			if (any)
-				c->jobs[njobs++] = (struct chunk_job){ i, cnt, first };
+			if (sel)
+				c->jobs[njobs++] = (struct chunk_job){
+					i, cnt, first, before,
+				};
+			before += sel;
 		}
 	}
 	c->njobs = njobs;
@@ -81,6 +92,7 @@ static int compress_job(struct compressor *c, z_stream *z,
 	uint64_t present[BITMAP_WORDS] = { 0 }, data[BITMAP_WORDS] = { 0 };
 	uint32_t raw = 0;
 	uint8_t *h = b->data;
+	uint64_t next = j->packed;	/* packed: the copy's next page */
 	int ret;
 
 	b->selected = b->zero = b->pages = 0;
@@ -90,10 +102,11 @@ static int compress_job(struct compressor *c, z_stream *z,
 	z->avail_out = c->bound;
 	for (uint32_t i = 0; i < j->npages; i++) {
 		uint64_t pg = j->first + i;
-		uint8_t *src = (uint8_t *)s->host + pg * SNAP_PAGE_SIZE;
+		uint8_t *src;
 
 		if (s->pages && !bit(s->pages, pg))
 			continue;
+		src = (uint8_t *)s->host + (s->packed ? next++ : pg) * SNAP_PAGE_SIZE;
 		present[i / 64] |= 1ULL << (i % 64);
 		b->selected++;
 		if (page_is_zero(src)) {

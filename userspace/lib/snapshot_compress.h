@@ -26,6 +26,7 @@ struct chunk_job {
 	uint32_t slot;
 	uint32_t npages;
 	uint64_t first;
+	uint64_t packed;	/* packed slot: the copy's index of its first page */
 };
 
 /* A compressed chunk: the payload of its memory section. */

@@ -12,6 +12,7 @@
  *   snapshot_read_memory.c  snap_read_memory(): the memory chunks
  *   snapshot_reader.h       the reader's state those two share
  *   snapshot_chain.c        snap_open_chain(): a file and its parents
+ *   snapshot_capture.c      snap_capture(): a copy of the pages to write
  *
  * docs/snapshot-format.md describes the format; the short version:
  *

@@ -211,6 +211,11 @@ static int check_params(const struct snap_write_params *p, struct snap_err *err)
 				    p->path, s->slot);
 			return -1;
 		}
+		if (s->packed && !s->pages) {
+			snap_seterr(err, EINVAL, "%s: memory slot %u: packed without a page bitmap",
+				    p->path, s->slot);
+			return -1;
+		}
 	}
 	if (p->machine && ((p->machine->flags & ~SNAP_MACHINE_F_CLOCK) ||
 			   (!(p->machine->flags & SNAP_MACHINE_F_CLOCK) &&
