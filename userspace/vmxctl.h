@@ -155,6 +155,12 @@ int vmxctl_dirty_log_get(struct vmxctl_machine *m, unsigned int idx,
 /* Clear exactly the pages set in @bitmap (whole slot), in both logs. */
 int vmxctl_dirty_log_clear(struct vmxctl_machine *m, unsigned int idx,
 			   const uint64_t *bitmap);
+/*
+ * Mark the pages of @bitmap dirty again (in vmxctl's own log), as if
+ * written: undoes a clear whose pages did not reach their snapshot.
+ */
+void vmxctl_dirty_log_mark(struct vmxctl_machine *m, unsigned int idx,
+			   const uint64_t *bitmap);
 
 /* ---- device state ---- */
 

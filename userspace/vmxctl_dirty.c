@@ -67,6 +67,19 @@ int vmxctl_dirty_log_clear(struct vmxctl_machine *m, unsigned int idx,
 	return 0;
 }
 
+void vmxctl_dirty_log_mark(struct vmxctl_machine *m, unsigned int idx,
+			   const uint64_t *bitmap)
+{
+	uint64_t w;
+
+	if (idx >= m->nr_slots)
+		return;
+	for (w = 0; w < vmxctl_slot_words(&m->slots[idx]); w++)
+		if (bitmap[w])
+			atomic_fetch_or((_Atomic uint64_t *)&m->dev_dirty[idx][w],
+					bitmap[w]);
+}
+
 void vmxctl_mark_dirty(struct vmxctl_machine *m, uint64_t gpa, uint64_t len)
 {
 	unsigned int i;

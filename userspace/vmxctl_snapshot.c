@@ -2,20 +2,25 @@
 /*
  * vmxctl snapshots (docs/snapshot-format.md): the commands
  *
- *   vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N]
+ *   vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N] [--no-copy]
  *                                                   ask a running vmxctl
  *   vmxctl snapshot-info FILE                       print what FILE holds
  *   vmxctl verify FILE [--dump-mem OUT]             check the whole chain
  *   vmxctl run --restore FILE ...                   continue a saved VM
  *
- * and the control command "snapshot FILE [--parent PARENT] [--level N]"
- * that the first one sends to `vmxctl run --control SOCKET`. N is the
- * zlib level, 1 (the default: fastest, the shortest pause) to 9.
+ * and the control command "snapshot FILE [--parent PARENT] [--level N]
+ * [--no-copy]" that the first one sends to `vmxctl run --control SOCKET`.
+ * N is the zlib level, 1 (the default: fastest) to 9.
  *
- * A snapshot is transactional with the dirty log: with every vCPU paused,
- * GET the dirty bitmaps (nothing cleared), write FILE.tmp.PID, fsync,
- * rename, and only then CLEAR exactly the pages GET returned. A snapshot
- * that fails leaves the previous file and the dirty log as they were.
+ * The vCPUs stop only to capture the state: GET the dirty bitmaps, read
+ * vCPU and device state, copy the pages the file will hold (snap_capture:
+ * all RAM for a full snapshot, the dirty pages for an incremental), and
+ * CLEAR exactly the pages GET returned; then the guest runs on while
+ * FILE.tmp.PID is compressed from the copy, fsync'd and renamed. With
+ * --no-copy (or no memory for the copy) the vCPUs stay stopped for the
+ * write, as before. A snapshot that fails leaves the previous file, and
+ * puts the cleared bits back into the dirty log (vmxctl's own), so the
+ * next incremental from the same parent still has every page.
  * Dirty logging starts with the first snapshot of a run (which is full,
  * writes every page and so needs no log) or with --restore; an
  * incremental's PARENT must be the last snapshot this run wrote (or
@@ -54,7 +59,7 @@
 #define EXIT_USAGE	64
 #define EXIT_NOINPUT	66
 
-#define LEVEL_DEFAULT	1	/* zlib: the pause is the write, keep it short */
+#define LEVEL_DEFAULT	1	/* zlib: the fastest write, its file the largest */
 #define LEVEL_MAX	9
 #define LEVEL_RANGE	"1 to 9: 1 fastest, 9 smallest"	/* for messages */
 
@@ -291,15 +296,44 @@ static int collect(struct vmxctl_machine *m, struct snap_job *j, bool get_log,
 	return 0;
 }
 
+/*
+ * The guest's TSC goes on from where it paused, as after a restore of
+ * the file: the pause is invisible to it. Otherwise a long one (a full
+ * snapshot of a Linux guest under Bochs without the copy: 46 s) is time
+ * its RCU and soft-lockup watchdogs see pass without them running.
+ */
+static void resume_vm(struct vmxctl_machine *m, const struct snap_job *j,
+		      FILE *out)
+{
+	if (j->machine.flags & SNAP_MACHINE_F_CLOCK) {
+		int r = vmxlite_set_clock(vmxctl_vm_fd(m), &j->machine.clock);
+
+		if (r)
+			fprintf(out, "snapshot: VMXL_SET_CLOCK on resume: %s: the guest sees the pause\n",
+				strerror(-r));
+	}
+	vmxctl_resume(m);
+}
+
+/* Put back the dirty bits cleared at the pause: the file did not get them. */
+static void undo_clear(struct vmxctl_machine *m, const struct snap_job *j,
+		       unsigned int nslots)
+{
+	for (unsigned int i = 0; i < nslots; i++)
+		vmxctl_dirty_log_mark(m, i, j->bitmap[i]);
+}
+
 static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 			FILE *out)
 {
 	const char *file = NULL, *parent = NULL;
 	struct snap_job j = { 0 };
+	struct snap_slot sl[VMXCTL_MAX_SLOTS];
+	struct snap_capture cap = { 0 };
 	struct snap_write_stats st;
 	struct snap_err err = { 0 };
-	uint64_t t0, t1, t2;
-	bool was_logging;
+	uint64_t t0, t1, t2 = 0, tc = 0, copied = 0;
+	bool was_logging, copy = true, paused = false, cleared = false;
 	int ret = EXIT_FAILED, level = LEVEL_DEFAULT;
 
 	for (int i = 1; i < argc; i++) {
@@ -312,6 +346,8 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 					argv[i]);
 				return EXIT_FAILED;
 			}
+		} else if (!strcmp(argv[i], "--no-copy")) {
+			copy = false;
 		} else if (argv[i][0] != '-' && !file) {
 			file = argv[i];
 		} else {
@@ -320,7 +356,7 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 		}
 	}
 	if (!file) {
-		fprintf(out, "usage: snapshot FILE [--parent PARENT] [--level N]\n");
+		fprintf(out, "usage: snapshot FILE [--parent PARENT] [--level N] [--no-copy]\n");
 		return EXIT_FAILED;
 	}
 	if (vmxctl_config(m)->smmu) {
@@ -355,82 +391,105 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 		goto out_unlock;
 	}
 	t1 = now_ns();
+	paused = true;
 	was_logging = S.logging;
 	if (!S.logging) {
 		/* First snapshot of the run: a full one; the window opens now. */
 		if (parent) {
 			fprintf(out, "snapshot: no dirty log to make an incremental from\n");
-			goto out_resume;
+			goto out;
 		}
 		ret = vmxctl_dirty_log_enable(m, true);
 		if (ret) {
 			fprintf(out, "snapshot: turning the dirty log on: %s\n",
 				strerror(-ret));
 			ret = EXIT_FAILED;
-			goto out_resume;
+			goto out;
 		}
 		S.logging = true;
 		S.have_last = false;
 		ret = EXIT_FAILED;
 	}
 	if (collect(m, &j, was_logging, out))
-		goto out_resume;
-	{
-		struct snap_slot sl[VMXCTL_MAX_SLOTS];
-		struct snap_write_params p = {
-			.path = file, .parent = parent, .slots = sl,
-			.nr_slots = j.nslots, .machine = &j.machine,
-			.vcpus = j.vcpus, .nr_vcpus = j.ncpus,
-			.devices = j.devs, .nr_devices = j.ndevs, .threads = 2,
-			.level = level,
-		};
-
-		for (unsigned int i = 0; i < j.nslots; i++) {
-			sl[i] = j.slots[i];
-			sl[i].pages = parent ? j.bitmap[i] : NULL;
-		}
-		if (snap_write(&p, &st, &err)) {
-			fprintf(out, "snapshot: %s\n", err.msg);
-			fprintf(out, "snapshot: nothing changed: %s and the dirty log are as they were\n",
-				file);
-			goto out_resume;
-		}
+		goto out;
+	for (unsigned int i = 0; i < j.nslots; i++) {
+		sl[i] = j.slots[i];
+		sl[i].pages = parent ? j.bitmap[i] : NULL;
 	}
-	/* Written and durable: now clear exactly the pages GET returned. */
+	/*
+	 * The pages the file will hold, copied while the vCPUs are stopped:
+	 * compressing them is what takes time, and it can run from the copy
+	 * with the guest running. Without memory for the copy, the snapshot
+	 * still succeeds, paused for the whole write, as --no-copy.
+	 */
+	if (copy) {
+		uint64_t tc0 = now_ns();
+
+		if (snap_capture(&cap, sl, j.nslots, file, &err)) {
+			fprintf(out, "snapshot: %s; writing with the guest paused instead (as --no-copy)\n",
+				err.msg);
+			copy = false;
+		}
+		tc = now_ns() - tc0;
+		copied = cap.pages;
+	}
+	/*
+	 * Clear now, while paused: bits set from here on are writes the file
+	 * does not hold, and a clear after the resume would drop them. If the
+	 * file is not written, undo_clear() puts these bits back.
+	 */
 	if (was_logging)
 		for (unsigned int i = 0; i < j.nslots; i++) {
 			int r = vmxctl_dirty_log_clear(m, i, j.bitmap[i]);
 
 			if (r) {
-				fprintf(out, "snapshot: %s written, but clearing the dirty log of slot %u failed (%s): the next snapshot must be a full one\n",
-					file, j.slots[i].slot, strerror(-r));
-				S.have_last = false;
-				goto out_resume;
+				fprintf(out, "snapshot: clearing the dirty log of slot %u: %s\n",
+					j.slots[i].slot, strerror(-r));
+				fprintf(out, "snapshot: nothing changed: %s and the dirty log are as they were\n",
+					file);
+				undo_clear(m, &j, i);
+				goto out;
 			}
 		}
+	cleared = was_logging;
+	if (copy) {
+		resume_vm(m, &j, out);
+		paused = false;
+		t2 = now_ns();
+	}
+	{
+		struct snap_write_params p = {
+			.path = file, .parent = parent,
+			.slots = copy ? cap.slots : sl, .nr_slots = j.nslots,
+			.machine = &j.machine, .vcpus = j.vcpus, .nr_vcpus = j.ncpus,
+			.devices = j.devs, .nr_devices = j.ndevs, .threads = 2,
+			.level = level,
+		};
+
+		if (snap_write(&p, &st, &err)) {
+			fprintf(out, "snapshot: %s\n", err.msg);
+			fprintf(out, "snapshot: nothing changed: %s and the dirty log are as they were\n",
+				file);
+			goto out;
+		}
+	}
+	cleared = false;
 	memcpy(S.last_id, st.id, SNAP_ID_SIZE);
 	if (!realpath(file, S.last))
 		snprintf(S.last, sizeof(S.last), "%s", file);
 	S.have_last = true;
 	ret = 0;
-out_resume:
-	/*
-	 * The guest's TSC goes on from where it paused, as after a restore
-	 * of this file: the pause is invisible to it. Otherwise a long one
-	 * (a full snapshot of a Linux guest under Bochs: 46 s) is time its
-	 * RCU and soft-lockup watchdogs see pass without them running.
-	 */
-	if (j.machine.flags & SNAP_MACHINE_F_CLOCK) {
-		int r = vmxlite_set_clock(vmxctl_vm_fd(m), &j.machine.clock);
-
-		if (r)
-			fprintf(out, "snapshot: VMXL_SET_CLOCK on resume: %s: the guest sees the pause\n",
-				strerror(-r));
+out:
+	if (cleared)
+		undo_clear(m, &j, j.nslots);
+	if (paused) {
+		resume_vm(m, &j, out);
+		t2 = now_ns();
 	}
-	vmxctl_resume(m);
-	t2 = now_ns();
+	snap_capture_free(&cap);
 	if (!ret) {
 		char id[2 * SNAP_ID_SIZE + 1];
+		uint64_t t3 = now_ns();
 
 		snap_id_hex(st.id, id);
 		fprintf(out, "snapshot %s: %s, %" PRIu64 " of %" PRIu64 " pages (%" PRIu64 " zero, elided), %" PRIu64 " chunks\n",
@@ -438,11 +497,18 @@ out_resume:
 			st.pages_total, st.pages_zero, st.chunks);
 		fprintf(out, "bytes %" PRIu64 "\n", st.bytes);
 		fprintf(out, "level %d\n", level);
-		fprintf(out, "pause %.3f ms\n", (t2 - t1) / 1e6);
-		fprintf(out, "write %.3f ms, %.1f MB/s written, %.1f MB/s of guest memory\n",
+		if (copy)
+			fprintf(out, "pause %.3f ms, vCPUs stopped: state, dirty log, a copy of %" PRIu64 " pages (%.1f MiB) in %.3f ms\n",
+				(t2 - t1) / 1e6, copied, copied * SNAP_PAGE_SIZE / 1048576.0,
+				tc / 1e6);
+		else
+			fprintf(out, "pause %.3f ms, vCPUs stopped for the whole write (no copy)\n",
+				(t2 - t1) / 1e6);
+		fprintf(out, "write %.3f ms, %.1f MB/s written, %.1f MB/s of guest memory, %s\n",
 			st.ns / 1e6, mbps(st.bytes, st.ns),
-			mbps(st.pages_selected * SNAP_PAGE_SIZE, st.ns));
-		fprintf(out, "total %.3f ms\n", (t2 - t0) / 1e6);
+			mbps(st.pages_selected * SNAP_PAGE_SIZE, st.ns),
+			copy ? "from the copy, the guest running" : "the guest paused");
+		fprintf(out, "total %.3f ms\n", (t3 - t0) / 1e6);
 		fprintf(out, "id %s\n", id);
 	}
 	job_free(&j);
@@ -452,7 +518,7 @@ out_unlock:
 }
 
 /* ------------------------------------------------------------------ */
-/* vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N]           */
+/* vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N] ...       */
 /* ------------------------------------------------------------------ */
 
 /* FILE as an absolute path (the server's working directory differs). */
@@ -485,18 +551,22 @@ static char *absolute(const char *path)
 static void snapshot_usage(FILE *f)
 {
 	fprintf(f,
-"usage: vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N]\n"
+"usage: vmxctl snapshot SOCKET FILE [--parent PARENT] [--level N] [--no-copy]\n"
 "Save the VM of the `vmxctl run --control SOCKET` into FILE: every page\n"
 "(full), or with --parent only the pages written since PARENT, which must\n"
 "be the last snapshot that run wrote or was restored from. The VM pauses\n"
-"while FILE is written (FILE.tmp.PID, fsync, rename); the old FILE and the\n"
-"dirty log stay as they were when anything fails. Prints pages, bytes,\n"
-"the level, the pause and the write rate. Paths must not contain white\n"
-"space.\n"
-"  --level N  zlib level, " LEVEL_RANGE " (default 1). The VM\n"
-"             stays paused while it compresses: higher levels make a\n"
-"             smaller file and a longer pause (docs/benchmarks.md).\n"
-"             A chain may mix levels.\n"
+"while its state and a copy of those pages are taken (the copy needs as\n"
+"much memory as they hold: all guest RAM for a full snapshot), then runs\n"
+"on while FILE is written from the copy (FILE.tmp.PID, fsync, rename);\n"
+"the old FILE and the dirty log stay as they were when anything fails.\n"
+"Prints pages, bytes, the level, the pause, the write and its rate.\n"
+"Paths must not contain white space.\n"
+"  --level N  zlib level, " LEVEL_RANGE " (default 1). Higher\n"
+"             levels make a smaller file and a longer write\n"
+"             (docs/benchmarks.md). A chain may mix levels.\n"
+"  --no-copy  no copy: the VM stays paused for the whole write (what\n"
+"             happens anyway, said in the output, when the copy's\n"
+"             memory cannot be had).\n"
 "Exit status: 0 written; 1 the snapshot failed; 64 usage; 66 the socket\n"
 "could not be used.\n");
 }
@@ -506,6 +576,7 @@ static int cmd_snapshot(int argc, char **argv)
 	const char *sock = NULL, *file = NULL, *parent = NULL;
 	char *afile = NULL, *aparent = NULL, *line = NULL, opt_level[24] = "";
 	int ret, level = 0;
+	bool no_copy = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -528,6 +599,8 @@ static int cmd_snapshot(int argc, char **argv)
 					   argv[i]);
 				return EXIT_USAGE;
 			}
+		} else if (!strcmp(argv[i], "--no-copy")) {
+			no_copy = true;
 		} else if (argv[i][0] == '-') {
 			vmxctl_err("snapshot: unknown option %s (vmxctl snapshot --help)", argv[i]);
 			return EXIT_USAGE;
@@ -560,8 +633,9 @@ static int cmd_snapshot(int argc, char **argv)
 	/* --level only when given: the server's default is the one default. */
 	if (level)
 		snprintf(opt_level, sizeof(opt_level), " --level %d", level);
-	if (asprintf(&line, "snapshot %s%s%s%s", afile, aparent ? " --parent " : "",
-		     aparent ? aparent : "", opt_level) < 0) {
+	if (asprintf(&line, "snapshot %s%s%s%s%s", afile, aparent ? " --parent " : "",
+		     aparent ? aparent : "", opt_level,
+		     no_copy ? " --no-copy" : "") < 0) {
 		line = NULL;
 		ret = EXIT_FAILED;
 		goto out;
@@ -1137,14 +1211,14 @@ static const struct vmxctl_snapshot_ops ops = {
 void vmxctl_snapshot_init(void)
 {
 	vmxctl_register_command("snapshot",
-				"save a running VM: SOCKET FILE [--parent PARENT] [--level N]",
+				"save a running VM: SOCKET FILE [--parent PARENT] [--level N] [--no-copy]",
 				cmd_snapshot);
 	vmxctl_register_command("snapshot-info", "print what a snapshot FILE holds",
 				cmd_info);
 	vmxctl_register_command("verify", "check a snapshot FILE and its whole chain",
 				cmd_verify);
 	vmxctl_register_control("snapshot",
-				"FILE [--parent PARENT] [--level N]: save the VM (zlib level N, 1-9)",
+				"FILE [--parent PARENT] [--level N] [--no-copy]: save the VM (zlib level N, 1-9)",
 				ctl_snapshot);
 	vmxctl_register_snapshot_ops(&ops);
 }
