@@ -5,7 +5,10 @@
 # chain of three taken during disk I/O; a wrong, missing or damaged file
 # (every section) refused with the section named and nothing run; a
 # failed snapshot (disk full) leaving the old file and the dirty log;
-# zlib levels (--level) 1, 6 and 9 in one chain, anything else refused.
+# zlib levels (--level) 1, 6 and 9 in one chain, anything else refused;
+# snapshots written from the copy taken at the pause while the guest
+# writes on, each one moment of the guest (demo-counts).
+# vmxl-timeout: 300
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -401,4 +404,53 @@ flip() {
 	[ "$status" -eq 1 ]
 	[[ $output == *"$T/no/such/c.snap"* ]]
 	vmxctl control "$T/a.ctl" stop 0
+}
+
+# The pause copies the pages; the guest runs on while the copy is
+# compressed (level 9: the longest write) and keeps rewriting its 1024
+# array pages. What each file restores must still be one moment of the
+# guest: every array page the count it held at the pause (demo-counts),
+# none newer. Pages compressed from live memory would be ahead of the
+# saved count.
+@test "snapshots hold memory as of the pause while the guest writes on during the write; --no-copy too" {
+	local f prev=""
+
+	mkdisk "$T/disk.img" "VMXLDEMO every=20000"
+	start a $G/demo.elf
+	wait_for "$T/a.log" '^count ' "$PID"
+	for f in full inc1 inc2; do
+		run vmxctl snapshot "$T/a.ctl" "$T/$f.snap" --level 9 ${prev:+--parent "$T/$prev.snap"}
+		[ "$status" -eq 0 ]
+		[[ $output == *$'\npause '*' ms, vCPUs stopped: state, dirty log, a copy of '*' pages '* ]]
+		[[ $output == *$'\nwrite '*' ms, '*'from the copy, the guest running'* ]]
+		echo "# $f: $(grep -E '^(pause|write) ' <<<"$output" | tr '\n' ' ')" >&2
+		run vmxctl verify --dump-mem "$T/mem" "$T/$f.snap"
+		[ "$status" -eq 0 ]
+		run demo-counts $G/demo.elf "$T/mem"
+		echo "# $f: $output" >&2
+		[ "$status" -eq 0 ]
+		prev=$f
+		next_count "$T/a.log" "$PID" 20000
+	done
+	[[ $(vmxctl snapshot-info "$T/full.snap") == *"kind full"* ]]
+	# --no-copy: paused for the whole write, said so; the same moment
+	run vmxctl snapshot "$T/a.ctl" "$T/nc.snap" --no-copy --parent "$T/inc2.snap"
+	[ "$status" -eq 0 ]
+	[[ $output == *$'\npause '*' ms, vCPUs stopped for the whole write (no copy)'* ]]
+	[[ $output == *"the guest paused"* ]]
+	vmxctl verify --dump-mem "$T/mem" "$T/nc.snap"
+	demo-counts $G/demo.elf "$T/mem"
+	kill -KILL "$PID"
+	wait "$PID" || true
+
+	# restored: the same moment in the new VM's memory, and it counts on
+	restore b "$T/inc2.snap"
+	vmxctl control "$T/b.ctl" dump-mem "$T/mem2"
+	run demo-counts $G/demo.elf "$T/mem2"
+	[ "$status" -eq 0 ]
+	vmxctl verify --dump-mem "$T/mem" "$T/inc2.snap"
+	same "$T/mem" "$T/mem2"
+	vmxctl control "$T/b.ctl" resume
+	wait_for "$T/b.log" '^count ' "$PID"
+	vmxctl control "$T/b.ctl" stop 0
 }
