@@ -3,11 +3,13 @@
  * How long `vmxctl snapshot` keeps a running guest paused, per zlib level
  * (1, 6, 9): a full snapshot and an incremental at 5% dirty, the pause as
  * vmxctl reports it ("pause X ms": from every vCPU stopped to resumed:
- * dirty log GET, vCPU and device state, the write, fsync, CLEAR, resume)
- * against its write alone ("write X ms", snap_write). The ratio is what
- * stopping the machine adds to compressing it; the write's own speed per
- * level is timed on real cores by the host benchmark
- * (selftests/unit/bench_snapshot.c).
+ * dirty log GET, vCPU and device state, the copy of the pages to write,
+ * CLEAR, resume) against the write ("write X ms", snap_write from the
+ * copy, fsync and rename included, with the guest running), which the
+ * pause used to include (issue 20's targets: the pause at most 0.1 of
+ * the write; an incremental's pause at most 1/15 of a full one's, the
+ * last metric). The write's own speed per level is timed on real cores
+ * by the host benchmark (selftests/unit/bench_snapshot.c).
  *
  * The guest is the demo (/usr/share/vmxctl/demo.elf) under vmxctl run,
  * whose loop writes one page of its 4 MiB array per iteration: between
@@ -437,6 +439,8 @@ int main(int argc, char **argv)
 	/* The run's first snapshot turns the dirty log on: not timed. */
 	take_snapshot("warm.snap", NULL, 1);
 
+	double full_pause1[MAX_RUNS], inc_pause1[MAX_RUNS];
+
 	for (unsigned int l = 0; l < ARRAY_SIZE(levels); l++) {
 		double fp[MAX_RUNS], fw[MAX_RUNS], ft[MAX_RUNS];
 		double ip[MAX_RUNS], iw[MAX_RUNS], it[MAX_RUNS];
@@ -459,6 +463,10 @@ int main(int argc, char **argv)
 			ip[r] = i.pause;
 			iw[r] = i.write;
 			it[r] = i.total;
+			if (!l) {
+				full_pause1[r] = f.pause;
+				inc_pause1[r] = i.pause;
+			}
 		}
 		/* Once (the cheapest level): the reader is the same at any. */
 		if (!l)
@@ -488,6 +496,15 @@ int main(int argc, char **argv)
 		unlink(name);
 		snprintf(name, sizeof(name), "%s/check.snap", dir);
 		unlink(name);
+	}
+	/* What only the dirty set costs: an incremental's pause against a full one's. */
+	{
+		struct bench_stat a = bench_stat(full_pause1, runs);
+		struct bench_stat b = bench_stat(inc_pause1, runs);
+
+		printf("# zlib 1: incremental pause %.2f ms, full pause %.2f ms\n",
+		       b.median, a.median);
+		bench_report("snapshot_pause_inc5pct_vs_full", "ms", "full pause", &a, &b);
 	}
 	snprintf(name, sizeof(name), "control %s stop 0", ctl);
 	run_vmxctl(name, out, sizeof(out));
