@@ -447,7 +447,8 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 					j.slots[i].slot, strerror(-r));
 				fprintf(out, "snapshot: nothing changed: %s and the dirty log are as they were\n",
 					file);
-				undo_clear(m, &j, i);
+				/* slot i too: a failed CLEAR may have cleared some */
+				undo_clear(m, &j, i + 1);
 				goto out;
 			}
 		}
