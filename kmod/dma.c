@@ -16,6 +16,7 @@
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "smmu.h"
@@ -121,6 +122,93 @@ void vmxl_smmu_free(struct vmxl_vm *vm)
 {
 	if (vm->smmu)
 		vmxl_smmu_destroy(vm->smmu);
+}
+
+/* uapi <-> model; both under smmu_lock so the registers are one moment's. */
+static void smmu_state_get(struct vmxl_vm *vm, struct vmxl_smmu *smmu,
+			   struct vmxl_smmu_state *st)
+{
+	struct vmxl_smmu_params p;
+	struct vmxl_smmu_regs r;
+
+	lockdep_assert_held(&vm->smmu_lock);
+	vmxl_smmu_get_regs(smmu, &r);
+	vmxl_smmu_get_params(smmu, &p);
+	memset(st, 0, sizeof(*st));
+	st->sid_bits = p.sid_bits;
+	st->ssid_bits = p.ssid_bits;
+	st->cr0 = r.cr0;
+	st->cr1 = r.cr1;
+	st->cr2 = r.cr2;
+	st->gbpa = r.gbpa;
+	st->irq_ctrl = r.irq_ctrl;
+	st->gerror = r.gerror;
+	st->gerrorn = r.gerrorn;
+	st->strtab_base = r.strtab_base;
+	st->strtab_base_cfg = r.strtab_cfg;
+	st->cmdq_base = r.cmdq_base;
+	st->cmdq_prod = r.cmdq_prod;
+	st->cmdq_cons = r.cmdq_cons;
+	st->evtq_base = r.evtq_base;
+	st->evtq_prod = r.evtq_prod;
+	st->evtq_cons = r.evtq_cons;
+}
+
+static int smmu_state_set(struct vmxl_vm *vm, struct vmxl_smmu *smmu,
+			  const struct vmxl_smmu_state *st)
+{
+	struct vmxl_smmu_regs r = {
+		.cr0 = st->cr0, .cr1 = st->cr1, .cr2 = st->cr2,
+		.gbpa = st->gbpa, .irq_ctrl = st->irq_ctrl,
+		.gerror = st->gerror, .gerrorn = st->gerrorn,
+		.strtab_base = st->strtab_base,
+		.strtab_cfg = st->strtab_base_cfg,
+		.cmdq_base = st->cmdq_base, .cmdq_prod = st->cmdq_prod,
+		.cmdq_cons = st->cmdq_cons, .evtq_base = st->evtq_base,
+		.evtq_prod = st->evtq_prod, .evtq_cons = st->evtq_cons,
+	};
+	struct vmxl_smmu_params p;
+
+	lockdep_assert_held(&vm->smmu_lock);
+	/*
+	 * The stream table's reach (IDR1.SIDSIZE) and the CD tables'
+	 * (SSIDSIZE) are the guest's assumptions: state from an SMMU of
+	 * another shape would translate differently.
+	 */
+	vmxl_smmu_get_params(smmu, &p);
+	if (st->sid_bits != p.sid_bits || st->ssid_bits != p.ssid_bits)
+		return -EINVAL;
+	return vmxl_smmu_set_regs(smmu, &r);
+}
+
+/*
+ * VMXL_GET_SMMU_STATE / VMXL_SET_SMMU_STATE. ENXIO without an SMMU, as
+ * the LAPIC ioctls do without an APIC: the VM lacks the device.
+ */
+long vmxl_smmu_state_ioctl(struct vmxl_vm *vm, void __user *argp, bool set)
+{
+	/* Pairs with the release in vmxl_create_smmu(). */
+	struct vmxl_smmu *smmu = smp_load_acquire(&vm->smmu);
+	struct vmxl_smmu_state st;
+	int ret;
+
+	if (!smmu)
+		return -ENXIO;
+	if (!set) {
+		mutex_lock(&vm->smmu_lock);
+		smmu_state_get(vm, smmu, &st);
+		mutex_unlock(&vm->smmu_lock);
+		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&st, argp, sizeof(st)))
+		return -EFAULT;
+	if (st.flags || st.pad ||
+	    memchr_inv(st.reserved, 0, sizeof(st.reserved)))
+		return -EINVAL;
+	mutex_lock(&vm->smmu_lock);
+	ret = smmu_state_set(vm, smmu, &st);
+	mutex_unlock(&vm->smmu_lock);
+	return ret;
 }
 
 /* Translate one page of a transfer; fills @d's status on failure. */

@@ -1378,6 +1378,83 @@ void vmxl_smmu_reg_write(struct vmxl_smmu *s, u32 off, u32 len, u64 val)
 		smmu_write32(s, off + 4, val >> 32);
 }
 
+/* ---- save and restore ---- */
+
+void vmxl_smmu_get_regs(const struct vmxl_smmu *s, struct vmxl_smmu_regs *r)
+{
+	*r = (struct vmxl_smmu_regs){
+		.cr0 = s->cr0, .cr1 = s->cr1, .cr2 = s->cr2, .gbpa = s->gbpa,
+		.irq_ctrl = s->irq_ctrl, .gerror = s->gerror,
+		.gerrorn = s->gerrorn, .strtab_base = s->strtab_base,
+		.strtab_cfg = s->strtab_cfg, .cmdq_base = s->cmdq_base,
+		.cmdq_prod = s->cmdq_prod, .cmdq_cons = s->cmdq_cons,
+		.evtq_base = s->evtq_base, .evtq_prod = s->evtq_prod,
+		.evtq_cons = s->evtq_cons,
+	};
+}
+
+/*
+ * Only what the registers can hold (IHI 0070 6.3): the bits the write
+ * path keeps, plus those the SMMU itself sets and a guest cannot write
+ * (GERROR, CMDQ_CONS.ERR with the two CERROR codes the model reports,
+ * EVTQ_PROD.OVFLG). GBPA.UPDATE always reads 0 here: the update is
+ * synchronous.
+ */
+static bool regs_valid(const struct vmxl_smmu_regs *r)
+{
+	u32 err = (r->cmdq_cons & CMDQ_CONS_ERR_MASK) >> CMDQ_CONS_ERR_SHIFT;
+
+	return !(r->cr0 & ~CR0_MASK) && !(r->cr1 & ~CR1_MASK) &&
+	       !(r->cr2 & ~CR2_MASK) && !(r->gbpa & ~GBPA_MASK) &&
+	       !(r->irq_ctrl & ~IRQ_CTRL_MASK) &&
+	       !(r->gerror & ~GERROR_MASK) && !(r->gerrorn & ~GERROR_MASK) &&
+	       !(r->strtab_base & ~STRTAB_BASE_MASK) &&
+	       !(r->strtab_cfg & ~STRTAB_CFG_MASK) &&
+	       !(r->cmdq_base & ~Q_BASE_MASK) &&
+	       !(r->evtq_base & ~Q_BASE_MASK) &&
+	       !(r->cmdq_prod & ~Q_PTR_MASK) &&
+	       !(r->cmdq_cons & ~(Q_PTR_MASK | CMDQ_CONS_ERR_MASK)) &&
+	       err <= CERROR_ABT &&
+	       !(r->evtq_prod & ~(Q_PTR_MASK | EVTQ_OVFLG)) &&
+	       !(r->evtq_cons & ~(Q_PTR_MASK | EVTQ_OVFLG));
+}
+
+int vmxl_smmu_set_regs(struct vmxl_smmu *s, const struct vmxl_smmu_regs *r)
+{
+	if (!regs_valid(r))
+		return -EINVAL;
+	/*
+	 * Straight into the registers, not through the write path: that
+	 * would run commands between CONS and PROD (CMDQ_PROD, CR0.CMDQEN
+	 * 0 -> 1) and refuse base writes while a queue or the SMMU is on.
+	 * A restored SMMU continues, it does not start over.
+	 */
+	s->cr0 = r->cr0;
+	s->cr1 = r->cr1;
+	s->cr2 = r->cr2;
+	s->gbpa = r->gbpa;
+	s->irq_ctrl = r->irq_ctrl;
+	s->gerror = r->gerror;
+	s->gerrorn = r->gerrorn;
+	s->strtab_base = r->strtab_base;
+	s->strtab_cfg = r->strtab_cfg;
+	s->cmdq_base = r->cmdq_base;
+	s->cmdq_prod = r->cmdq_prod;
+	s->cmdq_cons = r->cmdq_cons;
+	s->evtq_base = r->evtq_base;
+	s->evtq_prod = r->evtq_prod;
+	s->evtq_cons = r->evtq_cons;
+	/* Cached STEs, CDs and translations may be another VM's: drop. */
+	drop_caches(s);
+	return 0;
+}
+
+void vmxl_smmu_get_params(const struct vmxl_smmu *s,
+			  struct vmxl_smmu_params *p)
+{
+	*p = s->p;
+}
+
 /* ---- life cycle ---- */
 
 struct vmxl_smmu *vmxl_smmu_create(const struct vmxl_smmu_params *p,

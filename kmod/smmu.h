@@ -114,6 +114,21 @@ struct vmxl_smmu_stats {
 	u64 commands, events, events_lost;
 };
 
+/*
+ * The programmer-visible register state, for save and restore
+ * (VMXL_GET/SET_SMMU_STATE). CR0ACK and IRQ_CTRLACK mirror CR0 and
+ * IRQ_CTRL; the tables and queues are in guest memory.
+ */
+struct vmxl_smmu_regs {
+	u32 cr0, cr1, cr2, gbpa, irq_ctrl, gerror, gerrorn;
+	u64 strtab_base;
+	u32 strtab_cfg;
+	u64 cmdq_base;
+	u32 cmdq_prod, cmdq_cons;
+	u64 evtq_base;
+	u32 evtq_prod, evtq_cons;
+};
+
 struct vmxl_smmu;
 
 /* A new SMMU in its reset state; NULL on bad @p or no memory. */
@@ -138,6 +153,16 @@ void vmxl_smmu_reg_write(struct vmxl_smmu *s, u32 off, u32 len, u64 val);
 enum vmxl_smmu_result vmxl_smmu_translate(struct vmxl_smmu *s,
 					  const struct vmxl_smmu_txn *t,
 					  struct vmxl_smmu_out *out);
+
+/*
+ * Save and restore the registers. Set refuses (-EINVAL, nothing
+ * changed) a bit no register holds; it runs no command, writes no
+ * guest memory and drops both caches.
+ */
+void vmxl_smmu_get_regs(const struct vmxl_smmu *s, struct vmxl_smmu_regs *r);
+int vmxl_smmu_set_regs(struct vmxl_smmu *s, const struct vmxl_smmu_regs *r);
+void vmxl_smmu_get_params(const struct vmxl_smmu *s,
+			  struct vmxl_smmu_params *p);
 
 void vmxl_smmu_get_stats(const struct vmxl_smmu *s,
 			 struct vmxl_smmu_stats *st);

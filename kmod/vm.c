@@ -487,6 +487,10 @@ static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vmxl_smmu_dma_ioctl(vm, argp, true);
 	case VMXL_SMMU_TRANSLATE:
 		return vmxl_smmu_dma_ioctl(vm, argp, false);
+	case VMXL_GET_SMMU_STATE:
+	case VMXL_SET_SMMU_STATE:
+		return vmxl_smmu_state_ioctl(vm, argp,
+					     cmd == VMXL_SET_SMMU_STATE);
 	case VMXL_SIGNAL_MSI:
 		return vmxl_signal_msi(vm, argp);
 	case VMXL_GET_CLOCK:

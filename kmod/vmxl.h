@@ -453,6 +453,7 @@ struct vmxl_smmu_txn;
 long vmxl_create_smmu(struct vmxl_vm *vm, void __user *argp);
 void vmxl_smmu_free(struct vmxl_vm *vm);
 long vmxl_smmu_dma_ioctl(struct vmxl_vm *vm, void __user *argp, bool copy);
+long vmxl_smmu_state_ioctl(struct vmxl_vm *vm, void __user *argp, bool set);
 
 /* netlink.c: the generic netlink family and its events */
 int vmxl_nl_init(void);

@@ -1588,4 +1588,95 @@ TEST(cfg_cache_pressure)
 	teardown();
 }
 
+/* ---- save and restore ---- */
+
+/* Every register a guest reads, for comparing two SMMUs. */
+static const u32 saved_offs[] = {
+	SMMU_CR0, SMMU_CR0ACK, SMMU_CR1, SMMU_CR2, SMMU_GBPA, SMMU_IRQ_CTRL,
+	SMMU_IRQ_CTRLACK, SMMU_GERROR, SMMU_GERRORN, SMMU_STRTAB_BASE,
+	SMMU_STRTAB_BASE + 4, SMMU_STRTAB_BASE_CFG, SMMU_CMDQ_BASE,
+	SMMU_CMDQ_BASE + 4, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS, SMMU_EVTQ_BASE,
+	SMMU_EVTQ_BASE + 4, SMMU_EVTQ_PROD, SMMU_EVTQ_CONS,
+};
+
+TEST(save_restore_regs)
+{
+	struct vmxl_smmu_regs r, r2, bad;
+	struct vmxl_smmu_out o;
+	struct vmxl_smmu *first;
+	u32 vals[sizeof(saved_offs) / sizeof(saved_offs[0])];
+	unsigned int i;
+	u64 ev[4];
+
+	setup();
+	set_ste(1, STE_V | CFG_BYPASS, 0, 0, 0);
+	ASSERT_EQ(VMXL_SMMU_OK, tx(1, false, 0, false, 0x1234, &o));
+	/* Three events, one taken: PROD 3, CONS 1. */
+	for (i = 0; i < 3; i++)
+		tx(200, false, 0, false, 0, &o);
+	ASSERT_TRUE(evt_pop(ev));
+	rw(SMMU_CR1, 0x5a5);
+	rw(SMMU_IRQ_CTRL, 5);
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		vals[i] = rr(saved_offs[i]);
+	vmxl_smmu_get_regs(E.s, &r);
+	EXPECT_EQ(3U, r.evtq_prod);
+	EXPECT_EQ(1U, r.evtq_cons);
+
+	/* A second SMMU over the same memory takes it and reads the same. */
+	first = E.s;
+	ASSERT_NE(NULL, mk(8, 8, 64, 16));
+	ASSERT_EQ(0, vmxl_smmu_set_regs(E.s, &r));
+	vmxl_smmu_get_regs(E.s, &r2);
+	EXPECT_EQ(0, memcmp(&r, &r2, sizeof(r)));
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		EXPECT_EQ(vals[i], rr(saved_offs[i])) TH_LOG("offset 0x%x",
+							  saved_offs[i]);
+	/* Caches start empty; the tables in memory still translate. */
+	ASSERT_EQ(VMXL_SMMU_OK, tx(1, false, 0, false, 0x1234, &o));
+	EXPECT_EQ(0x1234ULL, o.gpa);
+	EXPECT_EQ(1ULL, stats().cfg_misses);
+	/* The event queue goes on at PROD 3. */
+	tx(200, false, 0, false, 0, &o);
+	EXPECT_TRUE(o.event_queued);
+	EXPECT_EQ(4U, rr(SMMU_EVTQ_PROD));
+
+	/* Bits no register holds: refused, nothing changed. */
+	vmxl_smmu_get_regs(E.s, &r);
+#define REFUSE(field, v) do {						\
+		bad = r;						\
+		bad.field = (v);					\
+		EXPECT_EQ(-EINVAL, vmxl_smmu_set_regs(E.s, &bad))	\
+			TH_LOG(#field);					\
+		vmxl_smmu_get_regs(E.s, &r2);				\
+		EXPECT_EQ(0, memcmp(&r, &r2, sizeof(r)));		\
+	} while (0)
+	REFUSE(cr0, r.cr0 | 2);
+	REFUSE(cr1, 1U << 12);
+	REFUSE(cr2, 8);
+	REFUSE(gbpa, r.gbpa | 1U << 31);
+	REFUSE(irq_ctrl, 8);
+	REFUSE(gerror, 2);
+	REFUSE(gerrorn, 1U << 31);
+	REFUSE(strtab_base, r.strtab_base | 1ULL << 63);
+	REFUSE(strtab_cfg, 1U << 20);
+	REFUSE(cmdq_base, r.cmdq_base | 1ULL << 52);
+	REFUSE(evtq_base, r.evtq_base | 1ULL << 63);
+	REFUSE(cmdq_prod, 1U << 20);
+	REFUSE(cmdq_cons, 3U << 24);
+	REFUSE(cmdq_cons, 1U << 31);
+	REFUSE(evtq_prod, 1U << 30);
+	REFUSE(evtq_cons, 1U << 20);
+#undef REFUSE
+	/* What the SMMU itself reports is taken: CONS.ERR, OVFLG. */
+	bad = r;
+	bad.cmdq_cons = 2U << 24 | 5;
+	bad.evtq_prod = 1U << 31 | 4;
+	EXPECT_EQ(0, vmxl_smmu_set_regs(E.s, &bad));
+	ASSERT_CLEAN();
+	teardown();
+	E.s = first;
+	teardown();
+}
+
 TEST_HARNESS_MAIN

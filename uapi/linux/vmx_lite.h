@@ -718,6 +718,56 @@ struct vmxl_dma {
 #define VMXL_SMMU_DMA		_IOWR(VMXL_IOCTL_TYPE, 0x18, struct vmxl_dma)
 #define VMXL_SMMU_TRANSLATE	_IOWR(VMXL_IOCTL_TYPE, 0x19, struct vmxl_dma)
 
+/*
+ * VMXL_GET_SMMU_STATE / VMXL_SET_SMMU_STATE (VM fd): the SMMU's
+ * programmer-visible registers, for snapshots. CR0ACK and IRQ_CTRLACK
+ * are not stored: they mirror CR0 and IRQ_CTRL. The stream table, the
+ * context descriptors, the page tables and both queues are in guest
+ * memory; the configuration cache and the IOTLB are not saved, and SET
+ * drops them (the next transactions walk the tables again). SET runs no
+ * command and writes no event: it puts the registers back as they were,
+ * queue indices and error state included, so a guest that had
+ * commands or events in flight sees them where it left them.
+ *
+ * SET accepts what the registers can hold: bits a guest write would
+ * ignore (outside CR0 SMMUEN/EVTQEN/CMDQEN, CR1 11:0, CR2 2:0, GBPA 20:0,
+ * IRQ_CTRL 2:0, GERROR/GERRORN CMDQ_ERR and EVTQ_ABT_ERR, the base
+ * registers' ADDR/RA/LOG2SIZE, STRTAB_BASE_CFG, the 20 index bits of the
+ * queue pointers, EVTQ_PROD/CONS OVFLG, CMDQ_CONS ERR 0..2) are refused.
+ * sid_bits and ssid_bits are the SMMU's (VMXL_CREATE_SMMU): GET fills
+ * them, SET requires them equal, so state is never put into an SMMU of
+ * another shape. Nothing changes when SET fails.
+ *
+ * Errors: ENXIO the VM has no SMMU (checked before the struct is read);
+ * EINVAL (SET) flags, reserved or pad nonzero, a bit outside a
+ * register's fields, another sid_bits/ssid_bits; EFAULT bad pointer.
+ */
+struct vmxl_smmu_state {
+	__u32 flags;		/* must be 0 */
+	__u32 sid_bits;		/* the SMMU's IDR1.SIDSIZE */
+	__u32 ssid_bits;	/* the SMMU's IDR1.SSIDSIZE */
+	__u32 cr0;		/* SMMU_CR0 (CR0ACK equals it) */
+	__u32 cr1;
+	__u32 cr2;
+	__u32 gbpa;		/* GBPA.UPDATE clear */
+	__u32 irq_ctrl;		/* SMMU_IRQ_CTRL (IRQ_CTRLACK equals it) */
+	__u32 gerror;
+	__u32 gerrorn;
+	__u64 strtab_base;
+	__u32 strtab_base_cfg;
+	__u32 cmdq_prod;
+	__u64 cmdq_base;
+	__u32 cmdq_cons;
+	__u32 evtq_prod;	/* page 1 */
+	__u64 evtq_base;
+	__u32 evtq_cons;	/* page 1 */
+	__u32 pad;		/* must be 0 */
+	__u64 reserved[8];	/* must be 0 */
+};
+
+#define VMXL_GET_SMMU_STATE	_IOR(VMXL_IOCTL_TYPE, 0x1d, struct vmxl_smmu_state)
+#define VMXL_SET_SMMU_STATE	_IOW(VMXL_IOCTL_TYPE, 0x1e, struct vmxl_smmu_state)
+
 /* ------------------------------------------------------------------ */
 /* The in-kernel local APIC (VMXL_VM_LAPIC, docs/lapic.md)            */
 /* ------------------------------------------------------------------ */

@@ -129,6 +129,16 @@ int vmxlite_smmu_translate(int vm_fd, struct vmxl_dma *dma)
 	return ret_errno(ioctl(vm_fd, VMXL_SMMU_TRANSLATE, dma));
 }
 
+int vmxlite_get_smmu_state(int vm_fd, struct vmxl_smmu_state *st)
+{
+	return ret_errno(ioctl(vm_fd, VMXL_GET_SMMU_STATE, st));
+}
+
+int vmxlite_set_smmu_state(int vm_fd, const struct vmxl_smmu_state *st)
+{
+	return ret_errno(ioctl(vm_fd, VMXL_SET_SMMU_STATE, st));
+}
+
 int vmxlite_dma(int vm_fd, uint32_t sid, uint64_t iova, void *buf,
 		uint64_t len, int write, struct vmxl_dma *out)
 {

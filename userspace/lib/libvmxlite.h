@@ -64,6 +64,9 @@ int vmxlite_create_smmu(int vm_fd, const struct vmxl_smmu_config *cfg);
  */
 int vmxlite_smmu_dma(int vm_fd, struct vmxl_dma *dma);
 int vmxlite_smmu_translate(int vm_fd, struct vmxl_dma *dma);
+/* The SMMU's registers, for snapshots; -ENXIO: the VM has no SMMU. */
+int vmxlite_get_smmu_state(int vm_fd, struct vmxl_smmu_state *st);
+int vmxlite_set_smmu_state(int vm_fd, const struct vmxl_smmu_state *st);
 /*
  * Convenience: one transfer of @len bytes between @buf and @iova of
  * stream @sid (@write: the device writes guest memory). @out, when not
