@@ -236,6 +236,8 @@ static const struct cmd cmds[] = {
 	{ "SMMU_DMA", VMXL_SMMU_DMA, FD_VM, PTR_ERRS | E(EINTR) },
 	{ "SMMU_TRANSLATE", VMXL_SMMU_TRANSLATE, FD_VM, PTR_ERRS | E(EINTR) },
 	{ "SIGNAL_MSI", VMXL_SIGNAL_MSI, FD_VM, PTR_ERRS | E(ENXIO) },
+	{ "GET_SMMU_STATE", VMXL_GET_SMMU_STATE, FD_VM, E(EFAULT) | E(ENXIO) },
+	{ "SET_SMMU_STATE", VMXL_SET_SMMU_STATE, FD_VM, PTR_ERRS | E(ENXIO) },
 	{ "GET_CLOCK", VMXL_GET_CLOCK, FD_VM, E(EFAULT) },
 	{ "SET_CLOCK", VMXL_SET_CLOCK, FD_VM, PTR_ERRS },
 	{ "RUN", VMXL_RUN, FD_VCPU, E(EINTR) | E(EINVAL) | E(EFAULT) },
@@ -721,6 +723,7 @@ static unsigned long gen_arg(struct fuzz *fz, const struct cmd *c,
 		struct vmxl_switch_floor sf;
 		struct vmxl_msi msi;
 		struct vmxl_clock clock;
+		struct vmxl_smmu_state ss;
 		struct vmxl_lapic_state lapic;
 		struct vmxl_mp_state mp;
 		struct vmxl_lapic_lint lint;
@@ -912,6 +915,25 @@ static unsigned long gen_arg(struct fuzz *fz, const struct cmd *c,
 	case VMXL_SET_CLOCK:
 		a.clock.tsc = rval(r);
 		len = sizeof(a.clock);
+		break;
+	case VMXL_SET_SMMU_STATE: {
+		/* the VM's own state with one field changed, or noise */
+		uint32_t *w = (uint32_t *)&a.ss;
+
+		if (o->kind == FD_VM && !fz->child)
+			ioctl(o->fd, VMXL_GET_SMMU_STATE, &a.ss);
+		n = one_in(r, 4) ? 1 + below(r, 8) : 1;
+		for (i = 0; i < n; i++) {
+			/* words 0-21: flags to pad; up to 37: reserved */
+			uint32_t wi = below(r, one_in(r, 6) ? 38 : 22);
+
+			w[wi] = one_in(r, 2) ? rnd(r) : 1u << below(r, 32);
+		}
+		len = sizeof(a.ss);
+		break;
+	}
+	case VMXL_GET_SMMU_STATE:
+		len = sizeof(a.ss);
 		break;
 	case VMXL_SET_LAPIC:
 		/* the timer's registers, the rest zero or random */
@@ -1696,8 +1718,17 @@ static void th_mutate(struct fuzz *fz, struct th *th)
 			.base_gpa = TH_SMMU_GPA, .sid_bits = 8, .ssid_bits = 4,
 		};
 
-		fz_call(fz, vm->vm_fd, FD_VM, VMXL_CREATE_SMMU, (uintptr_t)&sc,
-			"CREATE_SMMU");
+		struct vmxl_smmu_state ss;
+
+		/* one SMMU; its state saved and put back under DMA */
+		if (one_in(r, 2) ||
+		    fz_call(fz, vm->vm_fd, FD_VM, VMXL_GET_SMMU_STATE,
+			    (uintptr_t)&ss, "GET_SMMU_STATE"))
+			fz_call(fz, vm->vm_fd, FD_VM, VMXL_CREATE_SMMU,
+				(uintptr_t)&sc, "CREATE_SMMU");
+		else
+			fz_call(fz, vm->vm_fd, FD_VM, VMXL_SET_SMMU_STATE,
+				(uintptr_t)&ss, "SET_SMMU_STATE");
 	} else if (w < 68) {	/* DMA into what the guest writes too */
 		dma.stream_id = below(r, 4);
 		dma.flags = below(r, 2);

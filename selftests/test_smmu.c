@@ -707,4 +707,203 @@ TEST(smmu_create_arguments)
 	test_module_unload("vmx_lite");
 }
 
+/* ---- save and restore (VMXL_GET/SET_SMMU_STATE) ---- */
+
+static int get_state(int vm_fd, struct vmxl_smmu_state *st)
+{
+	memset(st, 0xa5, sizeof(*st));	/* GET must fill every byte */
+	return ioctl(vm_fd, VMXL_GET_SMMU_STATE, st) ? -errno : 0;
+}
+
+static int set_state(int vm_fd, const struct vmxl_smmu_state *st)
+{
+	return ioctl(vm_fd, VMXL_SET_SMMU_STATE, st) ? -errno : 0;
+}
+
+/* GET -> SET -> GET is the identity; bad fields change nothing. */
+TEST_F(smmu, state_round_trip_and_refusals)
+{
+	struct vmxl_smmu_state st, st2, bad;
+	struct vmxl_dma d;
+	uint64_t r;
+
+	s1_stream(_metadata, self, SID);
+	/* An event left in the queue, an illegal command stopping CMDQ */
+	EXPECT_EQ(-EFAULT, dma(&self->vm, SID, IOVA, &r, 8, 0, &d));
+	SG(SG_OP_CMD, 0x7f, 0, 1);
+	ASSERT_EQ(0, get_state(self->vm.vm_fd, &st));
+	EXPECT_EQ(0, st.flags);
+	EXPECT_EQ(0, st.pad);
+	EXPECT_EQ(8, st.sid_bits);
+	EXPECT_EQ(4, st.ssid_bits);
+	EXPECT_EQ(SG_CR0_SMMUEN | SG_CR0_EVTQEN | SG_CR0_CMDQEN, st.cr0);
+	EXPECT_EQ(SG(SG_OP_REG, SG_STRTAB_BASE, 8), st.strtab_base);
+	EXPECT_EQ(SG(SG_OP_REG, SG_CMDQ_BASE, 8), st.cmdq_base);
+	EXPECT_EQ(SG(SG_OP_REG, SG_EVTQ_BASE, 8), st.evtq_base);
+	EXPECT_EQ(1, st.evtq_prod);
+	EXPECT_EQ(0, st.evtq_cons);
+	EXPECT_EQ(1, (st.gerror ^ st.gerrorn) & 1);	/* CMDQ_ERR active */
+	EXPECT_EQ(1, (st.cmdq_cons >> 24) & 0x7f);	/* CERROR_ILL */
+	EXPECT_EQ(0, st.reserved[0] | st.reserved[7]);
+	ASSERT_EQ(0, set_state(self->vm.vm_fd, &st));
+	ASSERT_EQ(0, get_state(self->vm.vm_fd, &st2));
+	EXPECT_EQ(0, memcmp(&st, &st2, sizeof(st)));
+	/* What the guest reads is what it read before */
+	EXPECT_EQ(st.cr0, SG(SG_OP_REG, SG_CR0ACK, 4));
+	EXPECT_EQ(st.cmdq_cons, SG(SG_OP_REG, SG_CMDQ_CONS, 4));
+
+#define BAD_STATE(field, val) do {					\
+	bad = st;							\
+	bad.field = (val);						\
+	EXPECT_EQ(-EINVAL, set_state(self->vm.vm_fd, &bad)) TH_LOG(#field); \
+	ASSERT_EQ(0, get_state(self->vm.vm_fd, &st2));			\
+	EXPECT_EQ(0, memcmp(&st, &st2, sizeof(st))) TH_LOG(#field);	\
+} while (0)
+	BAD_STATE(flags, 1);
+	BAD_STATE(flags, 1u << 31);
+	BAD_STATE(pad, 1);
+	BAD_STATE(reserved[0], 1);
+	BAD_STATE(reserved[7], 1ULL << 63);
+	BAD_STATE(sid_bits, 9);
+	BAD_STATE(ssid_bits, 0);
+	BAD_STATE(cr0, st.cr0 | 2);
+	BAD_STATE(cr1, 1u << 12);
+	BAD_STATE(cr2, 8);
+	BAD_STATE(gbpa, st.gbpa | SG_GBPA_UPDATE);
+	BAD_STATE(irq_ctrl, 8);
+	BAD_STATE(gerror, 2);
+	BAD_STATE(gerrorn, 1u << 31);
+	BAD_STATE(strtab_base, st.strtab_base | 1ULL << 63);
+	BAD_STATE(strtab_base_cfg, 1u << 20);
+	BAD_STATE(cmdq_base, st.cmdq_base | 1ULL << 52);
+	BAD_STATE(cmdq_prod, 1u << 20);
+	BAD_STATE(cmdq_cons, 3u << 24);
+	BAD_STATE(evtq_base, st.evtq_base | 1ULL << 63);
+	BAD_STATE(evtq_prod, 1u << 30);
+	BAD_STATE(evtq_cons, 1u << 20);
+#undef BAD_STATE
+	EXPECT_EQ(-1, ioctl(self->vm.vm_fd, VMXL_SET_SMMU_STATE, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->vm.vm_fd, VMXL_GET_SMMU_STATE, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	/* the restored queue recovers as before: fix the command, ack */
+	{
+		uint64_t *q = gvm_gpa(&self->vm,
+				      st.cmdq_base & 0x000fffffffffffe0ULL,
+				      PAGE);
+
+		ASSERT_NE(NULL, q);
+		q[2 * (st.cmdq_cons & 0xff)] = SG_CMD_TLBI_NSNH_ALL;
+	}
+	EXPECT_EQ(st.cmdq_prod, SG(SG_OP_ACK));
+}
+
+/*
+ * A snapshot by hand: the guest's memory and the SMMU's registers moved
+ * into a second VM, whose translations, event queue and command queue go
+ * on where the first left them.
+ */
+TEST_F(smmu, state_continues_in_second_vm)
+{
+	struct vmxl_smmu_config c = {
+		.base_gpa = SG_SMMU_BASE, .sid_bits = 8, .ssid_bits = 4,
+		.iotlb_entries = variant->iotlb,
+	};
+	uint8_t buf[256], back[256];
+	struct vmxl_smmu_state st, st2;
+	struct sg_mailbox *mb2;
+	struct vmxl_dma d;
+	struct gvm vm2;
+	uint64_t root, r, cons, ret;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = i ^ 0x5a;
+	root = s1_stream(_metadata, self, SID);
+	SG(SG_OP_MAP, root, IOVA, SG_DATA + 7 * PAGE, 1, SG_R | SG_W, 3, 1);
+	ASSERT_EQ(0, dma(&self->vm, SID, IOVA + 64, buf, sizeof(buf),
+			 VMXL_DMA_WRITE, &d));
+	/* two events, the guest takes one: PROD 2, CONS 1 */
+	EXPECT_EQ(-EFAULT, dma(&self->vm, SID, IOVA + PAGE, &r, 8, 0, &d));
+	EXPECT_EQ(1, SG(SG_OP_EVENTS));
+	EXPECT_EQ(-EFAULT, dma(&self->vm, SID, IOVA + 2 * PAGE, &r, 8, 0, &d));
+	cons = SG(SG_OP_CMD, SG_CMD_TLBI_NSNH_ALL, 0);
+	ASSERT_EQ(0, get_state(self->vm.vm_fd, &st));
+	EXPECT_EQ(2, st.evtq_prod);
+	EXPECT_EQ(1, st.evtq_cons);
+	EXPECT_EQ(cons, st.cmdq_cons);
+	EXPECT_EQ(st.cmdq_prod, st.cmdq_cons);
+
+	/* The second VM: same shape, the guest loop at the same point. */
+	ASSERT_EQ(0, gvm_create(&vm2, GVM_VMXL, 1));
+	ASSERT_EQ(0, ioctl(vm2.vm_fd, VMXL_CREATE_SMMU, &c));
+	ASSERT_EQ(0, sg_start(&vm2));
+	memcpy(vm2.mem, self->vm.mem, GVM_MEM_SIZE);
+	ASSERT_EQ(0, set_state(vm2.vm_fd, &st));
+	ASSERT_EQ(0, get_state(vm2.vm_fd, &st2));
+	EXPECT_EQ(0, memcmp(&st, &st2, sizeof(st)));
+	mb2 = gvm_gpa(&vm2, SG_MAILBOX, sizeof(*mb2));
+	ASSERT_NE(NULL, mb2);
+
+	/* The translation that worked before works: from the tables. */
+	ASSERT_EQ(0, dma(&vm2, SID, IOVA + 64, back, sizeof(back), 0, &d));
+	EXPECT_EQ(0, memcmp(back, buf, sizeof(buf)));
+	EXPECT_EQ(1, d.iotlb_misses);		/* the IOTLB started empty */
+	ASSERT_EQ(0, translate(&vm2, SID, IOVA + 8, 0, &d));
+	EXPECT_EQ(SG_DATA + 7 * PAGE + 8, d.gpa);
+	/* The record the first VM left is there, then a new one at 2 */
+	ASSERT_EQ(0, sg_call(&vm2, SG_OP_EVENTS, (uint64_t[8]){ 0 }, &ret));
+	ASSERT_EQ(1, ret);
+	EXPECT_EQ(SG_EVT_F_TRANSLATION, SG_EVT_TYPE(mb2->events[0]));
+	EXPECT_EQ(IOVA + 2 * PAGE, SG_EVT_ADDR(mb2->events[0]));
+	EXPECT_EQ(2, mb2->a[4]);
+	EXPECT_EQ(-EFAULT, dma(&vm2, SID, IOVA + 3 * PAGE, &r, 8, 0, &d));
+	EXPECT_EQ(SG_EVT_F_TRANSLATION, SG_EVT_TYPE(d.event));
+	ASSERT_EQ(0, sg_call(&vm2, SG_OP_EVENTS, (uint64_t[8]){ 0 }, &ret));
+	ASSERT_EQ(1, ret);
+	EXPECT_EQ(3, mb2->a[4]);
+	EXPECT_EQ(0, memcmp(mb2->events[0], d.event, 32));
+	/* The command queue goes on from CONS: a command and its sync */
+	ASSERT_EQ(0, sg_call(&vm2, SG_OP_CMD,
+			     (uint64_t[8]){ SG_CMD_TLBI_NSNH_ALL }, &ret));
+	EXPECT_EQ((cons + 2) & 0x1ff, ret);
+	EXPECT_EQ(0, mb2->a[4]);		/* no GERROR */
+	/* A new mapping in the second VM translates */
+	ASSERT_EQ(0, sg_call(&vm2, SG_OP_MAP,
+			     (uint64_t[8]){ root, IOVA + 4 * PAGE,
+					    SG_DATA + 9 * PAGE, 1, SG_R | SG_W,
+					    3, 1 }, &ret));
+	ASSERT_EQ(0, dma(&vm2, SID, IOVA + 4 * PAGE, buf, 64, VMXL_DMA_WRITE,
+			 &d));
+	EXPECT_EQ(0, memcmp(gvm_gpa(&vm2, SG_DATA + 9 * PAGE, 64), buf, 64));
+	gvm_destroy(&vm2);
+
+	/* The first VM is as it was */
+	ASSERT_EQ(0, get_state(self->vm.vm_fd, &st2));
+	EXPECT_EQ(0, memcmp(&st, &st2, sizeof(st)));
+}
+
+/* A VM without an SMMU has no SMMU state: ENXIO, before the struct. */
+TEST(smmu_state_without_smmu)
+{
+	struct vmxl_smmu_state st = { 0 };
+	int sys, vm;
+
+	if (gvm_hypervisor_load(GVM_VMXL))
+		SKIP(return, "vmx-lite cannot run guests here");
+	sys = open(VMXL_DEV, O_RDWR);
+	ASSERT_LE(0, sys);
+	vm = ioctl(sys, VMXL_CREATE_VM, 0);
+	ASSERT_LE(0, vm);
+	EXPECT_EQ(-1, ioctl(vm, VMXL_GET_SMMU_STATE, &st));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-1, ioctl(vm, VMXL_SET_SMMU_STATE, &st));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-1, ioctl(vm, VMXL_SET_SMMU_STATE, NULL));
+	EXPECT_EQ(ENXIO, errno);
+	close(vm);
+	close(sys);
+	test_module_unload("vmx_lite");
+}
+
 TEST_HARNESS_MAIN
