@@ -179,6 +179,27 @@ static void vm_free(struct vm *vm)
 	}
 }
 
+/* Give the VM an SMMU: its creation parameters and some registers. */
+static void vm_smmu(struct vm *vm)
+{
+	struct snap_smmu *s = &vm->machine.smmu;
+
+	vm->machine.has_smmu = true;
+	memset(s, 0, sizeof(*s));
+	s->config.base_gpa = 0xd0100000;
+	s->config.sid_bits = 8;
+	s->state.sid_bits = 8;
+	s->state.cr0 = 0xd;
+	s->state.gbpa = 1u << 12;
+	s->state.strtab_base = 0x80000 + (rnd(&vm->rng) & 0xfc0);
+	s->state.strtab_base_cfg = 8;
+	s->state.cmdq_base = 0x90000 | 8;
+	s->state.cmdq_prod = s->state.cmdq_cons = rnd(&vm->rng) & 0x1ff;
+	s->state.evtq_base = 0xa0000 | 5;
+	s->state.evtq_prod = 3;
+	s->state.evtq_cons = 1;
+}
+
 /* Dirty @pct percent of the pages (some become zero), marking them. */
 static void vm_dirty(struct vm *vm, unsigned int pct)
 {
@@ -335,7 +356,8 @@ static unsigned int map_file(const uint8_t *b, size_t len, struct region *rg,
 {
 	uint32_t flags = le32(b + 16), nv = le32(b + 36), nd = le32(b + 40);
 	uint32_t nc = le32(b + 44), incr = flags & 1, v2 = le32(b + 8) >= 2;
-	uint32_t nsec = incr + 1 + v2 + nv * (1 + v2) + nd + nc + 1;
+	uint32_t smmu = !!(flags & SNAP_F_SMMU);
+	uint32_t nsec = incr + 1 + v2 + smmu + nv * (1 + v2) + nd + nc + 1;
 	uint64_t off = SNAP_HEADER_SIZE;
 	unsigned int n = 0;
 
@@ -352,7 +374,9 @@ static unsigned int map_file(const uint8_t *b, size_t len, struct region *rg,
 			strcpy(role, "layout");
 		else if (v2 && k == 1)
 			strcpy(role, "machine");
-		else if ((k -= 1 + v2) < nv)
+		else if (smmu && k == 2)
+			strcpy(role, "smmu");
+		else if ((k -= 1 + v2 + smmu) < nv)
 			snprintf(role, sizeof(role), "vcpu %u", k);
 		else if (v2 && (k -= nv) < nv)
 			snprintf(role, sizeof(role), "vcpu-os %u", k);
@@ -466,6 +490,10 @@ static void expect_vm_equal(struct __test_metadata *_metadata, struct vm *vm,
 	EXPECT_EQ(vm->machine.platform, in->machine.platform);
 	EXPECT_EQ(vm->machine.flags, in->machine.flags);
 	EXPECT_EQ(vm->machine.clock.tsc, in->machine.clock.tsc);
+	EXPECT_EQ(vm->machine.has_smmu, in->machine.has_smmu);
+	if (vm->machine.has_smmu)
+		EXPECT_EQ(0, memcmp(&vm->machine.smmu, &in->machine.smmu,
+				    sizeof(vm->machine.smmu)));
 	for (unsigned int i = 0; i < 3; i++) {
 		EXPECT_STREQ(vm->devs[i].name, in->devices[i].name);
 		EXPECT_EQ(vm->devs[i].version, in->devices[i].version);
@@ -763,8 +791,15 @@ TEST(corrupt_every_byte)
 	vm_dirty(&vm, 3);
 	ASSERT_EQ(0, vm_write(&vm, path(d, "b.snap"), path(d, "a.snap"), 2, NULL,
 			      &err)) TH_LOG("%s", err.msg);
+	/* the smmu section's bytes too, in a full and an incremental file */
+	vm_smmu(&vm);
+	ASSERT_EQ(0, vm_write(&vm, path(d, "c.snap"), path(d, "b.snap"), 2, NULL,
+			      &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, vm_write(&vm, path(d, "s.snap"), NULL, 2, NULL, &err));
 	flip_every_byte(_metadata, path(d, "a.snap"));
 	flip_every_byte(_metadata, path(d, "b.snap"));
+	flip_every_byte(_metadata, path(d, "c.snap"));
+	flip_every_byte(_metadata, path(d, "s.snap"));
 	vm_free(&vm);
 	rmtree(d);
 }
@@ -1051,6 +1086,112 @@ TEST(os_state_sections_checked)
 	EXPECT_NE(NULL, strstr(err.msg, "vCPU 1: unknown OS-state flags 0x4"))
 		TH_LOG("%s", err.msg);
 	free(b);
+	vm_free(&vm);
+	rmtree(d);
+}
+
+/*
+ * Version 3: the smmu section. A round trip, then what the reader checks
+ * beyond the CRCs, each refusal naming the section; a version 2 file
+ * cannot announce one; the writer refuses what the reader would.
+ */
+TEST(smmu_section)
+{
+	struct snap_err err = { 0 };
+	char *d = tmpdir();
+	struct snap_reader **chain;
+	struct snap_reader *r;
+	unsigned int n;
+	struct vm vm;
+	uint8_t *b;
+	uint64_t sm, p;
+	size_t len;
+
+	vm_init(&vm, 77, sizes_small, 1);
+	/* a parent without an SMMU section, a child with one */
+	ASSERT_EQ(0, vm_write(&vm, path(d, "a.snap"), NULL, 2, NULL, &err));
+	vm_smmu(&vm);
+	vm_dirty(&vm, 5);
+	ASSERT_EQ(0, vm_write(&vm, path(d, "b.snap"), path(d, "a.snap"), 2, NULL,
+			      &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, snap_open_chain(path(d, "b.snap"), &chain, &n, &err))
+		TH_LOG("%s", err.msg);
+	ASSERT_EQ(2, n);
+	EXPECT_FALSE(snap_get_info(chain[0])->machine.has_smmu);
+	EXPECT_EQ(SNAP_F_INCREMENTAL | SNAP_F_SMMU, snap_get_info(chain[1])->flags);
+	EXPECT_EQ(3, snap_get_info(chain[1])->version);
+	expect_vm_equal(_metadata, &vm, snap_get_info(chain[1]));
+	snap_close_chain(chain, n);
+
+	ASSERT_EQ(0, vm_write(&vm, path(d, "s.snap"), NULL, 2, NULL, &err));
+	b = slurp(path(d, "s.snap"), &len);
+	sm = find_section(b, len, SNAP_SEC_SMMU);
+	ASSERT_NE(0, sm);
+	ASSERT_EQ(2, le32(b + sm + 4));		/* after the machine */
+	ASSERT_EQ(8 + 56 + 152, le64(b + sm + 8));
+	p = sm + SNAP_SECHDR_SIZE;
+	EXPECT_EQ(0, check_mem(b, len, &err)) TH_LOG("%s", err.msg);
+#define REFUSED(off, val, what) do {					\
+	uint8_t old_ = b[p + (off)];					\
+	b[p + (off)] = (val);						\
+	fix_section(b, sm);						\
+	EXPECT_NE(0, check_mem(b, len, &err));				\
+	EXPECT_NE(NULL, strstr(err.msg, "section 2 (smmu): " what))	\
+		TH_LOG("%s", err.msg);					\
+	b[p + (off)] = old_;						\
+	fix_section(b, sm);						\
+} while (0)
+	REFUSED(0, 1, "unknown flags 0x1");
+	REFUSED(4, 1, "reserved bytes not zero");
+	REFUSED(8 + 20, 1, "reserved bytes not zero");		/* config.flags */
+	REFUSED(8 + 55, 1, "reserved bytes not zero");		/* config.reserved */
+	REFUSED(8 + 56, 1, "reserved bytes not zero");		/* state.flags */
+	REFUSED(8 + 56 + 84, 1, "reserved bytes not zero");	/* state.pad */
+	REFUSED(8 + 56 + 151, 1, "reserved bytes not zero");	/* state.reserved */
+	REFUSED(8 + 56 + 4, 9, "registers of an SMMU with 9/0");	/* sid_bits */
+#undef REFUSED
+	EXPECT_EQ(0, check_mem(b, len, &err)) TH_LOG("%s", err.msg);
+	/* a wrong length or type */
+	set32(b + sm + 8, 100);
+	fix_section(b, sm);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 2 (smmu): length 100 out of range (216..216)"))
+		TH_LOG("%s", err.msg);
+	set32(b + sm + 8, 216);
+	set32(b + sm, SNAP_SEC_MACHINE);
+	fix_section(b, sm);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 2 (smmu): section type 7 where type 9 belongs"))
+		TH_LOG("%s", err.msg);
+	set32(b + sm, SNAP_SEC_SMMU);
+	fix_section(b, sm);
+	EXPECT_EQ(0, check_mem(b, len, &err)) TH_LOG("%s", err.msg);
+	/* a version 2 file cannot announce an SMMU */
+	set32(b + 8, 2);
+	fix_header_crc(b);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "header: unknown flags 0x2")) TH_LOG("%s", err.msg);
+	set32(b + 8, 3);
+	/* without the flag, the section is where a vcpu belongs */
+	set32(b + 16, 0);
+	fix_header_crc(b);
+	EXPECT_NE(0, check_mem(b, len, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "section 2 (vcpu 0): section type 9 where type 3 belongs"))
+		TH_LOG("%s", err.msg);
+	free(b);
+	r = snap_open(path(d, "s.snap"), &err);
+	ASSERT_NE(NULL, r);
+	EXPECT_TRUE(snap_get_info(r)->machine.has_smmu);
+	snap_close(r);
+	/* the writer refuses what the reader would */
+	vm.machine.smmu.state.reserved[3] = 1;
+	EXPECT_NE(0, vm_write(&vm, path(d, "x.snap"), NULL, 2, NULL, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "smmu: flags or reserved fields set"))
+		TH_LOG("%s", err.msg);
+	vm.machine.smmu.state.reserved[3] = 0;
+	vm.machine.smmu.state.ssid_bits = 2;
+	EXPECT_NE(0, vm_write(&vm, path(d, "x.snap"), NULL, 2, NULL, &err));
+	EXPECT_NE(0, access(path(d, "x.snap"), F_OK));
 	vm_free(&vm);
 	rmtree(d);
 }

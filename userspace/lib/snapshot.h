@@ -22,7 +22,7 @@
 #include <linux/vmx_lite.h>
 
 #define SNAP_MAGIC		"VMXLSNAP"
-#define SNAP_VERSION		2	/* what the writer writes */
+#define SNAP_VERSION		3	/* what the writer writes */
 #define SNAP_VERSION_MIN	1	/* the oldest the reader reads */
 #define SNAP_PAGE_SIZE		4096u
 #define SNAP_CHUNK_PAGES	256u	/* pages per memory section at most */
@@ -42,6 +42,7 @@
 
 /* Header flags */
 #define SNAP_F_INCREMENTAL	(1u << 0)
+#define SNAP_F_SMMU		(1u << 1)	/* version 3: an smmu section */
 
 /* Section types, in the order they appear in a file. */
 enum snap_section_type {
@@ -53,6 +54,7 @@ enum snap_section_type {
 	SNAP_SEC_END = 6,
 	SNAP_SEC_MACHINE = 7,	/* version 2: one, after the layout */
 	SNAP_SEC_VCPU_OS = 8,	/* version 2: one per vCPU, after the vcpus */
+	SNAP_SEC_SMMU = 9,	/* version 3: with SNAP_F_SMMU, after the machine */
 };
 
 struct snap_err {
@@ -86,11 +88,23 @@ struct snap_slot {
  */
 #define SNAP_MACHINE_F_CLOCK	(1u << 0)	/* clock holds VMXL_GET_CLOCK */
 
+/*
+ * The VM's SMMU (the smmu section, version 3): how it was created and
+ * its registers. Its tables and queues are in guest memory.
+ */
+struct snap_smmu {
+	struct vmxl_smmu_config config;	/* as given to VMXL_CREATE_SMMU */
+	struct vmxl_smmu_state state;	/* VMXL_GET_SMMU_STATE */
+};
+
 struct snap_machine {
 	uint32_t vm_flags;	/* VMXL_CREATE_VM's flags (VMXL_VM_LAPIC) */
 	uint32_t platform;	/* the VMM's own platform id (vmxctl: 0 flat, 1 Linux) */
 	uint32_t flags;		/* SNAP_MACHINE_F_* */
 	struct vmxl_clock clock;
+	/* The smmu section: written when set (header flag SNAP_F_SMMU). */
+	bool has_smmu;
+	struct snap_smmu smmu;
 };
 
 /* One vCPU's architectural state. */

@@ -17,10 +17,11 @@
  * docs/snapshot-format.md describes the format; the short version:
  *
  *   header (128 bytes, CRC32, its SHA-256 is the file's id)
- *   [parent]  layout  machine  vcpu x N  vcpu-os x N  device x N
+ *   [parent]  layout  machine  [smmu]  vcpu x N  vcpu-os x N  device x N
  *   memory x N  end
  *
- * (version 1 files have no machine and no vcpu-os sections)
+ * (version 1 files have no machine and no vcpu-os sections; the smmu
+ * section is version 3's, present when the header has SNAP_F_SMMU)
  *
  * every section = 24-byte section header (type, index, length, payload
  * CRC32, header CRC32) + payload. Memory sections hold up to 256 pages
@@ -62,6 +63,11 @@ _Static_assert(sizeof(struct vmxl_vcpu_events) == 56, "events layout");
 _Static_assert(sizeof(struct vmxl_debugregs) == 96, "debugregs layout");
 _Static_assert(sizeof(struct vmxl_mp_state) == 8, "mp state layout");
 _Static_assert(sizeof(struct vmxl_lapic_state) == 1088, "lapic layout");
+/* Version 3: smmu = flags, reserved, struct vmxl_smmu_config, _state */
+#define SMMU_LEN	(8u + sizeof(struct vmxl_smmu_config) + \
+			 sizeof(struct vmxl_smmu_state))
+_Static_assert(sizeof(struct vmxl_smmu_config) == 56, "smmu config layout");
+_Static_assert(sizeof(struct vmxl_smmu_state) == 152, "smmu state layout");
 #define VCPU_MAX	(VCPU_FIXED + SNAP_MAX_MSRS * sizeof(struct vmxl_msr_entry) + \
 			 SNAP_MAX_CPUID * sizeof(struct vmxl_cpuid_entry))
 

@@ -51,6 +51,11 @@ static uint32_t sec_kind(const struct snap_reader *r, uint32_t idx, uint32_t *n)
 			return SNAP_SEC_MACHINE;
 		i--;
 	}
+	if (in->flags & SNAP_F_SMMU) {
+		if (i == 0)
+			return SNAP_SEC_SMMU;
+		i--;
+	}
 	if (i < in->nr_vcpus) {
 		*n = i;
 		return SNAP_SEC_VCPU;
@@ -89,6 +94,9 @@ static void role(const struct snap_reader *r, uint32_t idx, char *out, size_t le
 		break;
 	case SNAP_SEC_MACHINE:
 		snprintf(out, len, "machine");
+		break;
+	case SNAP_SEC_SMMU:
+		snprintf(out, len, "smmu");
 		break;
 	case SNAP_SEC_VCPU:
 		snprintf(out, len, "vcpu %u", n);
@@ -220,7 +228,7 @@ static int parse_header(struct snap_reader *r, struct snap_err *err)
 	if (get32(h + H_HDRSIZE) != SNAP_HEADER_SIZE)
 		BAD("%s: header: header size %u (expected %u)", r->name,
 		    get32(h + H_HDRSIZE), SNAP_HEADER_SIZE);
-	if (in->flags & ~SNAP_F_INCREMENTAL)
+	if (in->flags & ~(SNAP_F_INCREMENTAL | (v >= 3 ? SNAP_F_SMMU : 0)))
 		BAD("%s: header: unknown flags %#x", r->name, in->flags);
 	if (get32(h + H_PAGESIZE) != SNAP_PAGE_SIZE)
 		BAD("%s: header: page size %u (only %u)", r->name,
@@ -379,6 +387,39 @@ static int parse_machine(struct snap_reader *r, uint32_t idx, const uint8_t *p,
 	return 0;
 }
 
+/*
+ * The SMMU's registers go to VMXL_SET_SMMU_STATE, which checks each bit
+ * as the register would; here only what the format itself fixes.
+ */
+static int parse_smmu(struct snap_reader *r, uint32_t idx, const uint8_t *p,
+		      struct snap_err *err)
+{
+	struct snap_smmu *s = &r->info.machine.smmu;
+
+	if (get32(p)) {
+		snap_secerr(err, r, idx, "unknown flags %#x", get32(p));
+		return -1;
+	}
+	memcpy(&s->config, p + 8, sizeof(s->config));
+	memcpy(&s->state, p + 8 + sizeof(s->config), sizeof(s->state));
+	if (get32(p + 4) || s->config.flags ||
+	    !all_zero(s->config.reserved, sizeof(s->config.reserved)) ||
+	    s->state.flags || s->state.pad ||
+	    !all_zero(s->state.reserved, sizeof(s->state.reserved))) {
+		snap_secerr(err, r, idx, "reserved bytes not zero");
+		return -1;
+	}
+	if (s->state.sid_bits != s->config.sid_bits ||
+	    s->state.ssid_bits != s->config.ssid_bits) {
+		snap_secerr(err, r, idx, "registers of an SMMU with %u/%u StreamID/SubstreamID bits, created with %u/%u",
+			    s->state.sid_bits, s->state.ssid_bits,
+			    s->config.sid_bits, s->config.ssid_bits);
+		return -1;
+	}
+	r->info.machine.has_smmu = true;
+	return 0;
+}
+
 static int parse_vcpu_os(struct snap_reader *r, uint32_t idx, uint32_t n,
 			 const uint8_t *p, struct snap_err *err)
 {
@@ -457,8 +498,8 @@ static struct snap_reader *open_common(struct snap_reader *r, struct snap_err *e
 		goto fail;
 	incr = in->flags & SNAP_F_INCREMENTAL;
 	v2 = in->version >= 2;
-	nsec = incr + 1 + v2 + in->nr_vcpus * (1 + v2) + in->nr_devices +
-	       in->nr_chunks + 1;
+	nsec = incr + 1 + v2 + !!(in->flags & SNAP_F_SMMU) +
+	       in->nr_vcpus * (1 + v2) + in->nr_devices + in->nr_chunks + 1;
 	in->vcpus = calloc(in->nr_vcpus ? in->nr_vcpus : 1, sizeof(*in->vcpus));
 	in->devices = calloc(in->nr_devices ? in->nr_devices : 1, sizeof(*in->devices));
 	r->blobs = calloc(in->nr_devices ? in->nr_devices : 1, sizeof(void *));
@@ -529,6 +570,9 @@ static struct snap_reader *open_common(struct snap_reader *r, struct snap_err *e
 		case SNAP_SEC_VCPU_OS:
 			min = max = VCPU_OS_LEN;
 			break;
+		case SNAP_SEC_SMMU:
+			min = max = SMMU_LEN;
+			break;
 		default:
 			min = max = 8;
 			break;
@@ -592,6 +636,12 @@ static struct snap_reader *open_common(struct snap_reader *r, struct snap_err *e
 			break;
 		case SNAP_SEC_MACHINE:
 			if (parse_machine(r, idx, pl, err)) {
+				free(pl);
+				goto fail;
+			}
+			break;
+		case SNAP_SEC_SMMU:
+			if (parse_smmu(r, idx, pl, err)) {
 				free(pl);
 				goto fail;
 			}

@@ -154,6 +154,37 @@ static int out_machine(struct out *o, const struct snap_machine *m)
 	return out_section(o, SNAP_SEC_MACHINE, buf, sizeof(buf), NULL, 0);
 }
 
+static int out_smmu(struct out *o, const struct snap_smmu *s)
+{
+	uint8_t buf[SMMU_LEN] = { 0 };
+
+	/* flags and reserved zero; the structs as the uapi lays them out */
+	memcpy(buf + 8, &s->config, sizeof(s->config));
+	memcpy(buf + 8 + sizeof(s->config), &s->state, sizeof(s->state));
+	return out_section(o, SNAP_SEC_SMMU, buf, sizeof(buf), NULL, 0);
+}
+
+static bool all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* The fields the reader refuses unless zero. */
+static bool smmu_reserved_clear(const struct snap_smmu *s)
+{
+	return !s->config.flags &&
+	       all_zero(s->config.reserved, sizeof(s->config.reserved)) &&
+	       !s->state.flags && !s->state.pad &&
+	       all_zero(s->state.reserved, sizeof(s->state.reserved)) &&
+	       s->state.sid_bits == s->config.sid_bits &&
+	       s->state.ssid_bits == s->config.ssid_bits;
+}
+
 static int out_vcpu_os(struct out *o, const struct snap_vcpu *v)
 {
 	uint8_t buf[VCPU_OS_LEN];
@@ -224,6 +255,12 @@ static int check_params(const struct snap_write_params *p, struct snap_err *err)
 			   p->machine->clock.reserved[0] ||
 			   p->machine->clock.reserved[1])) {
 		snap_seterr(err, EINVAL, "%s: machine: unknown flags or reserved clock fields set",
+			    p->path);
+		return -1;
+	}
+	if (p->machine && p->machine->has_smmu &&
+	    !smmu_reserved_clear(&p->machine->smmu)) {
+		snap_seterr(err, EINVAL, "%s: smmu: flags or reserved fields set, or the state's sid_bits/ssid_bits differ from the config's",
 			    p->path);
 		return -1;
 	}
@@ -358,6 +395,9 @@ static int write_state(struct writer *w)
 		return -1;
 	if (out_machine(o, p->machine))
 		return -1;
+	if (p->machine && p->machine->has_smmu &&
+	    out_smmu(o, &p->machine->smmu))
+		return -1;
 	for (uint32_t i = 0; i < p->nr_vcpus; i++)
 		if (out_vcpu(o, &p->vcpus[i]))
 			return -1;
@@ -419,7 +459,8 @@ static int write_header(struct writer *w)
 	memcpy(hdr + H_MAGIC, SNAP_MAGIC, 8);
 	put32(hdr + H_VERSION, SNAP_VERSION);
 	put32(hdr + H_HDRSIZE, SNAP_HEADER_SIZE);
-	put32(hdr + H_FLAGS, w->par ? SNAP_F_INCREMENTAL : 0);
+	put32(hdr + H_FLAGS, (w->par ? SNAP_F_INCREMENTAL : 0) |
+			     (p->machine && p->machine->has_smmu ? SNAP_F_SMMU : 0));
 	put32(hdr + H_PAGESIZE, SNAP_PAGE_SIZE);
 	put64(hdr + H_MEMSIZE, w->mem);
 	put32(hdr + H_NSLOTS, p->nr_slots);
