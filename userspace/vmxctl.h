@@ -30,6 +30,7 @@
 #define VMXCTL_VIRTIO_BLK_GPA	0xd0000000ULL
 #define VMXCTL_SMMU_GPA		0xd0100000ULL
 #define VMXCTL_SMMU_SID_BLK	0	/* virtio-blk's StreamID */
+#define VMXCTL_SMMU_SID_BITS	8
 #define VMXCTL_UART_PORT	0x3f8
 #define VMXCTL_EXIT_PORT	0xf4
 /* The Linux platform (cfg.linux_platform; docs/vmxctl.md) */
@@ -64,6 +65,18 @@ struct vmxctl_config {
 	const char *append;		/* --append, or NULL */
 	bool lapic;			/* VMXL_VM_LAPIC: in-kernel local APICs */
 };
+
+/*
+ * The SMMU --smmu gives a VM: what VMXL_CREATE_SMMU gets, and what a
+ * snapshot's smmu section must hold for run --restore to rebuild it.
+ */
+static inline void vmxctl_smmu_config(struct vmxl_smmu_config *sc)
+{
+	*sc = (struct vmxl_smmu_config){
+		.base_gpa = VMXCTL_SMMU_GPA,
+		.sid_bits = VMXCTL_SMMU_SID_BITS,
+	};
+}
 
 struct vmxctl_machine;
 

@@ -151,11 +151,9 @@ int vmxctl_machine_create(struct vmxctl_machine *m)
 		return VMXCTL_EXIT_OSERR;
 	}
 	if (m->cfg.smmu) {
-		struct vmxl_smmu_config sc = {
-			.base_gpa = VMXCTL_SMMU_GPA,
-			.sid_bits = 8,
-		};
+		struct vmxl_smmu_config sc;
 
+		vmxctl_smmu_config(&sc);
 		ret = vmxlite_create_smmu(m->vm_fd, &sc);
 		if (ret) {
 			vmxctl_err("VMXL_CREATE_SMMU at GPA 0x%llx: %s",

@@ -210,6 +210,17 @@ static int get_machine(struct vmxctl_machine *m, struct snap_machine *sm,
 	sm->clock.flags = sm->clock.reserved0 = 0;
 	memset(sm->clock.reserved, 0, sizeof(sm->clock.reserved));
 	sm->flags = SNAP_MACHINE_F_CLOCK;
+	if (c->smmu) {
+		/* Registers only: its tables and queues are in guest RAM. */
+		ret = vmxlite_get_smmu_state(vmxctl_vm_fd(m), &sm->smmu.state);
+		if (ret) {
+			fprintf(out, "snapshot: VMXL_GET_SMMU_STATE on the VM: %s\n",
+				strerror(-ret));
+			return ret;
+		}
+		vmxctl_smmu_config(&sm->smmu.config);
+		sm->has_smmu = true;
+	}
 	return 0;
 }
 
@@ -357,10 +368,6 @@ static int ctl_snapshot(struct vmxctl_machine *m, int argc, char **argv,
 	}
 	if (!file) {
 		fprintf(out, "usage: snapshot FILE [--parent PARENT] [--level N] [--no-copy]\n");
-		return EXIT_FAILED;
-	}
-	if (vmxctl_config(m)->smmu) {
-		fprintf(out, "snapshot: a VM with --smmu cannot be saved: the SMMU's state lives in the kernel and has no save/restore ioctl\n");
 		return EXIT_FAILED;
 	}
 	pthread_mutex_lock(&S.lock);
@@ -689,6 +696,22 @@ static void print_info(const struct snap_reader *r, bool regs, bool devices)
 			printf("clock tsc %llu\n",
 			       (unsigned long long)in->machine.clock.tsc);
 	}
+	if (in->machine.has_smmu) {
+		const struct vmxl_smmu_config *sc = &in->machine.smmu.config;
+		const struct vmxl_smmu_state *ss = &in->machine.smmu.state;
+
+		printf("smmu base 0x%llx sid-bits %u ssid-bits %u iotlb %u\n",
+		       (unsigned long long)sc->base_gpa, sc->sid_bits,
+		       sc->ssid_bits, sc->iotlb_entries);
+		printf("smmu cr0 0x%x cr1 0x%x cr2 0x%x gbpa 0x%x irq-ctrl 0x%x gerror 0x%x gerrorn 0x%x\n",
+		       ss->cr0, ss->cr1, ss->cr2, ss->gbpa, ss->irq_ctrl,
+		       ss->gerror, ss->gerrorn);
+		printf("smmu strtab 0x%llx cfg 0x%x cmdq 0x%llx prod 0x%x cons 0x%x evtq 0x%llx prod 0x%x cons 0x%x\n",
+		       (unsigned long long)ss->strtab_base, ss->strtab_base_cfg,
+		       (unsigned long long)ss->cmdq_base, ss->cmdq_prod,
+		       ss->cmdq_cons, (unsigned long long)ss->evtq_base,
+		       ss->evtq_prod, ss->evtq_cons);
+	}
 	printf("chunks %u\n", in->nr_chunks);
 	printf("vcpus %u\n", in->nr_vcpus);
 	for (uint32_t i = 0; i < in->nr_vcpus; i++) {
@@ -951,8 +974,21 @@ static int restore_platform(const char *file, const struct snap_info *in,
 {
 	const struct snap_machine *sm = &in->machine;
 	uint32_t msec = (in->flags & SNAP_F_INCREMENTAL) ? 2 : 1;
-	uint32_t os0 = msec + 1 + in->nr_vcpus;
+	uint32_t os0 = msec + 1 + sm->has_smmu + in->nr_vcpus;
+	struct vmxl_smmu_config want;
 
+	/* The file says whether the VM had an SMMU, whatever --smmu says. */
+	cfg->smmu = sm->has_smmu;
+	vmxctl_smmu_config(&want);
+	if (sm->has_smmu && memcmp(&sm->smmu.config, &want, sizeof(want))) {
+		vmxctl_err("--restore: %s: section %u (smmu): an SMMU at 0x%llx with %u/%u StreamID/SubstreamID bits and %u IOTLB entries; this vmxctl builds one at 0x%llx with %u/0 and the default IOTLB",
+			   file, msec + 1,
+			   (unsigned long long)sm->smmu.config.base_gpa,
+			   sm->smmu.config.sid_bits, sm->smmu.config.ssid_bits,
+			   sm->smmu.config.iotlb_entries,
+			   (unsigned long long)want.base_gpa, want.sid_bits);
+		return -EINVAL;
+	}
 	if (in->version < 2)
 		return 0;
 	if (sm->vm_flags & ~VMXL_VM_LAPIC) {
@@ -1132,6 +1168,7 @@ static int restore_apply(struct vmxctl_machine *m, const char *file)
 		if (from_snap(&in->vcpus[i], st)) {
 			vmxctl_err("--restore: %s: section %u (vcpu %u): state does not fit",
 				   file, i + 1 + (in->version >= 2) +
+				   in->machine.has_smmu +
 				   !!(in->flags & SNAP_F_INCREMENTAL), i);
 			goto out;
 		}
@@ -1146,6 +1183,20 @@ static int restore_apply(struct vmxctl_machine *m, const char *file)
 		ret = restore_os_state(m, file, in);
 		if (ret)
 			goto out;
+	}
+	/*
+	 * The SMMU before the devices: a restored virtio queue's first DMA
+	 * goes through it. Its tables and queues came back with RAM.
+	 */
+	if (in->machine.has_smmu) {
+		ret = vmxlite_set_smmu_state(vmxctl_vm_fd(m), &in->machine.smmu.state);
+		if (ret) {
+			vmxctl_err("--restore: %s: section %u (smmu): VMXL_SET_SMMU_STATE: %s%s",
+				   file, 2 + !!(in->flags & SNAP_F_INCREMENTAL),
+				   strerror(-ret), ret == -EINVAL ?
+				   " (a register holds bits the SMMU refuses)" : "");
+			goto out;
+		}
 	}
 	ret = -EINVAL;
 	for (uint32_t i = 0; i < in->nr_devices; i++) {

@@ -105,7 +105,7 @@ records_ok() {
 	run vmxctl snapshot-info "$T/inc2.snap"
 	[ "$status" -eq 0 ]
 	echo "$output" | grep -E '^(version|machine|clock|vcpu .*mp-state)' | sed 's/^/# /' >&3
-	[[ $output == *"version 2"* ]]
+	[[ $output == *"version 3"* ]]
 	[[ $output == *"platform linux"* ]]
 	[ "$(echo "$output" | grep -c 'mp-state')" -eq 2 ]
 	kill -KILL "$PID"

@@ -8,6 +8,8 @@
 # zlib levels (--level) 1, 6 and 9 in one chain, anything else refused;
 # snapshots written from the copy taken at the pause while the guest
 # writes on, each one moment of the guest (demo-counts).
+# a --smmu guest whose disk DMA goes through stage 2 and whose driver
+# runs commands, saved while running and continued in a new vmxctl.
 # vmxl-timeout: 300
 
 load helpers
@@ -350,10 +352,10 @@ flip() {
 	done
 	# a newer version
 	cp "$T/a.snap" "$T/new.snap"
-	printf '\003' | dd of="$T/new.snap" bs=1 seek=8 conv=notrunc 2>/dev/null
+	printf '\004' | dd of="$T/new.snap" bs=1 seek=8 conv=notrunc 2>/dev/null
 	run vmxctl snapshot-info "$T/new.snap"
 	[ "$status" -eq 1 ]
-	[[ $output == *"header: format version 3 is newer than this program reads (2)"* ]]
+	[[ $output == *"header: format version 4 is newer than this program reads (3)"* ]]
 	# a wrong parent, then a missing one
 	mv "$T/a.snap" "$T/a.orig"
 	cp "$T/other.snap" "$T/a.snap"
@@ -453,4 +455,67 @@ flip() {
 	vmxctl control "$T/b.ctl" resume
 	wait_for "$T/b.log" '^count ' "$PID"
 	vmxctl control "$T/b.ctl" stop 0
+}
+
+@test "--smmu: a guest doing DMA through stage 2 is saved while running, restored into a new vmxctl, and its DMA and SMMU commands go on" {
+	mkdisk "$T/disk.img" "VMXLDEMO every=5000 io=1 smmu=1"
+	start a --smmu $G/demo.elf
+	wait_for "$T/a.log" '^count ' "$PID"
+	grep -q 'demo-guest: smmu: stage 2 on' "$T/a.log"
+	run vmxctl snapshot "$T/a.ctl" "$T/s1.snap"
+	[ "$status" -eq 0 ]
+	[[ $output == *"full"* ]]
+	next_count "$T/a.log" "$PID" 5000
+	run vmxctl snapshot "$T/a.ctl" "$T/s2.snap" --parent "$T/s1.snap"
+	[ "$status" -eq 0 ]
+	kill -KILL "$PID"
+	wait "$PID" || true
+	last=$(complete_counts "$T/a.log" | tail -n1)
+	[ -n "$last" ]
+
+	run vmxctl snapshot-info "$T/s2.snap"
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -E '^(version|smmu)' | sed 's/^/# /' >&3
+	[[ $output == *"version 3"* ]]
+	[[ $output == *"smmu base 0xd0100000 sid-bits 8 ssid-bits 0"* ]]
+	[[ $output == *"smmu cr0 0x9 "* ]]	# SMMUEN, CMDQEN
+	# the driver's commands ran: CONS caught up with PROD
+	prod=$(sed -n 's/^smmu strtab .* cmdq .* prod \(0x[0-9a-f]*\) cons \(0x[0-9a-f]*\) evtq .*/\1 \2/p' <<<"$output")
+	read -r p c <<<"$prod"
+	[ -n "$p" ] && [ "$p" = "$c" ]
+
+	# a new vmxctl, no --smmu given: the file brings the SMMU back
+	restore b "$T/s2.snap"
+	run vmxctl control "$T/b.ctl" status
+	[[ $output == *$'\nsmmu yes\n'* ]]
+	vmxctl control "$T/b.ctl" resume
+	wait_for "$T/b.log" '^count ' "$PID"
+	first=$(counts "$T/b.log" | head -n1)
+	[ "$first" -gt "$last" ] && [ "$first" -le $((last + 10000)) ]
+	# two more disk round trips (I/O addresses RAM + 1 GiB: only the
+	# restored stage 2 reaches RAM) and TLBI + CMD_SYNC each time
+	wait_for "$T/b.log" "^count $((first + 10000))\$" "$PID"
+	run vmxctl control "$T/b.ctl" stop 0
+	[ "$status" -eq 0 ]
+	run wait "$PID"
+	[ "$status" -eq 0 ]
+	# the last write reached the disk: sector 3 holds a count of the
+	# restored run and its complement
+	c=$(od -An -t u8 -j 1536 -N 8 "$T/disk.img" | tr -d ' ')
+	nc=$(od -An -t u8 -j 1544 -N 8 "$T/disk.img" | tr -d ' ')
+	[ "$c" -ge "$first" ] && [ $((c % 5000)) -eq 0 ]
+	[ "$nc" = "$(printf '%u' $((~c)))" ]
+
+	# a damaged smmu section (the full file's section 2): refused, named
+	read -r i s e < <(sections "$T/s1.snap" | sed -n 3p)
+	[ "$i" -eq 2 ]
+	cp "$T/s1.snap" "$T/bad.snap"
+	flip "$T/bad.snap" $(((s + 24 + e) / 2))
+	run vmxctl verify "$T/bad.snap"
+	[ "$status" -eq 1 ]
+	[[ $output == *"$T/bad.snap: section 2 (smmu): payload CRC mismatch"* ]]
+	run vmxctl run --restore "$T/bad.snap" --disk "$T/disk.img" --serial "$T/r.log"
+	[ "$status" -eq 72 ]
+	[[ $output == *"section 2 (smmu)"* ]]
+	! grep -q count "$T/r.log" 2>/dev/null
 }
