@@ -269,7 +269,7 @@ static void smmu_setup(void)
 {
 	volatile uint64_t *ste = strtab;
 
-	s2_l1[1] = 0 | 3u << 6 | 1u << 10 | 1;		/* block */
+	s2_l1[1] = 3u << 6 | 1u << 10 | 1;	/* block at PA 0 */
 	ste[0] = 0;
 	ste[1] = 0;
 	ste[2] = 1 | 25ULL << 32 | 1ULL << 38 | 5ULL << 48 | 1ULL << 51;
