@@ -53,6 +53,17 @@ int main(int argc, char **argv)
 		.slots = s, .nr_slots = 2, .vcpus = v, .nr_vcpus = 2,
 		.devices = d, .nr_devices = 2, .no_fsync = true,
 	};
+	/* the incremental seed has an SMMU (the version 3 smmu section) */
+	struct snap_machine mach = {
+		.has_smmu = true,
+		.smmu = {
+			.config = { .base_gpa = 0xd0100000, .sid_bits = 8 },
+			.state = { .sid_bits = 8, .cr0 = 9, .gbpa = 1u << 12,
+				   .strtab_base = 0x80000, .strtab_base_cfg = 1,
+				   .cmdq_base = 0x90004, .cmdq_prod = 6,
+				   .cmdq_cons = 6 },
+		},
+	};
 	struct snap_err err;
 	char full[4096], inc[4096];
 
@@ -82,6 +93,7 @@ int main(int argc, char **argv)
 	s[1].pages = dirty1;
 	p.path = inc;
 	p.parent = full;
+	p.machine = &mach;
 	if (snap_write(&p, NULL, &err))
 		goto fail;
 	if (seed(argv[1], "full", full) || seed(argv[1], "inc", inc))
