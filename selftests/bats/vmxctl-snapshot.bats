@@ -7,7 +7,7 @@
 # failed snapshot (disk full) leaving the old file and the dirty log;
 # zlib levels (--level) 1, 6 and 9 in one chain, anything else refused;
 # snapshots written from the copy taken at the pause while the guest
-# writes on, each one moment of the guest (demo-counts).
+# writes on, each one moment of the guest (demo-counts);
 # a --smmu guest whose disk DMA goes through stage 2 and whose driver
 # runs commands, saved while running and continued in a new vmxctl.
 # vmxl-timeout: 300
