@@ -8,7 +8,7 @@ UNIT_HDRS_test_snapshot := $(wildcard $(TOP)/userspace/lib/snapshot*.h) $(TOP)/u
 UNIT_LIBS_test_snapshot := -lz -lpthread
 # vmxctl's machine as vmxctl builds it, without main (vmxctl.c: the test
 # has its own vmxctl_err) and snapshots.
-VMXCTL_UNIT_SRCS := $(filter-out %/vmxctl_snapshot.c,$(wildcard $(TOP)/userspace/vmxctl_*.c)) \
+VMXCTL_UNIT_SRCS := $(filter-out %/vmxctl_snapshot.c %/vmxctl_snapshot_info.c,$(wildcard $(TOP)/userspace/vmxctl_*.c)) \
 		    $(TOP)/userspace/lib/libvmxlite.c
 VMXCTL_UNIT_HDRS := $(wildcard $(TOP)/userspace/vmxctl*.h) $(TOP)/userspace/lib/libvmxlite.h \
 		    $(TOP)/uapi/linux/vmx_lite.h
