@@ -172,7 +172,17 @@ static void string_step(struct vmxl_vcpu *vcpu, int reg, u8 size,
 				      addr_size);
 }
 
-/* After a string element: consume one count; finished -> next insn. */
+/*
+ * After a string element: consume one count; finished -> next insn.
+ * Otherwise RIP stays on the instruction, which the guest runs again for
+ * the next element. With TF set, hardware takes the single-step trap
+ * after each iteration of a REP string instruction, not only after the
+ * last: a REP string is suspended at an iteration boundary by any
+ * exception or interrupt with rCX, rSI and rDI as that iteration left
+ * them and RIP on the instruction (SDM Vol. 2B "REP/REPE/REPZ/REPNE/
+ * REPNZ", Vol. 3B 17.3.1.4; APM Vol. 2, 13.1.4; Bochs and real CPUs
+ * trap per element). The #DB raised at the next entry is that trap.
+ */
 static void string_done(struct vmxl_vcpu *vcpu, bool rep, u8 addr_size,
 			u64 next_rip)
 {
@@ -181,8 +191,10 @@ static void string_done(struct vmxl_vcpu *vcpu, bool rep, u8 addr_size,
 	if (rep) {
 		vcpu->regs[1] = addr_assign(vcpu->regs[1], vcpu->regs[1] - 1,
 					    addr_size);
-		if (vcpu->regs[1] & mask)
+		if (vcpu->regs[1] & mask) {
+			vmxl_insn_retired(vcpu);	/* the iteration's trap */
 			return;	/* same instruction again */
+		}
 	}
 	retire(vcpu, next_rip);
 }
@@ -228,6 +240,9 @@ static void mmio_retire(struct vmxl_vcpu *vcpu)
 		retire(vcpu, vcpu->pending_next_rip);
 		return;
 	}
+	/* the element's breakpoints, after its iteration (mmio_string()) */
+	vcpu->db_pending |= vcpu->mmio_db;
+	vcpu->mmio_db = 0;
 	if (insn->op == VMXL_OP_MOVS)
 		string_step(vcpu, 6, insn->size, insn->addr_size);
 	string_step(vcpu, 7, insn->size, insn->addr_size);
@@ -302,7 +317,7 @@ static int mmio_string(struct vmxl_vcpu *vcpu,
 		       const struct vmxl_walk_ctx *walk, enum vmxl_cpu_mode mode)
 {
 	const struct vmxl_insn *insn = &vcpu->mmio_insn;
-	u64 mask = addr_mask(insn->addr_size), src, dst, val = 0;
+	u64 mask = addr_mask(insn->addr_size), src = 0, dst, val = 0;
 
 	if (mode != VMXL_MODE_LONG64 || insn->seg >= 4)
 		return -EINVAL;
@@ -313,14 +328,27 @@ static int mmio_string(struct vmxl_vcpu *vcpu,
 	if (vmxl_gva_to_gpa(walk, vcpu->regs[7] & mask, &dst))
 		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
 					   vcpu->regs[7] & mask, 0);
+	if (insn->op == VMXL_OP_MOVS &&
+	    vmxl_gva_to_gpa(walk, vcpu->regs[6] & mask, &src))
+		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
+					   vcpu->regs[6] & mask, 0);
+	/*
+	 * The data breakpoints of this element, on both sides, MMIO or RAM:
+	 * the module makes the accesses the CPU would have. They trap after
+	 * the iteration that met them, RIP on the instruction while rCX
+	 * remains (SDM Vol. 3B 17.3.1.2 says so for INS and OUTS; P6 CPUs
+	 * may report REP MOVS/STOS one iteration late, which is allowed, not
+	 * required). mmio_retire() raises them once the element is done.
+	 */
+	vcpu->mmio_db = hw_breakpoints(vcpu, walk, dst, insn->size, true);
+	if (insn->op == VMXL_OP_MOVS)
+		vcpu->mmio_db |= hw_breakpoints(vcpu, walk, src, insn->size,
+						false);
 	vcpu->mmio_dst_gpa = dst;
 	vcpu->mmio_dst_ram = vmxl_gpa_is_ram(vcpu->vm, dst, true);
 	if (insn->op == VMXL_OP_STOS)
 		return vcpu->mmio_dst_ram ? VMXL_EXIT_RESUME :
 		       mmio_write(vcpu, dst, vcpu->regs[0]);
-	if (vmxl_gva_to_gpa(walk, vcpu->regs[6] & mask, &src))
-		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
-					   vcpu->regs[6] & mask, 0);
 	vcpu->mmio_gpa = src;
 	if (!vmxl_gpa_is_ram(vcpu->vm, src, false))
 		return mmio_read(vcpu);
@@ -412,6 +440,13 @@ enum vmxl_exit_action vmxl_io_exit(struct vmxl_vcpu *vcpu,
 	if (vmxl_gva_to_gpa(&io->walk, lin, &gpa))
 		return vmxl_internal_error(vcpu, VMXL_INTERNAL_GUEST_WALK,
 					   lin, 0);
+	/*
+	 * The memory side of the element, which the module accesses: INS
+	 * writes it, OUTS reads it. A data breakpoint there traps after the
+	 * iteration that met it (SDM Vol. 3B 17.3.1.2; APM Vol. 2, 13.1.1.5).
+	 */
+	vcpu->db_pending |= hw_breakpoints(vcpu, &io->walk, gpa, io->size,
+					   io->in);
 	if (io->in) {
 		vcpu->pending = VMXL_PENDING_IO_IN;
 		vcpu->pending_str.gpa = gpa;	/* already translated */

@@ -44,6 +44,7 @@ struct dbg_entry {
 	uint64_t vector;
 	uint64_t rip;		/* of the exception frame */
 	uint64_t dr6;		/* as the handler read it */
+	uint64_t rcx;		/* at the exception */
 };
 
 struct dbg_entry dbg_log[DBG_MAX];
@@ -51,12 +52,16 @@ uint64_t dbg_n;
 /* Where each step expects its #DB: the guest writes it before the step. */
 uint64_t dbg_want[DBG_MAX];
 uint64_t dbg_want_dr6[DBG_MAX];	/* breakpoint tests: the DR6 expected */
+uint64_t dbg_want_rcx[DBG_MAX];	/* REP tests: RCX expected */
 uint64_t dbg_nwant;
 uint8_t dbg_buf[64];
+/* #DBs after which the handler leaves TF set: a REP string's iterations */
+uint64_t dbg_keep_tf;
 
 /*
  * #DB: record, clear DR6 (the handler's job, SDM Vol. 3B 17.2.3), clear
- * TF in the frame so a step takes one #DB only, and set RF so an
+ * TF in the frame so a step takes one #DB only (unless dbg_keep_tf says
+ * a REP string's next iterations are to trap too), and set RF so an
  * instruction breakpoint is not taken again on return.
  * #UD: record and step over the 3-byte MOV DR that raised it.
  * #GP: record, step over the dbg_gp_skip bytes of what raised it, clear
@@ -74,7 +79,7 @@ asm(".pushsection .text\n"
     "  mov dbg_n(%rip), %rcx\n"
     "  cmp $63, %rcx\n"
     "  ja 1f\n"
-    "  imul $24, %rcx, %rcx\n"
+    "  imul $32, %rcx, %rcx\n"
     "  lea dbg_log(%rip), %rax\n"
     "  add %rcx, %rax\n"
     "  movq $\\vec, (%rax)\n"
@@ -82,6 +87,8 @@ asm(".pushsection .text\n"
     "  mov %rcx, 8(%rax)\n"
     "  mov %dr6, %rcx\n"
     "  mov %rcx, 16(%rax)\n"
+    "  mov 8(%rsp), %rcx\n"
+    "  mov %rcx, 24(%rax)\n"
     "  incq dbg_n(%rip)\n"
     "1:\n"
     ".endm\n"
@@ -90,7 +97,13 @@ asm(".pushsection .text\n"
     "  DBG_REC 1\n"
     "  mov $0xffff0ff0, %ecx\n"
     "  mov %rcx, %dr6\n"
+    "  cmpq $0, dbg_keep_tf(%rip)\n"
+    "  je 2f\n"
+    "  decq dbg_keep_tf(%rip)\n"
+    "  jmp 3f\n"
+    "2:\n"
     "  andq $~0x100, 40(%rsp)\n"
+    "3:\n"
     "  orq $0x10000, 40(%rsp)\n"
     "  pop %rdx\n"
     "  pop %rcx\n"
@@ -479,6 +492,102 @@ static void guest_step_and_breakpoint(void)
 }
 
 /*
+ * REP string instructions, three elements each. With TF set a REP string
+ * traps after every iteration, RIP still on the instruction and RCX
+ * counted down until the last (SDM Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ":
+ * a repeating string is suspended at an iteration boundary by any
+ * exception; Vol. 3B 17.3.1.4; APM Vol. 2, 13.1.4). The handler keeps TF
+ * for the first @n - 1 #DBs. @bits: DR6 B0-B3 wanted with each trap.
+ * Without TF (@tf false) only the iteration named by @hit (1-based, 0:
+ * none) takes a #DB, for a data breakpoint it met (SDM Vol. 3B
+ * 17.3.1.2: after the iteration that accessed the location).
+ */
+#define REP_STRING(tf, n, hit, bits, setup, insn) do {			\
+	uint64_t __at, __after, __i;					\
+	dbg_keep_tf = (tf) ? (n) - 1 : 0;				\
+	asm volatile("cld\n\t" setup "\n\t"				\
+		     "mov $" #n ", %%ecx\n\t"				\
+		     "lea 1f(%%rip), %%r14\n\t"				\
+		     "lea 2f(%%rip), %%r15\n\t"				\
+		     "pushfq\n\t"					\
+		     "orq $0x" #tf "00, (%%rsp)\n\t"			\
+		     "popfq\n"						\
+		     "1: " insn "\n"					\
+		     "2: mov %%r14, %0\n\t"				\
+		     "mov %%r15, %1\n\t"				\
+		     : "=m"(__at), "=m"(__after) : : "rax", "rcx", "rdx",	\
+		       "rsi", "rdi", "r14", "r15", "memory", "cc");	\
+	for (__i = 1; __i <= (n); __i++) {				\
+		if (!(tf) && __i != (hit))				\
+			continue;					\
+		dbg_want[dbg_nwant] = __i < (n) ? __at : __after;	\
+		dbg_want_rcx[dbg_nwant] = (n) - __i;			\
+		dbg_want_dr6[dbg_nwant++] = DR6_INIT |			\
+			((tf) ? DR6_BS : 0) | (__i == (hit) ? (bits) : 0); \
+	}								\
+} while (0)
+
+/*
+ * Single-step over REP strings: first one the CPU runs itself (RAM to
+ * RAM: the lane's own CPU model, the reference), then the ones the
+ * module completes element by element: REP OUTS, REP INS, and REP STOS
+ * and REP MOVS with MMIO on one side.
+ */
+static void guest_rep_single_step(void)
+{
+	REP_STRING(1, 3, 0, 0, "lea dbg_buf(%%rip), %%rsi; lea 32+dbg_buf(%%rip), %%rdi",
+		   "rep movsb");
+	REP_STRING(1, 3, 0, 0, "lea dbg_buf(%%rip), %%rsi; mov $0xe4, %%edx",
+		   "rep outsb");
+	REP_STRING(1, 3, 0, 0, "lea dbg_buf(%%rip), %%rdi; mov $0xe4, %%edx",
+		   "rep insw");
+	REP_STRING(1, 3, 0, 0, "mov $0xd0000040, %%edi", "rep stosl");
+	REP_STRING(1, 3, 0, 0, "lea dbg_buf(%%rip), %%rsi; mov $0xd0000040, %%edi",
+		   "rep movsl");
+	REP_STRING(1, 3, 0, 0, "mov $0xd0000040, %%esi; lea dbg_buf(%%rip), %%rdi",
+		   "rep movsl");
+}
+
+/*
+ * Data breakpoints on the memory side of string I/O and of MOVS/STOS on
+ * MMIO, which the module accesses for the guest: INS writes memory, OUTS
+ * reads it, MOVS reads its source and writes its destination.
+ */
+static void guest_string_breakpoints(void)
+{
+	uint64_t b = (uint64_t)dbg_buf;
+
+	/*
+	 * DR0 reads and writes of one byte at +1, DR1 writes of 4 at +8,
+	 * DR2 writes of 4 at MMIO +0x44, DR3 writes of 4 at +20.
+	 */
+	set_drs(b + 1, b + 8, MMIO_ADDR + 0x44, b + 20,
+		DR7_L(0) | DR7_RW(0, 3) | DR7_LEN(0, 0) |
+		DR7_L(1) | DR7_RW(1, 1) | DR7_LEN(1, 3) |
+		DR7_L(2) | DR7_RW(2, 1) | DR7_LEN(2, 3) |
+		DR7_L(3) | DR7_RW(3, 1) | DR7_LEN(3, 3));
+	REP_STRING(0, 3, 2, 1, "lea dbg_buf(%%rip), %%rsi; mov $0xe4, %%edx",
+		   "rep outsb");
+	/* OUTS reads: a write breakpoint does not see it */
+	REP_STRING(0, 3, 0, 0, "lea 8+dbg_buf(%%rip), %%rsi; mov $0xe4, %%edx",
+		   "rep outsb");
+	REP_STRING(0, 3, 3, 2, "lea 6+dbg_buf(%%rip), %%rdi; mov $0xe4, %%edx",
+		   "rep insb");
+	REP_STRING(0, 1, 1, 1, "lea 1+dbg_buf(%%rip), %%rdi; mov $0xe4, %%edx",
+		   "rep insb");
+	/* MMIO side: DR2 sees STOS and MOVS write, not DR3 MOVS's read */
+	REP_STRING(0, 3, 2, 4, "mov $0xd0000040, %%edi", "rep stosl");
+	REP_STRING(0, 3, 2, 4, "lea 16+dbg_buf(%%rip), %%rsi; mov $0xd0000040, %%edi",
+		   "rep movsl");
+	/* RAM side: MOVS's read of its source, its write of its destination */
+	REP_STRING(0, 3, 1, 1, "lea dbg_buf(%%rip), %%rsi; mov $0xd0000010, %%edi",
+		   "rep movsl");
+	REP_STRING(0, 3, 2, 8, "mov $0xd0000010, %%esi; lea 16+dbg_buf(%%rip), %%rdi",
+		   "rep movsl");
+	set_drs(0, 0, 0, 0, 0);
+}
+
+/*
  * A fault the instruction raises goes before its single-step trap: the
  * instruction did not complete, so there is none (SDM Vol. 3A 6.9). Each
  * step wants one #GP on the instruction and no #DB.
@@ -609,6 +718,7 @@ struct dbg_trace {
 	struct dbg_entry log[DBG_MAX];
 	uint64_t want[DBG_MAX];
 	uint64_t want_dr6[DBG_MAX];
+	uint64_t want_rcx[DBG_MAX];
 };
 
 static bool host_amd(void)
@@ -719,6 +829,8 @@ static int record(enum gvm_kind kind, void *fn, struct dbg_trace *t)
 	memcpy(t->want, gvm_image_ptr(&vm, dbg_want), sizeof(t->want));
 	memcpy(t->want_dr6, gvm_image_ptr(&vm, dbg_want_dr6),
 	       sizeof(t->want_dr6));
+	memcpy(t->want_rcx, gvm_image_ptr(&vm, dbg_want_rcx),
+	       sizeof(t->want_rcx));
 	disarm(&vm);
 	gvm_destroy(&vm);
 	if (kind == GVM_VMXL)
@@ -731,16 +843,18 @@ static void dump(const char *who, const struct dbg_trace *t)
 	uint64_t i;
 
 	for (i = 0; i < t->n; i++)
-		fprintf(stderr, "# %s: #%lu vector %lu rip %#lx dr6 %#lx (want rip %#lx)\n",
+		fprintf(stderr, "# %s: #%lu vector %lu rip %#lx dr6 %#lx rcx %#lx (want rip %#lx)\n",
 			who, (unsigned long)i, (unsigned long)t->log[i].vector,
 			(unsigned long)t->log[i].rip,
 			(unsigned long)t->log[i].dr6,
+			(unsigned long)t->log[i].rcx,
 			(unsigned long)(i < t->nwant ? t->want[i] : 0));
 }
 
 /*
- * Real mode, then 32-bit protected mode (flat, no paging), in one 16-bit
- * blob that gvm_enter_real_mode() starts at GVM_CODE16_GPA with CS 0.
+ * Real mode, then 32-bit protected mode (flat, no paging) at CPL 0 and
+ * at CPL 3, in one 16-bit blob that gvm_enter_real_mode() starts at
+ * GVM_CODE16_GPA with CS 0.
  * Each part single-steps the emulated instructions of its mode; their
  * #DB handlers (IVT, then a 32-bit IDT) log IP/EIP and DR6 at RM_LOG.
  * An OUT to port 0xe6 ends the guest. Addresses: label - rmd_start +
@@ -862,6 +976,43 @@ asm(".pushsection .text\n"
     "6:\n"
     "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx; mov %ss, %ebx\", \"mov %ebx, %ss; cpuid\"\n"
     "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx; push %ss\", \"pop %ss; cpuid\"\n"
+    /*
+     * to CPL 3 (selectors 0x1b/0x23, IOPL 3 so port I/O runs there): the
+     * #DB gate takes the TSS's SS0:ESP0 (0x10:0x7000), the user stack
+     * is at 0x5000; DS and ES hold the DPL 3 data segment, which the
+     * handler uses too.
+     */
+    "  mov $0x28, %ax\n"
+    "  ltr %ax\n"
+    "  mov $0x23, %eax\n"
+    "  mov %eax, %ds\n"
+    "  mov %eax, %es\n"
+    "  pushl $0x23\n"
+    "  pushl $0x5000\n"
+    "  pushfl\n"
+    "  orl $0x3000, (%esp)\n"
+    "  pushl $0x1b\n"
+    "  pushl $(rmd_pm32u - rmd_start + 0x8000)\n"
+    "  iretl\n"
+    "rmd_pm32u:\n"
+    "  RSTEP32 \"\", \"nop\"\n"
+    "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx\", \"cpuid\"\n"
+    "  RSTEP32 \"mov $0xe4, %dx\", \"outb %al, %dx\"\n"
+    "  RSTEP32 \"mov $0xe4, %dx\", \"inb %dx, %al\"\n"
+    "  RSTEP32 \"mov $0x6a00, %esi; mov $0xe4, %dx\", \"outsb\"\n"
+    "  RSTEP32 \"mov $0x6a00, %edi; mov $0xe4, %dx\", \"insw\"\n"
+    "  RSTEP32 \"mov $0xd0000000, %edi; mov $0x1234, %eax\", \"movl %eax, (%edi)\"\n"
+    "  RSTEP32 \"mov $0xd0000000, %edi\", \"movl (%edi), %eax\"\n"
+    "  RSTEP32 \"mov $0xd0000000, %edi\", \"addl $3, (%edi)\"\n"
+    "  cmpl $0, 0x6008\n"
+    "  je 5f\n"
+    "  RSTEP32 \"mov $0x12345, %eax\", \"vmmcall\"\n"
+    "  jmp 6f\n"
+    "5:\n"
+    "  RSTEP32 \"mov $0x12345, %eax\", \"vmcall\"\n"
+    "6:\n"
+    "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx; mov %ss, %ebx\", \"mov %ebx, %ss; cpuid\"\n"
+    "  RSTEP32 \"xor %eax, %eax; xor %ecx, %ecx; push %ss\", \"pop %ss; cpuid\"\n"
     "  out %al, $0xe6\n"
     "7:\n"
     "  hlt\n"
@@ -887,11 +1038,20 @@ asm(".pushsection .text\n"
     "  .quad 0\n"
     "  .quad 0x00cf9b000000ffff\n"
     "  .quad 0x00cf93000000ffff\n"
+    "  .quad 0x00cffb000000ffff\n"
+    "  .quad 0x00cff3000000ffff\n"
+    /* 32-bit TSS, limit 103, available (type 9), base below 64 KiB */
+    "  .word 0x67, rmd_tss - rmd_start + 0x8000\n"
+    "  .byte 0, 0x89, 0, 0\n"
+    "rmd_tss:\n"
+    "  .long 0, 0x7000, 0x10\n"
+    "  .fill 90, 1, 0\n"
+    "  .word 104\n"
     "rmd_idt:\n"
     "  .quad 0\n"
     "  .word rmd_db32 - rmd_start + 0x8000, 0x08, 0x8e00, 0\n"
     "rmd_gdtr:\n"
-    "  .word 23\n"
+    "  .word 47\n"
     "  .long rmd_gdt - rmd_start + 0x8000\n"
     "rmd_idtr:\n"
     "  .word 15\n"
@@ -935,6 +1095,18 @@ static const struct {
 	{ "32-bit: hypercall", false },
 	{ "32-bit: mov ss; cpuid", false },
 	{ "32-bit: pop ss; cpuid", false },
+	{ "32-bit cpl3: nop", false },
+	{ "32-bit cpl3: cpuid", false },
+	{ "32-bit cpl3: out dx", false },
+	{ "32-bit cpl3: in dx", false },
+	{ "32-bit cpl3: outsb", true },
+	{ "32-bit cpl3: insw", false },
+	{ "32-bit cpl3: mmio store", true },
+	{ "32-bit cpl3: mmio load", false },
+	{ "32-bit cpl3: mmio rmw", true },
+	{ "32-bit cpl3: hypercall", false },
+	{ "32-bit cpl3: mov ss; cpuid", false },
+	{ "32-bit cpl3: pop ss; cpuid", false },
 };
 
 /* Run the blob on @kind until its OUT to RM_END_PORT. */
@@ -1180,6 +1352,64 @@ TEST_F(dbg, single_step_and_data_breakpoint)
 	if (k->log[0].dr6 != t->log[0].dr6)
 		TH_LOG("KVM's DR6 %#lx: no data breakpoint, as known",
 		       (unsigned long)k->log[0].dr6);
+}
+
+/*
+ * REP strings: vmx-lite's #DBs exactly as wanted (RIP, DR6, RCX at each),
+ * KVM's only compared and reported. KVM 6.1 differs from hardware there,
+ * as its emulator works: string I/O runs up to 1024 iterations per entry
+ * (REP INS reads ahead a buffer of elements in one exit) and it raises
+ * the single-step trap once for that batch, at the end; an MMIO REP
+ * MOVS/STOS likewise; and it checks no data breakpoint on the accesses
+ * it emulates. The RAM-to-RAM REP MOVSB the CPU runs itself is the same
+ * under both: it must agree.
+ */
+static void check_rep(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(dbg) *self, void *fn, bool native_first)
+{
+	const struct dbg_trace *k = &self->kvm, *t = &self->vmxl;
+	uint64_t i;
+
+	ASSERT_EQ(0, record(GVM_KVM, fn, &self->kvm));
+	ASSERT_EQ(0, record(GVM_VMXL, fn, &self->vmxl));
+	dump("kvm", k);
+	dump("vmx-lite", t);
+	ASSERT_EQ(t->nwant, t->n);
+	for (i = 0; i < t->n; i++) {
+		EXPECT_EQ(1, t->log[i].vector) TH_LOG("#%lu", (unsigned long)i);
+		EXPECT_EQ(t->want[i], t->log[i].rip) TH_LOG("#%lu", (unsigned long)i);
+		EXPECT_EQ(t->want_dr6[i], t->log[i].dr6) TH_LOG("#%lu", (unsigned long)i);
+		EXPECT_EQ(t->want_rcx[i], t->log[i].rcx) TH_LOG("#%lu", (unsigned long)i);
+	}
+	for (i = 0; native_first && i < 3; i++) {
+		ASSERT_LT(i, k->n);
+		EXPECT_EQ(t->log[i].rip, k->log[i].rip);
+		EXPECT_EQ(t->log[i].rcx, k->log[i].rcx);
+		EXPECT_EQ(t->log[i].dr6, k->log[i].dr6);
+	}
+	if (k->n != t->n)
+		TH_LOG("KVM took %lu #DBs, hardware %lu: KVM 6.1, as known",
+		       (unsigned long)k->n, (unsigned long)t->n);
+	for (i = 0; i < k->n && i < t->n; i++)
+		if (k->log[i].rip != t->log[i].rip ||
+		    k->log[i].rcx != t->log[i].rcx ||
+		    k->log[i].dr6 != t->log[i].dr6)
+			TH_LOG("#%lu: KVM's differs (rip %#lx rcx %lu dr6 %#lx)",
+			       (unsigned long)i, (unsigned long)k->log[i].rip,
+			       (unsigned long)k->log[i].rcx,
+			       (unsigned long)k->log[i].dr6);
+}
+
+TEST_F(dbg, single_step_rep_string_per_iteration)
+{
+	check_rep(_metadata, self, guest_rep_single_step, true);
+	ASSERT_EQ(18, self->vmxl.n);
+}
+
+TEST_F(dbg, string_memory_breakpoints)
+{
+	check_rep(_metadata, self, guest_string_breakpoints, false);
+	ASSERT_EQ(7, self->vmxl.n);
 }
 
 /* Only the #GPs, on their instructions. */
