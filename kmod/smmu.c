@@ -205,13 +205,7 @@ struct smmu_cache {
 struct vmxl_smmu {
 	struct vmxl_smmu_params p;
 	struct vmxl_smmu_mem mem;
-	u32 cr0, cr1, cr2, gbpa, irq_ctrl, gerror, gerrorn;
-	u64 strtab_base;
-	u32 strtab_cfg;
-	u64 cmdq_base;
-	u32 cmdq_prod, cmdq_cons;
-	u64 evtq_base;
-	u32 evtq_prod, evtq_cons;
+	struct vmxl_smmu_regs r;	/* what the guest programs */
 	struct smmu_cache cfgc, tlb;
 	struct vmxl_smmu_stats st;
 };
@@ -604,29 +598,29 @@ static void build_event(const struct vmxl_smmu_txn *t,
 /* Queue @ev at EVTQ_PROD; false when the queue is off, full or broken. */
 static bool queue_event(struct vmxl_smmu *s, const u64 *ev)
 {
-	u32 log2 = queue_log2(s->evtq_base);
+	u32 log2 = queue_log2(s->r.evtq_base);
 	u32 wmask = (2U << log2) - 1, imask = (1U << log2) - 1;
-	u32 prod = s->evtq_prod & wmask, cons = s->evtq_cons & wmask;
-	u64 addr = (s->evtq_base & Q_ADDR_MASK) + (u64)(prod & imask) * 32;
+	u32 prod = s->r.evtq_prod & wmask, cons = s->r.evtq_cons & wmask;
+	u64 addr = (s->r.evtq_base & Q_ADDR_MASK) + (u64)(prod & imask) * 32;
 	u8 buf[32];
 	int i;
 
-	if (!(s->cr0 & CR0_EVTQEN))
+	if (!(s->r.cr0 & CR0_EVTQEN))
 		return false;
 	if ((prod ^ cons) == (1U << log2)) {
 		/* Overflow: signal it unless one is already unacknowledged. */
-		if (!((s->evtq_prod ^ s->evtq_cons) & EVTQ_OVFLG))
-			s->evtq_prod ^= EVTQ_OVFLG;
+		if (!((s->r.evtq_prod ^ s->r.evtq_cons) & EVTQ_OVFLG))
+			s->r.evtq_prod ^= EVTQ_OVFLG;
 		return false;
 	}
 	for (i = 0; i < 4; i++)
 		put_le64(buf + 8 * i, ev[i]);
 	if (s->mem.write(s->mem.ctx, addr, buf, sizeof(buf))) {
-		if (!((s->gerror ^ s->gerrorn) & GERROR_EVTQ_ABT_ERR))
-			s->gerror ^= GERROR_EVTQ_ABT_ERR;
+		if (!((s->r.gerror ^ s->r.gerrorn) & GERROR_EVTQ_ABT_ERR))
+			s->r.gerror ^= GERROR_EVTQ_ABT_ERR;
 		return false;
 	}
-	s->evtq_prod = (s->evtq_prod & EVTQ_OVFLG) | ((prod + 1) & wmask);
+	s->r.evtq_prod = (s->r.evtq_prod & EVTQ_OVFLG) | ((prod + 1) & wmask);
 	return true;
 }
 
@@ -811,10 +805,10 @@ translation:
 static bool ste_addr(struct vmxl_smmu *s, u32 sid, u64 *addr,
 		     struct smmu_fault *f)
 {
-	u32 log2 = s->strtab_cfg & 0x3f;
-	u32 split = (s->strtab_cfg >> 6) & 0x1f;
-	u32 fmt = (s->strtab_cfg >> 16) & 3;
-	u64 base = s->strtab_base & GENMASK_ULL(51, 6);
+	u32 log2 = s->r.strtab_cfg & 0x3f;
+	u32 split = (s->r.strtab_cfg >> 6) & 0x1f;
+	u32 fmt = (s->r.strtab_cfg >> 16) & 3;
+	u64 base = s->r.strtab_base & GENMASK_ULL(51, 6);
 	u64 l1, l1addr, idx;
 	u32 span;
 
@@ -1007,8 +1001,8 @@ enum vmxl_smmu_result vmxl_smmu_translate(struct vmxl_smmu *s,
 
 	memset(out, 0, sizeof(*out));
 	memset(&f, 0, sizeof(f));
-	if (!(s->cr0 & CR0_SMMUEN)) {
-		if (s->gbpa & GBPA_ABORT)
+	if (!(s->r.cr0 & CR0_SMMUEN)) {
+		if (s->r.gbpa & GBPA_ABORT)
 			return VMXL_SMMU_ABORT;
 		out->gpa = t->iova;
 		return VMXL_SMMU_OK;
@@ -1162,17 +1156,17 @@ static bool run_cmd(struct vmxl_smmu *s, const u64 *cmd)
 /* Run the commands from CONS to PROD, at most one pass over the queue. */
 static void process_cmdq(struct vmxl_smmu *s)
 {
-	u32 log2 = queue_log2(s->cmdq_base);
+	u32 log2 = queue_log2(s->r.cmdq_base);
 	u32 wmask = (2U << log2) - 1, imask = (1U << log2) - 1;
-	u64 base = s->cmdq_base & Q_ADDR_MASK, cmd[2];
+	u64 base = s->r.cmdq_base & Q_ADDR_MASK, cmd[2];
 	u32 n, cons, err;
 
-	if (!(s->cr0 & CR0_CMDQEN) ||
-	    ((s->gerror ^ s->gerrorn) & GERROR_CMDQ_ERR))
+	if (!(s->r.cr0 & CR0_CMDQEN) ||
+	    ((s->r.gerror ^ s->r.gerrorn) & GERROR_CMDQ_ERR))
 		return;
-	cons = s->cmdq_cons & wmask;
+	cons = s->r.cmdq_cons & wmask;
 	for (n = 0; n <= imask; n++) {
-		if (cons == (s->cmdq_prod & wmask))
+		if (cons == (s->r.cmdq_prod & wmask))
 			break;
 		err = 0;
 		if (!read_dwords(s, base + (u64)(cons & imask) * 16, cmd, 2))
@@ -1180,14 +1174,14 @@ static void process_cmdq(struct vmxl_smmu *s)
 		else if (!run_cmd(s, cmd))
 			err = CERROR_ILL;
 		if (err) {
-			s->cmdq_cons = cons | err << CMDQ_CONS_ERR_SHIFT;
-			s->gerror ^= GERROR_CMDQ_ERR;
+			s->r.cmdq_cons = cons | err << CMDQ_CONS_ERR_SHIFT;
+			s->r.gerror ^= GERROR_CMDQ_ERR;
 			return;
 		}
 		s->st.commands++;
 		cons = (cons + 1) & wmask;
 	}
-	s->cmdq_cons = cons;
+	s->r.cmdq_cons = cons;
 }
 
 /* ---- registers ---- */
@@ -1202,11 +1196,11 @@ static u64 *reg64(struct vmxl_smmu *s, u32 off)
 {
 	switch (off) {
 	case SMMU_STRTAB_BASE:
-		return &s->strtab_base;
+		return &s->r.strtab_base;
 	case SMMU_CMDQ_BASE:
-		return &s->cmdq_base;
+		return &s->r.cmdq_base;
 	default:
-		return &s->evtq_base;
+		return &s->r.evtq_base;
 	}
 }
 
@@ -1226,30 +1220,30 @@ static u32 smmu_read32(struct vmxl_smmu *s, u32 off)
 		return SMMU_AIDR_VAL;
 	case SMMU_CR0:
 	case SMMU_CR0ACK:
-		return s->cr0;
+		return s->r.cr0;
 	case SMMU_CR1:
-		return s->cr1;
+		return s->r.cr1;
 	case SMMU_CR2:
-		return s->cr2;
+		return s->r.cr2;
 	case SMMU_GBPA:
-		return s->gbpa;
+		return s->r.gbpa;
 	case SMMU_IRQ_CTRL:
 	case SMMU_IRQ_CTRLACK:
-		return s->irq_ctrl;
+		return s->r.irq_ctrl;
 	case SMMU_GERROR:
-		return s->gerror;
+		return s->r.gerror;
 	case SMMU_GERRORN:
-		return s->gerrorn;
+		return s->r.gerrorn;
 	case SMMU_STRTAB_BASE_CFG:
-		return s->strtab_cfg;
+		return s->r.strtab_cfg;
 	case SMMU_CMDQ_PROD:
-		return s->cmdq_prod;
+		return s->r.cmdq_prod;
 	case SMMU_CMDQ_CONS:
-		return s->cmdq_cons;
+		return s->r.cmdq_cons;
 	case SMMU_EVTQ_PROD:
-		return s->evtq_prod;
+		return s->r.evtq_prod;
 	case SMMU_EVTQ_CONS:
-		return s->evtq_cons;
+		return s->r.evtq_cons;
 	default:
 		return 0;
 	}
@@ -1259,30 +1253,30 @@ static void smmu_write64(struct vmxl_smmu *s, u32 off, u64 val)
 {
 	switch (off) {
 	case SMMU_STRTAB_BASE:
-		if (s->cr0 & CR0_SMMUEN)
+		if (s->r.cr0 & CR0_SMMUEN)
 			return;
-		s->strtab_base = val & STRTAB_BASE_MASK;
+		s->r.strtab_base = val & STRTAB_BASE_MASK;
 		drop_caches(s);
 		break;
 	case SMMU_CMDQ_BASE:
-		if (!(s->cr0 & CR0_CMDQEN))
-			s->cmdq_base = val & Q_BASE_MASK;
+		if (!(s->r.cr0 & CR0_CMDQEN))
+			s->r.cmdq_base = val & Q_BASE_MASK;
 		break;
 	case SMMU_EVTQ_BASE:
-		if (!(s->cr0 & CR0_EVTQEN))
-			s->evtq_base = val & Q_BASE_MASK;
+		if (!(s->r.cr0 & CR0_EVTQEN))
+			s->r.evtq_base = val & Q_BASE_MASK;
 		break;
 	}
 }
 
 static void smmu_write_cr0(struct vmxl_smmu *s, u32 val)
 {
-	u32 old = s->cr0;
+	u32 old = s->r.cr0;
 
-	s->cr0 = val & CR0_MASK;
-	if ((old & CR0_SMMUEN) && !(s->cr0 & CR0_SMMUEN))
+	s->r.cr0 = val & CR0_MASK;
+	if ((old & CR0_SMMUEN) && !(s->r.cr0 & CR0_SMMUEN))
 		drop_caches(s);
-	if (!(old & CR0_CMDQEN) && (s->cr0 & CR0_CMDQEN))
+	if (!(old & CR0_CMDQEN) && (s->r.cr0 & CR0_CMDQEN))
 		process_cmdq(s);
 }
 
@@ -1295,44 +1289,44 @@ static void smmu_write32(struct vmxl_smmu *s, u32 off, u32 val)
 		smmu_write_cr0(s, val);
 		break;
 	case SMMU_CR1:
-		s->cr1 = val & CR1_MASK;
+		s->r.cr1 = val & CR1_MASK;
 		break;
 	case SMMU_CR2:
-		s->cr2 = val & CR2_MASK;
+		s->r.cr2 = val & CR2_MASK;
 		break;
 	case SMMU_GBPA:
 		if (val & GBPA_UPDATE)
-			s->gbpa = val & GBPA_MASK;
+			s->r.gbpa = val & GBPA_MASK;
 		break;
 	case SMMU_IRQ_CTRL:
-		s->irq_ctrl = val & IRQ_CTRL_MASK;
+		s->r.irq_ctrl = val & IRQ_CTRL_MASK;
 		break;
 	case SMMU_GERRORN:
-		was_active = (s->gerror ^ s->gerrorn) & GERROR_CMDQ_ERR;
-		s->gerrorn = val & GERROR_MASK;
-		if (was_active && !((s->gerror ^ s->gerrorn) & GERROR_CMDQ_ERR))
+		was_active = (s->r.gerror ^ s->r.gerrorn) & GERROR_CMDQ_ERR;
+		s->r.gerrorn = val & GERROR_MASK;
+		if (was_active && !((s->r.gerror ^ s->r.gerrorn) & GERROR_CMDQ_ERR))
 			process_cmdq(s);
 		break;
 	case SMMU_STRTAB_BASE_CFG:
-		if (s->cr0 & CR0_SMMUEN)
+		if (s->r.cr0 & CR0_SMMUEN)
 			return;
-		s->strtab_cfg = val & STRTAB_CFG_MASK;
+		s->r.strtab_cfg = val & STRTAB_CFG_MASK;
 		drop_caches(s);
 		break;
 	case SMMU_CMDQ_PROD:
-		s->cmdq_prod = val & Q_PTR_MASK;
+		s->r.cmdq_prod = val & Q_PTR_MASK;
 		process_cmdq(s);
 		break;
 	case SMMU_CMDQ_CONS:
-		if (!(s->cr0 & CR0_CMDQEN))
-			s->cmdq_cons = val & Q_PTR_MASK;
+		if (!(s->r.cr0 & CR0_CMDQEN))
+			s->r.cmdq_cons = val & Q_PTR_MASK;
 		break;
 	case SMMU_EVTQ_PROD:
-		if (!(s->cr0 & CR0_EVTQEN))
-			s->evtq_prod = val & (Q_PTR_MASK | EVTQ_OVFLG);
+		if (!(s->r.cr0 & CR0_EVTQEN))
+			s->r.evtq_prod = val & (Q_PTR_MASK | EVTQ_OVFLG);
 		break;
 	case SMMU_EVTQ_CONS:
-		s->evtq_cons = val & (Q_PTR_MASK | EVTQ_OVFLG);
+		s->r.evtq_cons = val & (Q_PTR_MASK | EVTQ_OVFLG);
 		break;
 	}
 }
@@ -1382,15 +1376,7 @@ void vmxl_smmu_reg_write(struct vmxl_smmu *s, u32 off, u32 len, u64 val)
 
 void vmxl_smmu_get_regs(const struct vmxl_smmu *s, struct vmxl_smmu_regs *r)
 {
-	*r = (struct vmxl_smmu_regs){
-		.cr0 = s->cr0, .cr1 = s->cr1, .cr2 = s->cr2, .gbpa = s->gbpa,
-		.irq_ctrl = s->irq_ctrl, .gerror = s->gerror,
-		.gerrorn = s->gerrorn, .strtab_base = s->strtab_base,
-		.strtab_cfg = s->strtab_cfg, .cmdq_base = s->cmdq_base,
-		.cmdq_prod = s->cmdq_prod, .cmdq_cons = s->cmdq_cons,
-		.evtq_base = s->evtq_base, .evtq_prod = s->evtq_prod,
-		.evtq_cons = s->evtq_cons,
-	};
+	*r = s->r;
 }
 
 /*
@@ -1429,21 +1415,7 @@ int vmxl_smmu_set_regs(struct vmxl_smmu *s, const struct vmxl_smmu_regs *r)
 	 * 0 -> 1) and refuse base writes while a queue or the SMMU is on.
 	 * A restored SMMU continues, it does not start over.
 	 */
-	s->cr0 = r->cr0;
-	s->cr1 = r->cr1;
-	s->cr2 = r->cr2;
-	s->gbpa = r->gbpa;
-	s->irq_ctrl = r->irq_ctrl;
-	s->gerror = r->gerror;
-	s->gerrorn = r->gerrorn;
-	s->strtab_base = r->strtab_base;
-	s->strtab_cfg = r->strtab_cfg;
-	s->cmdq_base = r->cmdq_base;
-	s->cmdq_prod = r->cmdq_prod;
-	s->cmdq_cons = r->cmdq_cons;
-	s->evtq_base = r->evtq_base;
-	s->evtq_prod = r->evtq_prod;
-	s->evtq_cons = r->evtq_cons;
+	s->r = *r;
 	/* Cached STEs, CDs and translations may be another VM's: drop. */
 	drop_caches(s);
 	return 0;
@@ -1473,7 +1445,7 @@ struct vmxl_smmu *vmxl_smmu_create(const struct vmxl_smmu_params *p,
 		return NULL;
 	s->p = *p;
 	s->mem = *mem;
-	s->gbpa = GBPA_RESET;
+	s->r.gbpa = GBPA_RESET;
 	if (cache_init(&s->cfgc, p->cfg_entries,
 		       sizeof(struct smmu_cfg_ent)) ||
 	    cache_init(&s->tlb, p->iotlb_entries,

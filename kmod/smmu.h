@@ -115,7 +115,8 @@ struct vmxl_smmu_stats {
 };
 
 /*
- * The programmer-visible register state, for save and restore
+ * The programmer-visible register state: the model's own (smmu.c keeps
+ * it as one member), and what save and restore carry
  * (VMXL_GET/SET_SMMU_STATE). CR0ACK and IRQ_CTRLACK mirror CR0 and
  * IRQ_CTRL; the tables and queues are in guest memory.
  */
