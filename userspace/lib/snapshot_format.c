@@ -52,3 +52,13 @@ void snap_id_hex(const uint8_t id[SNAP_ID_SIZE], char out[2 * SNAP_ID_SIZE + 1])
 	for (unsigned int i = 0; i < SNAP_ID_SIZE; i++)
 		sprintf(out + 2 * i, "%02x", id[i]);
 }
+
+bool snap_all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}

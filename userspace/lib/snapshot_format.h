@@ -106,6 +106,8 @@ static inline uint64_t get64(const uint8_t *p)
 uint32_t snap_crc(const void *p, size_t len);
 
 /* Section header: type, index, length (8), payload CRC, header CRC. */
+/* Reserved fields: every byte of @p zero. */
+bool snap_all_zero(const void *p, size_t len);
 void snap_sechdr_fill(uint8_t h[SNAP_SECHDR_SIZE], uint32_t type,
 		      uint32_t index, uint64_t len, uint32_t pcrc);
 

@@ -352,16 +352,6 @@ static int parse_vcpu(struct snap_reader *r, uint32_t idx, uint32_t n,
 	return 0;
 }
 
-static bool all_zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 static int parse_machine(struct snap_reader *r, uint32_t idx, const uint8_t *p,
 			 struct snap_err *err)
 {
@@ -376,7 +366,7 @@ static int parse_machine(struct snap_reader *r, uint32_t idx, const uint8_t *p,
 		return -1;
 	}
 	if (get32(p + 12) || m->clock.flags || m->clock.reserved0 ||
-	    !all_zero(m->clock.reserved, sizeof(m->clock.reserved))) {
+	    !snap_all_zero(m->clock.reserved, sizeof(m->clock.reserved))) {
 		snap_secerr(err, r, idx, "reserved bytes not zero");
 		return -1;
 	}
@@ -403,9 +393,9 @@ static int parse_smmu(struct snap_reader *r, uint32_t idx, const uint8_t *p,
 	memcpy(&s->config, p + 8, sizeof(s->config));
 	memcpy(&s->state, p + 8 + sizeof(s->config), sizeof(s->state));
 	if (get32(p + 4) || s->config.flags ||
-	    !all_zero(s->config.reserved, sizeof(s->config.reserved)) ||
+	    !snap_all_zero(s->config.reserved, sizeof(s->config.reserved)) ||
 	    s->state.flags || s->state.pad ||
-	    !all_zero(s->state.reserved, sizeof(s->state.reserved))) {
+	    !snap_all_zero(s->state.reserved, sizeof(s->state.reserved))) {
 		snap_secerr(err, r, idx, "reserved bytes not zero");
 		return -1;
 	}
@@ -444,7 +434,7 @@ static int parse_vcpu_os(struct snap_reader *r, uint32_t idx, uint32_t n,
 	off += sizeof(v->mp);
 	memcpy(&v->lapic, p + off, sizeof(v->lapic));
 	if (!(v->os_flags & SNAP_VCPU_OS_LAPIC) &&
-	    !all_zero(p + off - sizeof(v->mp), sizeof(v->mp) + sizeof(v->lapic))) {
+	    !snap_all_zero(p + off - sizeof(v->mp), sizeof(v->mp) + sizeof(v->lapic))) {
 		snap_secerr(err, r, idx, "local APIC or MP state without the LAPIC flag");
 		return -1;
 	}

@@ -164,23 +164,13 @@ static int out_smmu(struct out *o, const struct snap_smmu *s)
 	return out_section(o, SNAP_SEC_SMMU, buf, sizeof(buf), NULL, 0);
 }
 
-static bool all_zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* The fields the reader refuses unless zero. */
 static bool smmu_reserved_clear(const struct snap_smmu *s)
 {
 	return !s->config.flags &&
-	       all_zero(s->config.reserved, sizeof(s->config.reserved)) &&
+	       snap_all_zero(s->config.reserved, sizeof(s->config.reserved)) &&
 	       !s->state.flags && !s->state.pad &&
-	       all_zero(s->state.reserved, sizeof(s->state.reserved)) &&
+	       snap_all_zero(s->state.reserved, sizeof(s->state.reserved)) &&
 	       s->state.sid_bits == s->config.sid_bits &&
 	       s->state.ssid_bits == s->config.ssid_bits;
 }
