@@ -13,7 +13,7 @@
 #                                     lane), the leaks it finds at the end
 #   @@DONE
 # Kernel command line: vmxl.filter=<text>[,<text>...] runs only suites
-# whose name contains one of them, vmxl.timeout=<s> bounds each suite (default 180;
+# whose name contains one of them (=<name>: is it), vmxl.timeout=<s> bounds each suite (default 180;
 # a bats file that boots guests sets its own with a "# vmxl-timeout: <s>" line),
 # vmxl.bench=1 runs the benchmarks /tests/bench_* instead of the tests,
 # vmxl.shell=1 gives a shell on the console instead, vmxl.demo=1 runs the
@@ -84,7 +84,11 @@ wanted() { # name
 	local f
 	[ -n "$filter" ] || return 0
 	for f in ${filter//,/ }; do
-		[[ $1 == *"$f"* ]] && return 0
+		if [[ $f == =* ]]; then
+			[[ $1 == "${f#=}" ]] && return 0
+		else
+			[[ $1 == *"$f"* ]] && return 0
+		fi
 	done
 	return 1
 }

@@ -16,7 +16,8 @@
 # kernel warning, oops or similar in the log written after boot.
 #
 # Environment: V=1 shows the guest console live; LANE_FILTER=<text> runs
-# only suites whose name contains it; LANE_TIMEOUT=<s> bounds the whole
+# only suites whose name contains it (=<name>: only the suite so named;
+# a comma separates several); LANE_TIMEOUT=<s> bounds the whole
 # boot (default 900); SUITE_TIMEOUT=<s> bounds each suite (default 180);
 # LANE_BENCH=1 runs the benchmarks instead of the tests (scripts/bench.sh);
 # FUZZ_IOCTL_SEED=<n>, FUZZ_IOCTL_CALLS=<n> go to test_fuzz_ioctl;
