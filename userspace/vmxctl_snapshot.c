@@ -51,6 +51,7 @@
 #include "vmxctl.h"
 #include "lib/libvmxlite.h"
 #include "lib/snapshot.h"
+#include "lib/vmstate.h"
 #include "vmxctl_snapshot.h"
 
 
@@ -164,23 +165,11 @@ static void job_free(struct snap_job *j)
 static int get_os_state(struct vmxctl_machine *m, unsigned int i,
 			struct snap_vcpu *v, FILE *out)
 {
-	int fd = vmxctl_vcpu_fd(m, i), ret;
-	const char *what = "VMXL_GET_VCPU_EVENTS";
+	const char *what;
+	int ret;
 
-	ret = vmxlite_get_vcpu_events(fd, &v->events);
-	if (!ret) {
-		what = "VMXL_GET_DEBUGREGS";
-		ret = vmxlite_get_debugregs(fd, &v->debugregs);
-	}
-	if (!ret && vmxctl_config(m)->lapic) {
-		v->os_flags |= SNAP_VCPU_OS_LAPIC;
-		what = "VMXL_GET_LAPIC";
-		ret = vmxlite_get_lapic(fd, &v->lapic);
-		if (!ret) {
-			what = "VMXL_GET_MP_STATE";
-			ret = vmxlite_get_mp_state(fd, &v->mp.state);
-		}
-	}
+	ret = vmstate_get_os(vmxctl_vcpu_fd(m, i), vmxctl_config(m)->lapic, v,
+			     &what);
 	if (ret)
 		fprintf(out, "snapshot: vCPU %u: %s: %s\n", i, what, strerror(-ret));
 	return ret;
@@ -757,55 +746,28 @@ fail:
 }
 
 /*
- * After every vCPU's registers and MSRs (APIC_BASE among them), in this
- * order: the VM's TSC, one basis for all vCPUs (per-vCPU IA32_TSC writes
- * would leave them apart by the time between them); then per vCPU the
- * local APIC (its timer deadline is in guest TSC units: a deadline that
- * passed while the VM was saved fires once at the first entry), the
- * debug registers, the events (an injected interrupt needs the APIC's
- * and RFLAGS' state first) and last the MP state. Devices come after
- * all of it, so that an interrupt a restored device raises again lands
- * in a restored APIC.
+ * After every vCPU's registers and MSRs (APIC_BASE among them): the
+ * VM's TSC, then per vCPU the APIC, debug registers, events and MP
+ * state, in vmstate_restore_os()'s order (the selftests restore files
+ * through it too). Devices come after all of it, so that an interrupt a
+ * restored device raises again lands in a restored APIC.
  */
 static int restore_os_state(struct vmxctl_machine *m, const char *file,
 			    const struct snap_info *in)
 {
-	const char *what = NULL;
-	uint32_t i = 0;
-	int ret = 0;
+	int fds[VMXCTL_MAX_VCPUS], cpu, ret;
+	const char *what;
 
-	if (in->machine.flags & SNAP_MACHINE_F_CLOCK) {
-		ret = vmxlite_set_clock(vmxctl_vm_fd(m), &in->machine.clock);
-		if (ret) {
-			vmxctl_err("--restore: %s: VMXL_SET_CLOCK (TSC %llu) on the VM: %s",
-				   file, (unsigned long long)in->machine.clock.tsc,
-				   strerror(-ret));
-			return ret;
-		}
-	}
-	for (i = 0; i < in->nr_vcpus && !ret; i++) {
-		const struct snap_vcpu *v = &in->vcpus[i];
-		int fd = vmxctl_vcpu_fd(m, i);
-
-		if (v->os_flags & SNAP_VCPU_OS_LAPIC) {
-			what = "VMXL_SET_LAPIC";
-			ret = vmxlite_set_lapic(fd, &v->lapic);
-		}
-		if (!ret) {
-			what = "VMXL_SET_DEBUGREGS";
-			ret = vmxlite_set_debugregs(fd, &v->debugregs);
-		}
-		if (!ret) {
-			what = "VMXL_SET_VCPU_EVENTS";
-			ret = vmxlite_set_vcpu_events(fd, &v->events);
-		}
-		if (!ret && (v->os_flags & SNAP_VCPU_OS_LAPIC)) {
-			what = "VMXL_SET_MP_STATE";
-			ret = vmxlite_set_mp_state(fd, v->mp.state);
-		}
-	}
-	if (ret)
-		vmxctl_err("--restore: %s: vCPU %u: %s: %s", file, i - 1, what,
+	for (uint32_t i = 0; i < in->nr_vcpus; i++)
+		fds[i] = vmxctl_vcpu_fd(m, i);
+	ret = vmstate_restore_os(vmxctl_vm_fd(m), fds, &in->machine, in->vcpus,
+				 in->nr_vcpus, &cpu, &what);
+	if (ret && cpu < 0)
+		vmxctl_err("--restore: %s: VMXL_SET_CLOCK (TSC %llu) on the VM: %s",
+			   file, (unsigned long long)in->machine.clock.tsc,
+			   strerror(-ret));
+	else if (ret)
+		vmxctl_err("--restore: %s: vCPU %d: %s: %s", file, cpu, what,
 			   strerror(-ret));
 	return ret;
 }
