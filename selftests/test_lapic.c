@@ -6,8 +6,10 @@
  * (with IF=0 until an NMI, ended by a signal), saving and restoring it,
  * the EOI exit of level-triggered MSIs, MSIs to logical destinations and
  * INIT by MSI, IPIs between vCPUs in xAPIC and x2APIC mode, level IPIs,
- * ESR and the error LVT, SVR's software disable, and APIC_BASE's
- * reserved bits and relocation. Every test runs on
+ * ESR and the error LVT, SVR's software disable, APIC_BASE's reserved
+ * bits and relocation, and (vmx-lite only) a halted vCPU, an IPI in IRR
+ * and a TSC deadline saved into a snapshot file and restored from it as
+ * vmxctl does (the snapshot library, lib/vmstate.c). Every test runs on
  * vmx-lite and, as the reference, on KVM's in-kernel APIC in the same
  * boot (KVM_CAP_SPLIT_IRQCHIP: IOAPIC and PIC in userspace, as with
  * vmx-lite; lib/gvm.h, GVM_LAPIC).
@@ -69,6 +71,9 @@
 #include <linux/kvm.h>
 
 #include "kselftest_harness.h"
+#include "libvmxlite.h"
+#include "snapshot.h"
+#include "vmstate.h"
 #include "gvm.h"
 #include "harness.h"
 #include "kvmload.h"
@@ -3578,6 +3583,315 @@ TEST_F_TIMEOUT(lapic, tsc_deadline_follows_set_clock, 60)
 	EXPECT_LE(d, r[2]) TH_LOG("early by %ld ticks", (long)(d - r[2]));
 	EXPECT_GE(d + LATE_SLACK(self->tsc_khz), r[2]);
 	EXPECT_EQ(0, r[3]);
+}
+
+/* ------------------------------------------------------------------ */
+/* 12. Snapshot files: halted, an IPI in IRR, a TSC deadline about due */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The VM saved into a snapshot file as vmxctl saves it (the snapshot
+ * library's snap_capture() and snap_write(), vmstate_get_os()), and the
+ * file restored into a new VM as `vmxctl run --restore` restores it
+ * (snap_open_chain(), snap_read_memory(), CPUID, sregs, MSRs, FPU and
+ * registers, then vmstate_restore_os(): the clock, the APICs, debug
+ * registers, events, MP states). vmx-lite only: the file holds its
+ * ioctls' state.
+ */
+
+/* The MSRs vmxctl saves (vmxctl_vcpu_state.c) that these guests use. */
+static const uint32_t snap_msrs[] = {
+	0xc0000080,				/* EFER */
+	0x277,					/* PAT */
+	MSR_TSC,
+	0x174, 0x175, 0x176,			/* SYSENTER_CS/ESP/EIP */
+	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, /* STAR.. SFMASK */
+	0xc0000100, 0xc0000101, 0xc0000102,	/* FS/GS/KERNEL_GS_BASE */
+	MSR_APIC_BASE,
+};
+
+/* Each vCPU's and the VM's state, every page: @path, a full snapshot. */
+static void save_file(struct __test_metadata *_metadata, struct gvm *vm,
+		      const char *path, struct vmxl_clock *clock)
+{
+	static struct snap_vcpu v[NR_VCPUS];
+	struct snap_slot slot = {
+		.slot = 0, .gpa = 0, .size = GVM_MEM_SIZE, .host = vm->mem,
+	};
+	struct snap_capture cap = { 0 };
+	struct snap_machine m = {
+		.vm_flags = VMXL_VM_LAPIC, .flags = SNAP_MACHINE_F_CLOCK,
+	};
+	struct snap_write_stats st;
+	struct snap_err err = { 0 };
+	const char *what = "";
+	uint32_t n;
+
+	memset(v, 0, sizeof(v));
+	for (int i = 0; i < NR_VCPUS; i++) {
+		int fd = vm->vcpu_fd[i];
+
+		ASSERT_EQ(0, gvm_settle(vm, i));
+		v[i].id = i;
+		ASSERT_EQ(0, vmxlite_get_regs(fd, &v[i].regs));
+		ASSERT_EQ(0, vmxlite_get_sregs(fd, &v[i].sregs));
+		ASSERT_EQ(0, vmxlite_get_fpu(fd, &v[i].fpu));
+		for (n = 0; n < ARRAY_SIZE(snap_msrs); n++)
+			v[i].msrs[n].index = snap_msrs[n];
+		ASSERT_EQ((int)n, vmxlite_get_msrs(fd, v[i].msrs, n));
+		v[i].nr_msrs = n;
+		n = SNAP_MAX_CPUID;
+		ASSERT_EQ(0, vmxlite_get_cpuid(fd, v[i].cpuid, &n));
+		v[i].nr_cpuid = n;
+		ASSERT_EQ(0, vmstate_get_os(fd, true, &v[i], &what))
+			TH_LOG("vCPU %d: %s", i, what);
+	}
+	/* last, as vmxctl: the TSC the restored vCPUs go on from */
+	ASSERT_EQ(0, vmxlite_get_clock(vm->vm_fd, &m.clock));
+	*clock = m.clock;
+	ASSERT_EQ(0, snap_capture(&cap, &slot, 1, path, &err)) TH_LOG("%s", err.msg);
+	{
+		struct snap_write_params p = {
+			.path = path, .slots = cap.slots, .nr_slots = 1,
+			.machine = &m, .vcpus = v, .nr_vcpus = NR_VCPUS,
+			.threads = 2, .no_fsync = true,
+		};
+		int ret = snap_write(&p, &st, &err);
+
+		snap_capture_free(&cap);
+		ASSERT_EQ(0, ret) TH_LOG("%s", err.msg);
+	}
+	fprintf(stderr, "# %s: %lu bytes, %lu of %lu pages with data\n", path,
+		(unsigned long)st.bytes, (unsigned long)st.pages_data,
+		(unsigned long)st.pages_total);
+}
+
+/*
+ * The VM of self->vm gone, @path restored into a new one (self->vm);
+ * the file's vCPU state in *@saved (freed by the caller).
+ */
+static void restore_file(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(lapic) *self, const char *path,
+			 struct snap_vcpu **saved)
+{
+	struct snap_reader **chain = NULL;
+	const struct snap_info *in;
+	struct snap_err err = { 0 };
+	struct snap_slot slot;
+	const char *what = "";
+	unsigned int len = 0;
+	int cpu = 0, ret;
+
+	*saved = NULL;
+	gvm_destroy(&self->vm);
+	ASSERT_EQ(0, snap_open_chain(path, &chain, &len, &err)) TH_LOG("%s", err.msg);
+	in = snap_get_info(chain[len - 1]);
+	ASSERT_EQ(1, len);
+	ASSERT_EQ(NR_VCPUS, in->nr_vcpus);
+	ASSERT_EQ(1, in->nr_slots);
+	ASSERT_EQ(GVM_MEM_SIZE, in->slots[0].size);
+	*saved = calloc(NR_VCPUS, sizeof(**saved));
+	ASSERT_NE(NULL, *saved);
+	memcpy(*saved, in->vcpus, NR_VCPUS * sizeof(**saved));
+	ASSERT_EQ(0, gvm_create_flags(&self->vm, GVM_VMXL, NR_VCPUS, GVM_LAPIC));
+	slot = in->slots[0];
+	slot.host = self->vm.mem;
+	ret = snap_read_memory(chain[0], &slot, &err);
+	ASSERT_EQ(0, ret) TH_LOG("%s", err.msg);
+	/* vmxctl_set_vcpu_state()'s order */
+	for (int i = 0; i < NR_VCPUS; i++) {
+		const struct snap_vcpu *v = &in->vcpus[i];
+		int fd = self->vm.vcpu_fd[i];
+
+		ASSERT_EQ(0, vmxlite_set_cpuid(fd, v->cpuid, v->nr_cpuid));
+		ASSERT_EQ(0, vmxlite_set_sregs(fd, &v->sregs));
+		ASSERT_EQ((int)v->nr_msrs, vmxlite_set_msrs(fd, v->msrs, v->nr_msrs));
+		ASSERT_EQ(0, vmxlite_set_fpu(fd, &v->fpu));
+		ASSERT_EQ(0, vmxlite_set_regs(fd, &v->regs));
+	}
+	ret = vmstate_restore_os(self->vm.vm_fd, self->vm.vcpu_fd, &in->machine,
+				 in->vcpus, in->nr_vcpus, &cpu, &what);
+	snap_close_chain(chain, len);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU %d: %s", cpu, what);
+	self->params = gvm_image_ptr(&self->vm, &params);
+	self->pcpu = gvm_image_ptr(&self->vm, pcpu);
+	self->results = gvm_image_ptr(&self->vm, results);
+}
+
+/*
+ * The restored guest's TSC goes on from the saved clock: not back, and
+ * not on by the time the file took (it waits in the file, unseen).
+ */
+static void check_restored_tsc(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(lapic) *self,
+			       const struct vmxl_clock *saved)
+{
+	uint64_t tsc;
+
+	ASSERT_EQ(0, gvm_get_msr(&self->vm, 0, MSR_TSC, &tsc));
+	fprintf(stderr, "# restored TSC %lu ticks after the saved clock\n",
+		(unsigned long)(tsc - saved->tsc));
+	EXPECT_LE(saved->tsc, tsc);
+	EXPECT_GT(saved->tsc + self->tsc_khz * 1000, tsc);
+}
+
+/* A snapshot file in a directory of its own; removed by snap_dir_rm(). */
+static void snap_dir(struct __test_metadata *_metadata, char *dir, size_t len,
+		     char *path, size_t plen)
+{
+	snprintf(dir, len, "/tmp/test_lapic.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, plen, "%s/vm.snap", dir);
+}
+
+static void snap_dir_rm(const char *dir, const char *path)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Halted with IF=1 and no timer: results [1] VEC_SAVED arrivals after. */
+static void guest_halted_msi(void)
+{
+	guest_setup_idt();
+	apic_sw_enable();
+	asm volatile("sti; hlt; cli" : : : "memory");
+	results[1] = pcpu[0].count[VEC_SAVED];
+	results[2] = pcpu[0].arrivals;
+}
+
+/*
+ * Saved while halted (kicked out of RUN, as vmxctl pauses it): the file
+ * says HALTED, and the restored vCPU waits in HLT, with nothing to wake
+ * it, until an MSI comes; then it takes that one interrupt and runs on.
+ */
+TEST_F_TIMEOUT(lapic, snapshot_file_halted, 60)
+{
+	struct snap_vcpu *saved = NULL;
+	char dir[64], path[96], b[400];
+	struct vmxl_clock clock;
+	struct gvm_exit e;
+	uint32_t mp;
+
+	BEGIN();
+	VMXL_ONLY("a snapshot file holds vmx-lite's state");
+	snap_dir(_metadata, dir, sizeof(dir), path, sizeof(path));
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_halted_msi, 0, 0));
+	memset(&e, 0, sizeof(e));
+	ASSERT_EQ(-ETIMEDOUT, gvm_run_parallel(&self->vm, 1, par_no_exit, &e,
+					       50, NULL))
+		TH_LOG("%s", gvm_exit_str(&e, b, sizeof(b)));
+	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 0, &mp));
+	if (mp != GVM_MP_HALTED)
+		log_vcpu(&self->vm, 0);
+	ASSERT_EQ(GVM_MP_HALTED, mp);
+	save_file(_metadata, &self->vm, path, &clock);
+	restore_file(_metadata, self, path, &saved);
+	snap_dir_rm(dir, path);
+	ASSERT_NE(NULL, saved);
+	EXPECT_EQ(GVM_MP_HALTED, saved[0].mp.state);
+	EXPECT_EQ(GVM_MP_INIT_RECEIVED, saved[1].mp.state);
+	free(saved);
+	check_restored_tsc(_metadata, self, &clock);
+	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 0, &mp));
+	EXPECT_EQ(GVM_MP_HALTED, mp);
+	/* it stays in HLT: 100 ms without an exit */
+	memset(&e, 0, sizeof(e));
+	ASSERT_EQ(-ETIMEDOUT, gvm_run_parallel(&self->vm, 1, par_no_exit, &e,
+					       100, NULL))
+		TH_LOG("woke without an interrupt: %s", gvm_exit_str(&e, b, sizeof(b)));
+	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 0, &mp));
+	EXPECT_EQ(GVM_MP_HALTED, mp);
+	EXPECT_EQ(0, self->pcpu[0].arrivals);
+	/* an MSI to APIC 0 wakes it */
+	ASSERT_EQ(1, gvm_signal_msi(&self->vm, APIC_GPA, VEC_SAVED));
+	RUN_DONE(&self->vm, &e);
+	EXPECT_EQ(1, self->results[1]) TH_LOG("the MSI, once");
+	EXPECT_EQ(1, self->results[2]) TH_LOG("and nothing else");
+}
+
+/*
+ * A self-IPI sent with IF=0 waits in IRR; saved there, restored from the
+ * file, it is taken exactly once when the guest sets IF.
+ */
+TEST_F_TIMEOUT(lapic, snapshot_file_ipi_in_irr, 60)
+{
+	uint32_t bit = 1u << (VEC_SAVED & 31), word = 0x10 * (VEC_SAVED >> 5);
+	struct snap_vcpu *saved = NULL;
+	char dir[64], path[96];
+	struct vmxl_clock clock;
+	struct gvm_exit e;
+	uint64_t *r;
+
+	BEGIN();
+	VMXL_ONLY("a snapshot file holds vmx-lite's state");
+	snap_dir(_metadata, dir, sizeof(dir), path, sizeof(path));
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_saved, 0,
+					 10 * self->tsc_khz));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	ASSERT_EQ(bit, e.uc.args[1] & bit) TH_LOG("the IPI waits in IRR");
+	save_file(_metadata, &self->vm, path, &clock);
+	restore_file(_metadata, self, path, &saved);
+	snap_dir_rm(dir, path);
+	ASSERT_NE(NULL, saved);
+	EXPECT_EQ(bit, *(uint32_t *)&saved[0].lapic.regs[APIC_IRR + word] & bit);
+	EXPECT_EQ(0, *(uint32_t *)&saved[0].lapic.regs[APIC_ISR + word]);
+	free(saved);
+	check_restored_tsc(_metadata, self, &clock);
+	RUN_DONE(&self->vm, &e);
+	r = self->results;
+	EXPECT_EQ(1, r[3]) TH_LOG("the saved IPI, exactly once");
+	EXPECT_EQ(0, r[1]);
+}
+
+/*
+ * A TSC deadline 3 ms ahead when the guest reports it: saved and
+ * restored from the file it fires once, not before the deadline in the
+ * restored guest TSC (which goes on from the saved clock), and not lost
+ * when it was already due by the time the state was read (it is in IRR
+ * then, or fires at the first entry).
+ */
+TEST_F_TIMEOUT(lapic, snapshot_file_tsc_deadline, 60)
+{
+	uint64_t P = 3 * self->tsc_khz, d;
+	struct snap_vcpu *saved = NULL;
+	char dir[64], path[96];
+	struct vmxl_clock clock;
+	struct gvm_exit e;
+	uint64_t *r;
+
+	BEGIN();
+	VMXL_ONLY("a snapshot file holds vmx-lite's state");
+	snap_dir(_metadata, dir, sizeof(dir), path, sizeof(path));
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_deadline_saved,
+					 P, 0));
+	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
+	d = self->results[0];
+	EXPECT_EQ(d, e.uc.args[1]);
+	save_file(_metadata, &self->vm, path, &clock);
+	fprintf(stderr, "# deadline %ld ticks after the saved clock (%lu per ms)\n",
+		(long)(d - clock.tsc), (unsigned long)self->tsc_khz);
+	restore_file(_metadata, self, path, &saved);
+	snap_dir_rm(dir, path);
+	ASSERT_NE(NULL, saved);
+	EXPECT_EQ(VEC_TIMER | LVTT_DEADLINE,
+		  *(uint32_t *)&saved[0].lapic.regs[APIC_LVTT]);
+	/* armed in the file, or (already due) fired into IRR */
+	if (saved[0].lapic.timer_deadline) {
+		EXPECT_EQ(d, saved[0].lapic.timer_deadline);
+	} else {
+		EXPECT_LE(d, clock.tsc);
+		EXPECT_NE(0, *(uint32_t *)&saved[0].lapic.regs[APIC_IRR + 0x10 * (VEC_TIMER >> 5)] &
+			  (1u << (VEC_TIMER & 31)));
+	}
+	free(saved);
+	check_restored_tsc(_metadata, self, &clock);
+	RUN_DONE(&self->vm, &e);
+	r = self->results;
+	EXPECT_EQ(1, r[1]) TH_LOG("the deadline's interrupt, exactly once");
+	EXPECT_LE(d, r[2]) TH_LOG("early by %ld ticks", (long)(d - r[2]));
+	EXPECT_GE(d + LATE_SLACK(self->tsc_khz), r[2]);
+	EXPECT_EQ(0, r[3]) TH_LOG("IA32_TSC_DEADLINE reads 0 once fired");
 }
 
 TEST_HARNESS_MAIN
