@@ -1,13 +1,16 @@
 #!/usr/bin/env bats
 # Snapshots of a running Linux guest (docs/snapshot-format.md): the
 # lanes' kernel with 2 vCPUs, a counter pinned on each vCPU and a disk
-# writer appending checksummed records, saved as a full snapshot and two
-# incrementals while it runs; each file restored into a new vmxctl: the
-# counters go on from their values, every completed disk record is on
-# the disk, the shell answers, both vCPUs' timers tick, and the guest's
-# log has no soft lockup, RCU stall or clocksource complaint; the last
-# one powers off on SIGTERM (the ACPI power button). One boot:
-# a restore is cheaper than a boot (Bochs).
+# writer appending checksummed records, saved as a full snapshot and three
+# incrementals while it runs, the second during heavy disk I/O (a second
+# writer rewriting 1 MiB of another region of the disk, synced, pass
+# after pass); each file restored into a new vmxctl: the counters go on
+# from their values, every completed disk record is on the disk, the
+# shell answers, both vCPUs' timers tick, and the guest's log has no
+# soft lockup, RCU stall or clocksource complaint; the heavy writer
+# restored in the middle of a pass finishes it, and the disk holds its
+# last completed pass; the last one powers off on SIGTERM (the ACPI
+# power button). One boot: a restore is cheaper than a boot (Bochs).
 # vmxl-timeout: 1500
 
 load helpers
@@ -16,6 +19,14 @@ bats_require_minimum_version 1.5.0
 
 # Record k (k >= 1) of the disk writer: sector k of /dev/vda.
 RECORD='r=$(printf vmxl-rec-%06d $k); printf "%s %s\n" $r $(echo $r | md5sum | cut -c1-8)'
+
+# The heavy writer: pass p writes a 512-byte header naming p, then
+# /tmp/blob (1 MiB less a sector), to byte 2 MiB of /dev/vda and fsyncs
+# (the records stay below sector 4001, so below 2 MiB); /tmp/hpass holds
+# the last completed pass. HEAVY is the snapshot taken while it runs.
+HEAVY=inc2
+HEAVY_SECTOR=4096
+HEAVY_PASS='{ printf "vmxl-heavy-%06d\n" $p | dd bs=512 conv=sync 2>/dev/null; cat /tmp/blob; } | dd of=/dev/vda bs=64k seek=32 conv=fsync 2>/dev/null'
 
 # restore FILE [vmxctl run options...]: a new vmxctl continues the VM
 # saved in FILE, its console in a fresh $T/console, input from the FIFO
@@ -56,6 +67,24 @@ counters() {
 	[ -n "$rec" ]
 }
 
+# hpass: the heavy writer's last completed pass in $hpass.
+hpass() {
+	guest 'v=; while [ -z "$v" ]; do v=$(cat /tmp/hpass); done; echo $v'
+	hpass=$output
+	[ -n "$hpass" ]
+}
+
+# heavy_ok FILE PASS: the heavy writer's region of FILE holds pass PASS:
+# its header, and the blob whose md5 is $blob_md5.
+heavy_ok() {
+	local head sum
+
+	head=$(dd if="$1" bs=512 skip=$HEAVY_SECTOR count=1 2>/dev/null | head -n1 | tr -d '\0')
+	sum=$(dd if="$1" bs=512 skip=$((HEAVY_SECTOR + 1)) count=2047 2>/dev/null | md5sum | cut -c1-32)
+	echo "# heavy region of $1: '$head', md5 $sum" >&3
+	[ "$head" = "$(printf vmxl-heavy-%06d "$2")" ] && [ "$sum" = "$blob_md5" ]
+}
+
 # records_ok FILE FIRST LAST: sectors FIRST..LAST of FILE hold records
 # FIRST..LAST, each with its checksum.
 records_ok() {
@@ -72,7 +101,7 @@ records_ok() {
 }
 
 @test "a running Linux guest: full and incremental snapshots, each restored into a new vmxctl, goes on" {
-	local s k before_c0 before_c1 before_rec
+	local s k prev before_c0 before_c1 before_rec hb blob_md5
 
 	dd if=/dev/zero of="$T/disk" bs=1M count=4 2>/dev/null
 	boot --disk "$T/disk" --control "$T/ctl"
@@ -80,16 +109,22 @@ records_ok() {
 	# synced, then noting k in /tmp/done (completed)
 	guest "for c in 0 1; do taskset \$((c + 1)) sh -c \"i=0; while :; do i=\\\$((i + 1)); echo \\\$i >/tmp/c\$c; usleep 20000; done\" & done"
 	guest "echo 0 >/tmp/done; (k=0; while [ \$k -lt 4000 ] && [ ! -e /tmp/stop ]; do k=\$((k + 1)); $RECORD | dd of=/dev/vda bs=512 seek=\$k conv=sync,fsync 2>/dev/null && echo \$k >/tmp/done; done; touch /tmp/stopped) & sleep 2"
-	for s in full inc1 inc2; do
+	prev=
+	for s in full inc1 inc2 inc3; do
+		if [ $s = $HEAVY ]; then
+			# the heavy writer, running: the snapshot comes with
+			# its requests in flight (the pause waits for them)
+			guest "dd if=/dev/urandom of=/tmp/blob bs=512 count=2047 2>/dev/null; md5sum </tmp/blob | cut -c1-32"
+			blob_md5=$output
+			[ ${#blob_md5} -eq 32 ]
+			guest "echo 0 >/tmp/hpass; (p=0; while [ ! -e /tmp/hstop ]; do p=\$((p + 1)); $HEAVY_PASS || break; echo \$p >/tmp/hpass; done; touch /tmp/hstopped) & true"
+			guest 'v=0; while [ -z "$v" ] || [ "$v" -lt 1 ]; do usleep 50000; v=$(cat /tmp/hpass); done'
+			hpass
+			hb=$hpass
+		fi
 		counters
 		before_c0=$c0 before_c1=$c1 before_rec=$rec
-		if [ $s = full ]; then
-			run vmxctl snapshot "$T/ctl" "$T/$s.snap"
-		elif [ $s = inc1 ]; then
-			run vmxctl snapshot "$T/ctl" "$T/$s.snap" --parent "$T/full.snap"
-		else
-			run vmxctl snapshot "$T/ctl" "$T/$s.snap" --parent "$T/inc1.snap"
-		fi
+		run vmxctl snapshot "$T/ctl" "$T/$s.snap" ${prev:+--parent "$T/$prev.snap"}
 		echo "$output" | sed "s/^/# $s: /" >&3
 		[ "$status" -eq 0 ]
 		# the counters a snapshot holds lie between these
@@ -97,12 +132,23 @@ records_ok() {
 		counters
 		echo "# $s: counters $before_c0 $before_c1, record $before_rec before; $c0 $c1, $rec after" >&3
 		[ "$c0" -ge "$before_c0" ] && [ "$c1" -ge "$before_c1" ]
+		if [ $s = $HEAVY ]; then
+			# it went on through the snapshot; then it stops,
+			# its last pass on the disk
+			guest "touch /tmp/hstop; while [ ! -e /tmp/hstopped ]; do usleep 50000; done"
+			hpass
+			echo "# $s: heavy writer at pass $hb before, $hpass when stopped" >&3
+			[ "$hpass" -gt "$hb" ]
+			echo "$hb" >"$T/$s.hpass"
+			heavy_ok "$T/disk" "$hpass"
+		fi
 		guest "sleep 1"
+		prev=$s
 	done
-	run vmxctl verify "$T/inc2.snap"
+	run vmxctl verify "$T/inc3.snap"
 	[ "$status" -eq 0 ]
 	cp "$T/full.snap" "$BATS_FILE_TMPDIR/linux.snap"	# for the next test
-	run vmxctl snapshot-info "$T/inc2.snap"
+	run vmxctl snapshot-info "$T/inc3.snap"
 	[ "$status" -eq 0 ]
 	echo "$output" | grep -E '^(version|machine|clock|vcpu .*mp-state)' | sed 's/^/# /' >&3
 	[[ $output == *"version 3"* ]]
@@ -112,7 +158,7 @@ records_ok() {
 	wait "$PID" 2>/dev/null || true
 	PID=
 
-	for s in full inc1 inc2; do
+	for s in full inc1 inc2 inc3; do
 		read -r before_c0 before_c1 before_rec <"$T/$s.before"
 		rm -f "$T/ctl2"
 		restore "$T/$s.snap" --disk "$T/disk" --control "$T/ctl2"
@@ -125,6 +171,19 @@ records_ok() {
 		echo "# $s restored: counters $c0 $c1 (saved after $before_c0 $before_c1), record $rec (after $before_rec)" >&3
 		[ "$c0" -ge "$before_c0" ] && [ "$c1" -ge "$before_c1" ]
 		[ "$rec" -ge "$before_rec" ]
+		if [ $s = $HEAVY ]; then
+			# saved in the middle of the heavy writer's work: it
+			# goes on and stops, its pass neither lost nor left
+			# half written on the disk (read past the cache too)
+			guest "touch /tmp/hstop; while [ ! -e /tmp/hstopped ]; do usleep 50000; done; echo 3 >/proc/sys/vm/drop_caches"
+			hpass
+			read -r hb <"$T/$s.hpass"
+			echo "# $s restored: heavy writer stopped at pass $hpass (saved after $hb)" >&3
+			[ "$hpass" -ge "$hb" ]
+			guest "dd if=/dev/vda bs=512 skip=$HEAVY_SECTOR count=1 2>/dev/null | head -n1; dd if=/dev/vda bs=512 skip=$((HEAVY_SECTOR + 1)) count=2047 2>/dev/null | md5sum | cut -c1-32"
+			[ "$output" = "$(printf 'vmxl-heavy-%06d\n%s' "$hpass" "$blob_md5")" ]
+			heavy_ok "$T/disk" "$hpass"
+		fi
 		k=$rec
 		guest "cat /proc/interrupts"
 		row LOC
@@ -155,7 +214,7 @@ records_ok() {
 			echo "$output" | tail -40 | sed 's/^/# /' >&3
 			false
 		fi
-		if [ $s = inc2 ]; then
+		if [ $s = inc3 ]; then
 			# the ACPI power button (GED pin on the IOAPIC) of a
 			# restored guest: SIGTERM, the guest powers off, 0
 			kill -TERM "$PID"
