@@ -99,13 +99,14 @@ wait $watch 2>/dev/null
 echo "    vmxmon watch saw:"
 show <$W/watch.log
 
-caption "7. Linux under vmx-lite: the Debian kernel with 2 vCPUs, a command, its exits"
+caption "7. Linux under vmx-lite: the Debian kernel with 2 vCPUs, a command, its exits, a snapshot"
 L=$G/linux
-echo "    \$ vmxctl run --kernel bzImage --initrd initrd.gz --cpus 2 --mem 128M --serial stdio"
+echo "    \$ vmxctl run --kernel bzImage --initrd initrd.gz --cpus 2 --mem 128M --serial stdio --control lctl"
 mkfifo $W/in
 exec 5<>$W/in
 vmxctl run --kernel $L/bzImage --initrd $L/initrd.gz --cpus 2 --mem 128M \
-	--serial stdio --append mitigations=off <$W/in >$W/linux.log 2>$W/linux.err &
+	--serial stdio --append mitigations=off --control $W/lctl \
+	<$W/in >$W/linux.log 2>$W/linux.err &
 lx=$!
 if wait_for $W/linux.log 'guest# ' 120; then
 	grep -E 'Linux version|smp: Brought up|clocksource: Switched|ttyS0 at|vmxl-guest' \
@@ -116,9 +117,34 @@ if wait_for $W/linux.log 'guest# ' 120; then
 	tr -d '\r' <$W/linux.log | sed -n '/^@go/,/^@done/p' | sed '1d;$d' | show
 	echo "    \$ vmxmon top (its exit rates, one sample)"
 	timeout 3 vmxmon top --interval 1000 2>&1 | head -n 12 | show
+	# the running guest saved, killed, and continued by a new vmxctl
+	echo 'echo 1 >/tmp/n; echo @up $(cut -d" " -f1 /proc/uptime) n=$(cat /tmp/n)' >&5
+	wait_for $W/linux.log '^@up ' 30
+	echo "    guest\$ (before the snapshot) $(tr -d '\r' <$W/linux.log | grep '^@up ' | tail -n 1 | cut -c2-)"
+	echo "    \$ vmxctl snapshot lctl linux.snap"
+	vmxctl snapshot $W/lctl $W/linux.snap 2>&1 | grep -E '^(snapshot|pause|write)' | show
+	kill -KILL $lx
+	wait $lx 2>/dev/null
+	echo "    the VM is killed (SIGKILL); a new vmxctl continues it from the file:"
+	echo "    \$ vmxctl run --restore linux.snap --serial stdio"
+	vmxctl run --restore $W/linux.snap --serial stdio \
+		<$W/in >$W/linux2.log 2>$W/linux2.err &
+	lx=$!
+	# typed at once: the restored UART keeps it until the guest reads
+	echo 'echo $((1 + $(cat /tmp/n))) >/tmp/n; echo @up $(cut -d" " -f1 /proc/uptime) n=$(cat /tmp/n); echo @restored' >&5
+	if wait_for $W/linux2.log '^@restored' 60; then
+		grep 'restored' $W/linux2.err | show
+		echo "    guest\$ (after the restore) $(tr -d '\r' <$W/linux2.log | grep '^@up ' | tail -n 1 | cut -c2-)"
+		echo "    (the same kernel: its uptime goes on from the snapshot, and /tmp/n,"
+		echo "    a file of its RAM disk, counts on from 1)"
+	else
+		echo "    the restored guest did not answer:"
+		tail -n 20 $W/linux2.log | show
+		show <$W/linux2.err
+	fi
 	echo 'poweroff -f' >&5
 	wait $lx
-	echo "    poweroff in the guest: vmxctl exited with status $?"
+	echo "    poweroff in the restored guest: vmxctl exited with status $?"
 else
 	echo "    Linux did not reach its prompt:"
 	tail -n 20 $W/linux.log | show
