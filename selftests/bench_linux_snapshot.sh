@@ -169,7 +169,7 @@ start_console
 exec 6<>"$T/mon.in"
 cat "$T/mon.out" >>"$T/mon.log" &	# appends: truncated per run
 qemu
-if wait_for "$T/console" 'guest# ' 300 >/dev/null && cmd 0 "$LOAD; sleep 1" >/dev/null; then
+if wait_for "$T/console" 'guest# ' 180 >/dev/null && cmd 0 "$LOAD; sleep 1" >/dev/null; then
 	# a save to a file is not throttled to a network's share
 	hmp "migrate_set_parameter max-bandwidth 100G"
 	for ((r = 0; r < RUNS; r++)); do
