@@ -297,7 +297,8 @@ flip() {
 	kill -0 "$PID"
 	run vmxctl control "$T/b.ctl" stop 0
 	[ "$status" -eq 0 ]
-	run wait "$PID"
+	status=0
+	wait "$PID" || status=$?	# not run: its subshell cannot wait for $PID
 	[ "$status" -eq 0 ]
 }
 
@@ -504,7 +505,8 @@ flip() {
 	wait_for "$T/b.log" "^count $((first + 10000))\$" "$PID"
 	run vmxctl control "$T/b.ctl" stop 0
 	[ "$status" -eq 0 ]
-	run wait "$PID"
+	status=0
+	wait "$PID" || status=$?	# not run: its subshell cannot wait for $PID
 	[ "$status" -eq 0 ]
 	# the last write reached the disk: sector 3 holds a count of the
 	# restored run and its complement
