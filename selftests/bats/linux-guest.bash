@@ -59,10 +59,16 @@ boot() {
 	echo "# booted in $(($(date +%s) - START)) s" >&3
 }
 
-# guest CMD: run CMD in the guest's shell; its output in $output.
-guest() {
+# send CMD: type CMD into the guest's shell as command N (counted here)
+# between the lines @B<N>@ and @E<N>@ that guest() and round_trip() wait for.
+send() {
 	N=$((N + 1))
 	echo "echo @B$N@; $1; echo @E$N@" >&"$IN"
+}
+
+# guest CMD: run CMD in the guest's shell; its output in $output.
+guest() {
+	send "$1"
 	WAIT_SECONDS=${2:-$CMD_SECONDS} wait_for "$T/console" "^@E$N@" "$PID" || return 1
 	output=$(tr -d '\r' <"$T/console" |
 		 sed -n "/^@B$N@\$/,/^@E$N@\$/p" | sed '1d;$d')
@@ -81,12 +87,11 @@ round_trip() {
 	exec {z}<>"$T/tick"
 	rt=
 	for i in 1 2 3; do
-		N=$((N + 1))
 		exec {c}<"$T/console"
 		while IFS= read -r -u "$c" line; do :; done	# what is there
 		part=$line
 		t0=${EPOCHREALTIME/./}
-		echo "echo @B$N@; $1; echo @E$N@" >&"$IN"
+		send "$1"
 		while :; do
 			if IFS= read -r -u "$c" line; then
 				line=$part$line part=
