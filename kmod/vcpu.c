@@ -373,6 +373,12 @@ static long vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return -EIO;
 	if (mutex_lock_killable(&vcpu->mutex))
 		return -EINTR;
+	/*
+	 * A VMXL_SET_CLOCK since the last call counts before this one: a
+	 * GET_MSRS reads the new basis, and an IA32_TSC written after it
+	 * is not undone at the next entry.
+	 */
+	vcpu_sync_clock(vcpu);
 	ret = vcpu_ioctl_locked(vcpu, cmd, (void __user *)arg, arg);
 	mutex_unlock(&vcpu->mutex);
 	return ret;

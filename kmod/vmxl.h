@@ -180,9 +180,9 @@ struct vmxl_vm {
 	u32 dirty_ring_size;
 
 	/*
-	 * VMXL_SET_CLOCK: every vCPU's TSC offset, applied at its next entry
-	 * when tsc_gen moved. Written under lock (offset, then generation),
-	 * read without it.
+	 * VMXL_SET_CLOCK: every vCPU's TSC offset, applied at its next
+	 * entry or vCPU ioctl when tsc_gen moved. Written under lock
+	 * (offset, then generation), read without it.
 	 */
 	u64 tsc_offset;
 	u32 tsc_gen;
