@@ -21,6 +21,8 @@
 # vmxl.fuzz_seed=<n> and vmxl.fuzz_calls=<n> become FUZZ_IOCTL_SEED and
 # FUZZ_IOCTL_CALLS of test_fuzz_ioctl.
 # vmxl.bootlog=1 sends the boot log first (@@BOOTLOG), kept, not judged.
+# vmxl.lane=<lane> and vmxl.long=1 become VMXL_LANE and VMXL_LONG=1 for
+# the suites that size their work to the lane (LANE_LONG in lane.sh).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
 
 mount -t proc proc /proc
@@ -41,6 +43,8 @@ for arg in $(cat /proc/cmdline); do
 	vmxl.fuzz_seed=*) export FUZZ_IOCTL_SEED=${arg#vmxl.fuzz_seed=} ;;
 	vmxl.fuzz_calls=*) export FUZZ_IOCTL_CALLS=${arg#vmxl.fuzz_calls=} ;;
 	vmxl.bootlog=1) bootlog=1 ;;
+	vmxl.lane=*) export VMXL_LANE=${arg#vmxl.lane=} ;;
+	vmxl.long=1) export VMXL_LONG=1 ;;
 	esac
 done
 

@@ -21,6 +21,8 @@
 # boot (default 900); SUITE_TIMEOUT=<s> bounds each suite (default 180);
 # LANE_BENCH=1 runs the benchmarks instead of the tests (scripts/bench.sh);
 # FUZZ_IOCTL_SEED=<n>, FUZZ_IOCTL_CALLS=<n> go to test_fuzz_ioctl;
+# LANE_LONG=1 runs the long forms of the suites that cut themselves
+# short in the slow lanes (vmx, debug) to fit CI's time;
 # LANE_DIR=<dir> writes the results there instead (runs still take turns).
 # The debug lane's defaults are longer: LANE_TIMEOUT 4800, SUITE_TIMEOUT 600;
 # the vmx lane's LANE_TIMEOUT is 4800.
@@ -60,6 +62,9 @@ filter=${LANE_FILTER:-}
 [ "$lane" != dkms ] || filter=dkms${filter:+,$filter}
 [ -z "$filter" ] || append+=" vmxl.filter=$filter"
 [ "${LANE_BENCH:-0}" = 0 ] || append+=" vmxl.bench=1"
+[ "${LANE_LONG:-0}" = 0 ] || append+=" vmxl.long=1"
+# The suites know their lane (VMXL_LANE) to size their work to it.
+append+=" vmxl.lane=$lane"
 [ -z "${FUZZ_IOCTL_SEED:-}" ] || append+=" vmxl.fuzz_seed=$FUZZ_IOCTL_SEED"
 [ -z "${FUZZ_IOCTL_CALLS:-}" ] || append+=" vmxl.fuzz_calls=$FUZZ_IOCTL_CALLS"
 # The debug kernel: every KASAN report, not only the first; room in the
