@@ -11,8 +11,12 @@ bats_require_minimum_version 1.5.0
 
 load linux-guest
 
-@test "Linux boots to a shell with 2 CPUs, timer and IPI interrupts on both" {
-	boot
+# A boot is the costly part (a minute or more under Bochs and the debug
+# kernel), so each test checks all it can of one boot.
+
+@test "Linux boots to a shell with 2 CPUs, timer and IPI interrupts on both, a clean log, clocksource tsc, clockevent lapic; a disk record survives a reboot; the control socket and vmxmon see it; poweroff ends vmxctl with 0" {
+	dd if=/dev/zero of="$T/disk" bs=1M count=4 2>/dev/null
+	boot --control "$T/ctl" --disk "$T/disk"
 	guest "grep -c ^processor /proc/cpuinfo"
 	[ "$output" = 2 ]
 	guest "cat /proc/interrupts"
@@ -33,10 +37,8 @@ load linux-guest
 	# the serial port's interrupt counts (its row names ttyS0)
 	row ttyS0
 	[ $((c0 + c1)) -gt 0 ]
-}
-
-@test "the guest kernel's log is clean; its clocksource is tsc, its clockevent the local APIC" {
-	boot
+	# the guest kernel's log is clean; its clocksource is tsc, its
+	# clockevent the local APIC
 	guest "dmesg"
 	if echo "$output" | grep -E "$TROUBLE"; then
 		echo "# the guest's log:" >&3
@@ -47,9 +49,39 @@ load linux-guest
 	[ "$output" = tsc ]
 	guest "cat /sys/devices/system/clockevents/clockevent0/current_device"
 	[ "$output" = lapic ] || [ "$output" = lapic-deadline ]
+	# the virtio disk: a record written and synced is there after a
+	# reboot and on the host
+	guest "ls /sys/block"
+	[[ $output == *vda* ]]
+	guest "echo vmxl-record-1234 | dd of=/dev/vda bs=512 seek=8 conv=sync 2>/dev/null; sync; echo synced"
+	[ "$output" = synced ]
+	echo "reboot -f" >&"$IN"
+	WAIT_SECONDS=$BOOT_SECONDS wait_for "$T/console" 'vmxl-guest: up.*' "$PID"
+	# the second boot: count the "up" lines
+	for ((i = 0; i < BOOT_SECONDS; i++)); do
+		[ "$(grep -c '^vmxl-guest: up' "$T/console")" -ge 2 ] && break
+		kill -0 "$PID" || break
+		sleep 1
+	done
+	[ "$(grep -c '^vmxl-guest: up' "$T/console")" -ge 2 ]
+	WAIT_SECONDS=$CMD_SECONDS wait_for "$T/console" 'guest# ' "$PID"
+	guest "dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | head -c 16; echo"
+	[ "$output" = vmxl-record-1234 ]
+	[ "$(dd if="$T/disk" bs=512 skip=8 count=1 2>/dev/null | head -c 16)" = vmxl-record-1234 ]
+	# the control socket and vmxmon: one VM, vmxctl's, with 2 vCPUs
+	run vmxctl control "$T/ctl" status
+	[ "$status" -eq 0 ]
+	echo "$output" | sed 's/^/# /' >&3
+	run vmxmon --json list
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -s "map(select(.pid == $PID)) | .[0].nr_vcpus")" = 2 ]
+	echo "poweroff -f" >&"$IN"
+	ended
+	[ "$status" -eq 0 ]
+	grep -q 'reboot: Power down' "$T/console"
 }
 
-@test "sleep 5 in the guest takes 5 s of host time (10%); busy vCPUs leave the shell responsive" {
+@test "sleep 5 in the guest takes 5 s of host time (10%); busy vCPUs leave the shell responsive; SIGTERM shuts the guest down through ACPI" {
 	local base took t0
 
 	boot
@@ -77,43 +109,11 @@ load linux-guest
 	guest "echo still here"
 	[ "$output" = "still here" ]
 	echo "# answered in $(($(date +%s) - t0)) s with both vCPUs busy" >&3
-}
-
-@test "the virtio disk: a record written and synced is there after a reboot and on the host" {
-	dd if=/dev/zero of="$T/disk" bs=1M count=4 2>/dev/null
-	boot --disk "$T/disk"
-	guest "ls /sys/block"
-	[[ $output == *vda* ]]
-	guest "echo vmxl-record-1234 | dd of=/dev/vda bs=512 seek=8 conv=sync 2>/dev/null; sync; echo synced"
-	[ "$output" = synced ]
-	echo "reboot -f" >&"$IN"
-	WAIT_SECONDS=$BOOT_SECONDS wait_for "$T/console" 'vmxl-guest: up.*' "$PID"
-	# the second boot: count the "up" lines
-	for ((i = 0; i < BOOT_SECONDS; i++)); do
-		[ "$(grep -c '^vmxl-guest: up' "$T/console")" -ge 2 ] && break
-		kill -0 "$PID" || break
-		sleep 1
-	done
-	[ "$(grep -c '^vmxl-guest: up' "$T/console")" -ge 2 ]
-	WAIT_SECONDS=$CMD_SECONDS wait_for "$T/console" 'guest# ' "$PID"
-	guest "dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | head -c 16; echo"
-	[ "$output" = vmxl-record-1234 ]
-	[ "$(dd if="$T/disk" bs=512 skip=8 count=1 2>/dev/null | head -c 16)" = vmxl-record-1234 ]
-}
-
-@test "the control socket and vmxmon see the Linux VM; poweroff ends vmxctl with 0" {
-	boot --control "$T/ctl"
-	run vmxctl control "$T/ctl" status
-	[ "$status" -eq 0 ]
-	echo "$output" | sed 's/^/# /' >&3
-	# vmxmon: one VM, vmxctl's, with 2 vCPUs and 128 MiB
-	run vmxmon --json list
-	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq -s "map(select(.pid == $PID)) | .[0].nr_vcpus")" = 2 ]
-	echo "poweroff -f" >&"$IN"
+	# the ACPI power button, busy vCPUs and all
+	kill -TERM "$PID"
 	ended
-	[ "$status" -eq 0 ]
 	grep -q 'reboot: Power down' "$T/console"
+	[ "$status" -eq 0 ]
 }
 
 @test "reboot with --on-reboot=exit ends with 73; a panic with panic=-1 reboots" {
@@ -127,14 +127,6 @@ load linux-guest
 	ended
 	[ "$status" -eq 73 ]
 	grep -q 'Kernel panic' "$T/console"
-}
-
-@test "SIGTERM shuts the guest down through ACPI" {
-	boot
-	kill -TERM "$PID"
-	ended
-	grep -q 'reboot: Power down' "$T/console"
-	[ "$status" -eq 0 ]
 }
 
 @test "the other kernel format boots too" {
