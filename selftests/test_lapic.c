@@ -426,11 +426,19 @@ static bool host_tsc_stable(void)
 /* The svm lane: QEMU's TCG emulating SVM under the L1 kernel. */
 static bool qemu_svm(void)
 {
+	const char *lane = getenv("VMXL_LANE");
 	char vendor[64] = "";
 	FILE *f;
 
 	if (!test_cpuinfo_has("svm"))
 		return false;
+	/*
+	 * The lanes that boot QEMU say so (scripts/lane.sh): the debug
+	 * lane's kernel has no DMI to ask.
+	 */
+	if (lane && (!strcmp(lane, "svm") || !strcmp(lane, "debug") ||
+		     !strcmp(lane, "dkms")))
+		return true;
 	f = fopen("/sys/class/dmi/id/sys_vendor", "r");
 	if (!f)
 		return false;
