@@ -1138,35 +1138,22 @@ static long lapic_lint(struct vmxl_vcpu *vcpu, const void __user *argp)
 
 /* ---- state ioctls ---- */
 
-static long lapic_get(struct vmxl_vcpu *vcpu, void __user *argp)
+static void lapic_get(struct vmxl_vcpu *vcpu, struct vmxl_lapic_state *s)
 {
 	struct vmxl_lapic *l = vcpu->lapic;
-	struct vmxl_lapic_state *s;
-	long ret = 0;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
-	if (!s)
-		return -ENOMEM;
+	memset(s, 0, sizeof(*s));
 	memcpy(s->regs, l->regs, sizeof(s->regs));
 	*(u32 *)(s->regs + APIC_PROCPRI) = lapic_ppr(l);
 	*(u32 *)(s->regs + APIC_TMCCT) = lapic_current_count(vcpu);
 	s->timer_deadline = l->deadline;
-	if (copy_to_user(argp, s, sizeof(*s)))
-		ret = -EFAULT;
-	kfree(s);
-	return ret;
 }
 
-static long lapic_set(struct vmxl_vcpu *vcpu, const void __user *argp)
+static int lapic_set(struct vmxl_vcpu *vcpu, const struct vmxl_lapic_state *s)
 {
 	struct vmxl_lapic *l = vcpu->lapic;
-	struct vmxl_lapic_state *s;
 	u32 lvtt, mode;
-	long ret = -EINVAL;
 
-	s = memdup_user(argp, sizeof(*s));
-	if (IS_ERR(s))
-		return PTR_ERR(s);
 	lvtt = *(u32 *)(s->regs + APIC_LVTT);
 	mode = lvtt & LAPIC_LVT_MODE;
 	if (s->flags || s->reserved0 ||
@@ -1176,7 +1163,7 @@ static long lapic_set(struct vmxl_vcpu *vcpu, const void __user *argp)
 	     !lapic_cpuid_has(vcpu, CPUID1_ECX_TSC_DEADLINE)) ||
 	    (mode == APIC_LVT_TIMER_PERIODIC && s->timer_deadline &&
 	     !*(u32 *)(s->regs + APIC_TMICT)))
-		goto out;
+		return -EINVAL;
 	lapic_timer_stop(vcpu);
 	memcpy(l->regs, s->regs, sizeof(l->regs));
 	reg_set(l, APIC_LVR, LAPIC_VERSION);
@@ -1189,8 +1176,33 @@ static long lapic_set(struct vmxl_vcpu *vcpu, const void __user *argp)
 	l->deadline = s->timer_deadline;
 	lapic_timer_arm(vcpu);
 	set_bit(VMXL_REQ_EVENT, &vcpu->requests);
-	ret = 0;
-out:
+	return 0;
+}
+
+static long lapic_get_user(struct vmxl_vcpu *vcpu, void __user *argp)
+{
+	struct vmxl_lapic_state *s;
+	long ret = 0;
+
+	s = kmalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	lapic_get(vcpu, s);
+	if (copy_to_user(argp, s, sizeof(*s)))
+		ret = -EFAULT;
+	kfree(s);
+	return ret;
+}
+
+static long lapic_set_user(struct vmxl_vcpu *vcpu, const void __user *argp)
+{
+	struct vmxl_lapic_state *s;
+	long ret;
+
+	s = memdup_user(argp, sizeof(*s));
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	ret = lapic_set(vcpu, s);
 	kfree(s);
 	return ret;
 }
@@ -1211,9 +1223,9 @@ long vmxl_lapic_ioctl(struct vmxl_vcpu *vcpu, unsigned int cmd,
 	set_bit(VMXL_REQ_EVENT, &vcpu->requests);
 	switch (cmd) {
 	case VMXL_GET_LAPIC:
-		return lapic_get(vcpu, argp);
+		return lapic_get_user(vcpu, argp);
 	case VMXL_SET_LAPIC:
-		return lapic_set(vcpu, argp);
+		return lapic_set_user(vcpu, argp);
 	case VMXL_GET_MP_STATE:
 		mp.state = vcpu->mp_state;
 		mp.reserved = 0;

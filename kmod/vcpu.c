@@ -37,25 +37,36 @@ static void vcpu_sync_clock(struct vmxl_vcpu *vcpu)
 		vmxl_lapic_tsc_changed(vcpu);
 }
 
+static void vcpu_debugregs_get(struct vmxl_vcpu *vcpu, struct vmxl_debugregs *d)
+{
+	memset(d, 0, sizeof(*d));
+	memcpy(d->db, vcpu->db, sizeof(d->db));
+	vmxl_backend->get_dr67(vcpu, &d->dr6, &d->dr7);
+}
+
+static int vcpu_debugregs_set(struct vmxl_vcpu *vcpu,
+			      const struct vmxl_debugregs *d)
+{
+	if (d->flags || d->reserved0 || memchr_inv(d->reserved, 0, sizeof(d->reserved)) ||
+	    (d->dr6 >> 32) || (d->dr7 >> 32))
+		return -EINVAL;
+	memcpy(vcpu->db, d->db, sizeof(d->db));
+	vmxl_backend->set_dr67(vcpu, d->dr6, d->dr7);
+	return 0;
+}
+
 static long vcpu_debugregs(struct vmxl_vcpu *vcpu, void __user *argp,
 			   bool set)
 {
 	struct vmxl_debugregs d;
 
 	if (!set) {
-		memset(&d, 0, sizeof(d));
-		memcpy(d.db, vcpu->db, sizeof(d.db));
-		vmxl_backend->get_dr67(vcpu, &d.dr6, &d.dr7);
+		vcpu_debugregs_get(vcpu, &d);
 		return copy_to_user(argp, &d, sizeof(d)) ? -EFAULT : 0;
 	}
 	if (copy_from_user(&d, argp, sizeof(d)))
 		return -EFAULT;
-	if (d.flags || d.reserved0 || memchr_inv(d.reserved, 0, sizeof(d.reserved)) ||
-	    (d.dr6 >> 32) || (d.dr7 >> 32))
-		return -EINVAL;
-	memcpy(vcpu->db, d.db, sizeof(d.db));
-	vmxl_backend->set_dr67(vcpu, d.dr6, d.dr7);
-	return 0;
+	return vcpu_debugregs_set(vcpu, &d);
 }
 
 static void vcpu_events_get(struct vmxl_vcpu *vcpu, struct vmxl_vcpu_events *e)
@@ -127,6 +138,43 @@ static int vcpu_events_set(struct vmxl_vcpu *vcpu,
 	vmxl_backend->set_events(vcpu, &h);
 	vcpu->irq_pending = -1;
 	vcpu->nmi_pending = e->nmi.pending;
+	return 0;
+}
+
+static void vcpu_sregs_get(struct vmxl_vcpu *vcpu, struct vmxl_sregs *s)
+{
+	memset(s, 0, sizeof(*s));
+	vmxl_backend->get_sregs(vcpu, s);
+	s->apic_base = vcpu->apic_base;
+	if (vcpu->lapic)
+		s->cr8 = vmxl_lapic_cr8(vcpu);
+}
+
+static int vcpu_sregs_set(struct vmxl_vcpu *vcpu, const struct vmxl_sregs *s)
+{
+	int ret;
+
+	ret = vmxl_sregs_check(s);
+	if (ret)
+		return ret;
+	/* x2APIC (bit 10) needs an APIC that offers it */
+	if (vcpu->lapic)
+		ret = vmxl_lapic_check_base(vcpu, s->apic_base, true);
+	else if (s->apic_base & X2APIC_ENABLE)
+		ret = -EINVAL;
+	if (ret)
+		return ret;
+	ret = vmxl_backend->set_sregs(vcpu, s);
+	if (ret)
+		return ret;
+	if (vcpu->lapic) {	/* checked above: cannot fail */
+		vmxl_lapic_set_base(vcpu, s->apic_base, true);
+		vmxl_lapic_set_cr8(vcpu, s->cr8);
+	} else {
+		vcpu->apic_base = s->apic_base;
+	}
+	vcpu->pending = VMXL_PENDING_NONE;
+	vcpu->shutdown = false;
 	return 0;
 }
 
@@ -258,7 +306,6 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 		struct vmxl_interrupt irq;
 		struct vmxl_vcpu_events events;
 	} u;
-	long ret;
 
 	switch (cmd) {
 	case VMXL_RUN:
@@ -276,40 +323,13 @@ static long vcpu_ioctl_locked(struct vmxl_vcpu *vcpu, unsigned int cmd,
 			return -EFAULT;
 		return vmxl_regs_set(vcpu, &u.regs);
 	case VMXL_GET_SREGS:
-		memset(&u.sregs, 0, sizeof(u.sregs));
-		vmxl_backend->get_sregs(vcpu, &u.sregs);
-		u.sregs.apic_base = vcpu->apic_base;
-		if (vcpu->lapic)
-			u.sregs.cr8 = vmxl_lapic_cr8(vcpu);
+		vcpu_sregs_get(vcpu, &u.sregs);
 		return copy_to_user(argp, &u.sregs, sizeof(u.sregs)) ?
 		       -EFAULT : 0;
 	case VMXL_SET_SREGS:
 		if (copy_from_user(&u.sregs, argp, sizeof(u.sregs)))
 			return -EFAULT;
-		ret = vmxl_sregs_check(&u.sregs);
-		if (ret)
-			return ret;
-		/* x2APIC (bit 10) needs an APIC that offers it */
-		if (vcpu->lapic)
-			ret = vmxl_lapic_check_base(vcpu, u.sregs.apic_base,
-						    true);
-		else if (u.sregs.apic_base & X2APIC_ENABLE)
-			ret = -EINVAL;
-		if (ret)
-			return ret;
-		ret = vmxl_backend->set_sregs(vcpu, &u.sregs);
-		if (!ret) {
-			if (vcpu->lapic) {	/* checked above: cannot fail */
-				vmxl_lapic_set_base(vcpu, u.sregs.apic_base,
-						    true);
-				vmxl_lapic_set_cr8(vcpu, u.sregs.cr8);
-			} else {
-				vcpu->apic_base = u.sregs.apic_base;
-			}
-			vcpu->pending = VMXL_PENDING_NONE;
-			vcpu->shutdown = false;
-		}
-		return ret;
+		return vcpu_sregs_set(vcpu, &u.sregs);
 	case VMXL_GET_MSRS:
 		return vmxl_vcpu_msrs(vcpu, argp, false);
 	case VMXL_SET_MSRS:
