@@ -61,8 +61,9 @@ int vmxl_slot_set_logging(struct vmxl_vm *vm, struct vmxl_slot *slot,
 }
 
 /*
- * Page @idx of logged @slot was written through @vcpu (NULL: by no vCPU):
- * set its bit and, when it was clean, queue it on the vCPU's dirty ring.
+ * Page @idx of tracked @slot was written through @vcpu (NULL: by no vCPU):
+ * note it for the reset point, if any; if the slot is logged, set its bit
+ * and, when it was clean, queue it on the vCPU's dirty ring.
  * The ring cannot overflow: RUN stops entering the guest before
  * (vmxl_dirty_ring_room()).
  */
@@ -72,6 +73,11 @@ void vmxl_mark_dirty(struct vmxl_vcpu *vcpu, struct vmxl_slot *slot,
 	struct vmxl_dirty_entry *e;
 	u32 size;
 
+	/* A reset point's bitmap (reset.c): read first, set once. */
+	if (slot->written && !test_bit(idx, slot->written))
+		set_bit(idx, slot->written);
+	if (!slot->dirty)
+		return;
 	if (test_and_set_bit(idx, slot->dirty) || !vcpu || !vcpu->ring)
 		return;
 	size = vcpu->vm->dirty_ring_size;
@@ -89,7 +95,7 @@ void vmxl_log_dirty_gpa(struct vmxl_vcpu *vcpu, u64 gpa)
 {
 	struct vmxl_slot *slot = vmxl_slot_find(vcpu->vm, gpa);
 
-	if (slot && slot->dirty)
+	if (slot && vmxl_slot_tracked(slot))
 		vmxl_mark_dirty(vcpu, slot, (gpa - slot->gpa) >> PAGE_SHIFT);
 }
 

@@ -1207,6 +1207,35 @@ static long lapic_set_user(struct vmxl_vcpu *vcpu, const void __user *argp)
 	return ret;
 }
 
+/*
+ * The APIC and MP state for a reset point (reset.c), as VMXL_GET_LAPIC
+ * and VMXL_GET_MP_STATE read them and the SET ioctls write them.
+ */
+void vmxl_lapic_save(struct vmxl_vcpu *vcpu, struct vmxl_lapic_state *s,
+		     u32 *mp_state)
+{
+	lockdep_assert_held(&vcpu->mutex);
+	lapic_take_requests(vcpu);
+	set_bit(VMXL_REQ_EVENT, &vcpu->requests);
+	lapic_get(vcpu, s);
+	*mp_state = vcpu->mp_state;
+}
+
+int vmxl_lapic_restore(struct vmxl_vcpu *vcpu,
+		       const struct vmxl_lapic_state *s, u32 mp_state)
+{
+	int ret;
+
+	lockdep_assert_held(&vcpu->mutex);
+	lapic_take_requests(vcpu);
+	ret = lapic_set(vcpu, s);
+	if (ret)
+		return ret;
+	vcpu->mp_state = mp_state;
+	set_bit(VMXL_REQ_EVENT, &vcpu->requests);
+	return 0;
+}
+
 long vmxl_lapic_ioctl(struct vmxl_vcpu *vcpu, unsigned int cmd,
 		      void __user *argp)
 {

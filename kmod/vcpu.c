@@ -404,6 +404,87 @@ static long vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	return ret;
 }
 
+/* ---- reset points (reset.c): the state the GET and SET ioctls move ---- */
+
+/* MSRs a reset point keeps besides those of sregs and the APIC state */
+static const u32 saved_msrs[] = {
+	MSR_IA32_TSC, MSR_IA32_CR_PAT, MSR_IA32_SYSENTER_CS,
+	MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR,
+	MSR_CSTAR, MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE, MSR_IA32_MISC_ENABLE,
+	MSR_K7_HWCR, MSR_MTRRdefType, MSR_MTRRfix64K_00000,
+	MSR_MTRRfix16K_80000, MSR_MTRRfix16K_A0000, MSR_MTRRfix4K_C0000,
+	MSR_MTRRfix4K_C8000, MSR_MTRRfix4K_D0000, MSR_MTRRfix4K_D8000,
+	MSR_MTRRfix4K_E0000, MSR_MTRRfix4K_E8000, MSR_MTRRfix4K_F0000,
+	MSR_MTRRfix4K_F8000,
+	0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
+	0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
+};
+
+void vmxl_vcpu_save(struct vmxl_vcpu *vcpu, struct vmxl_vcpu_saved *s)
+{
+	struct vmxl_msr_entry *e;
+	unsigned int i;
+
+	BUILD_BUG_ON(ARRAY_SIZE(saved_msrs) > VMXL_SAVED_MSRS);
+	lockdep_assert_held(&vcpu->mutex);
+	memset(s, 0, sizeof(*s));
+	vcpu_sync_clock(vcpu);
+	vmxl_regs_get(vcpu, &s->regs);
+	vcpu_sregs_get(vcpu, &s->sregs);
+	vcpu_debugregs_get(vcpu, &s->debugregs);
+	vcpu_events_get(vcpu, &s->events);
+	if (vcpu->lapic)
+		vmxl_lapic_save(vcpu, &s->lapic, &s->mp_state);
+	s->db_pending = vcpu->db_pending;
+	/* those this vCPU has (no error): the GET_MSRS of a snapshot */
+	for (i = 0; i < ARRAY_SIZE(saved_msrs); i++) {
+		e = &s->msrs[s->nr_msrs];
+		e->index = saved_msrs[i];
+		if (!vmxl_emulate_rdmsr(vcpu, e->index, &e->data))
+			s->nr_msrs++;
+	}
+	memcpy(s->fxsave, vcpu->fxsave, sizeof(s->fxsave));
+}
+
+/*
+ * In the order a snapshot restore takes: sregs before the regs and
+ * events they check, the TSC before the APIC timer that counts in it.
+ */
+int vmxl_vcpu_restore(struct vmxl_vcpu *vcpu, const struct vmxl_vcpu_saved *s)
+{
+	unsigned int i;
+	int ret;
+
+	lockdep_assert_held(&vcpu->mutex);
+	vcpu_sync_clock(vcpu);
+	ret = vcpu_sregs_set(vcpu, &s->sregs);
+	if (ret)
+		return ret;
+	ret = vmxl_regs_set(vcpu, &s->regs);
+	if (ret)
+		return ret;
+	for (i = 0; i < s->nr_msrs; i++) {
+		ret = vmxl_emulate_wrmsr(vcpu, s->msrs[i].index,
+					 s->msrs[i].data);
+		if (ret)
+			return ret;
+	}
+	memcpy(vcpu->fxsave, s->fxsave, sizeof(vcpu->fxsave));
+	ret = vcpu_debugregs_set(vcpu, &s->debugregs);
+	if (ret)
+		return ret;
+	if (vcpu->lapic) {
+		ret = vmxl_lapic_restore(vcpu, &s->lapic, s->mp_state);
+		if (ret)
+			return ret;
+	}
+	ret = vcpu_events_set(vcpu, &s->events);
+	if (ret)
+		return ret;
+	vcpu->db_pending = s->db_pending;
+	return 0;
+}
+
 static int vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 {
 	struct vmxl_vcpu *vcpu = filp->private_data;

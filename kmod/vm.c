@@ -184,6 +184,7 @@ bool vmxl_slots_overlap(struct vmxl_vm *vm, u64 gpa, u64 end, u32 except)
 
 static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 {
+	struct vmxl_rpoint *rp;
 	struct vmxl_memory_region mr;
 	struct vmxl_slot *old, *new = NULL;
 	u64 end, mem;
@@ -243,11 +244,14 @@ static long vm_set_memory_region(struct vmxl_vm *vm, void __user *argp)
 
 	/* Guests may hold translations of the old layout: stop, zap, flush. */
 	vmxl_tables_begin(vm);
+	/* a reset point is of one layout: this one ends it */
+	rp = vmxl_reset_point_detach(vm);
 	vm->slots[mr.slot] = new;
 	vm->nr_slots += !!new - !!old;
 	vm->mem_bytes = mem + mr.memory_size;
 	vmxl_mmu_zap_all(&vm->mmu);
 	vmxl_tables_end(vm);
+	vmxl_reset_point_free(vm, rp);
 
 	if (old)
 		slot_free(vm, old);
@@ -281,7 +285,7 @@ int vmxl_handle_ram_fault(struct vmxl_vcpu *vcpu, u64 gpa, bool write)
 	 * Logging: map for reading until the first write, which is logged;
 	 * or, where the hardware logs writes itself, writable and clean.
 	 */
-	if (slot->dirty) {
+	if (vmxl_slot_tracked(slot)) {
 		if (write)
 			vmxl_mark_dirty(vcpu, slot, idx);
 		else if (!vm->mmu.fmt->dirty_bit)
@@ -316,7 +320,7 @@ static int gpa_copy(struct vmxl_vm *vm, struct vmxl_vcpu *vcpu, u64 gpa,
 			memcpy(va + off, buf, n);
 			set_page_dirty_lock(page);
 			/* The module's writes count like the guest's own. */
-			if (slot->dirty)
+			if (vmxl_slot_tracked(slot))
 				vmxl_mark_dirty(vcpu, slot, idx);
 		} else {
 			memcpy(buf, va + off, n);
@@ -364,7 +368,7 @@ int vmxl_gpa_user_copy(struct vmxl_vm *vm, u64 gpa, void __user *ubuf,
 		if (to_guest) {
 			left = copy_from_user(va + off, ubuf, n);
 			set_page_dirty_lock(page);
-			if (slot->dirty && left < n)
+			if (vmxl_slot_tracked(slot) && left < n)
 				vmxl_mark_dirty(NULL, slot, idx);
 		} else {
 			left = copy_to_user(ubuf, va + off, n);
@@ -404,6 +408,7 @@ static void vm_free(struct kref *ref)
 	put_pid(vm->owner);
 
 	vmxl_smmu_free(vm);
+	vmxl_reset_point_free(vm, vm->reset_point);
 	for (i = 0; i < vmxl_caps.max_slots; i++)
 		if (vm->slots[i])
 			slot_free(vm, vm->slots[i]);
@@ -496,6 +501,9 @@ static long vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	case VMXL_GET_CLOCK:
 	case VMXL_SET_CLOCK:
 		return vm_clock(vm, argp, cmd == VMXL_SET_CLOCK);
+	case VMXL_SET_RESET_POINT:
+	case VMXL_RESET_TO_POINT:
+		return vmxl_reset_ioctl(vm, argp, cmd == VMXL_RESET_TO_POINT);
 	}
 	return -ENOTTY;
 }

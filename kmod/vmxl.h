@@ -134,7 +134,19 @@ struct vmxl_slot {
 	 * whoever writes; cleared with vm->run_sem held for write.
 	 */
 	unsigned long *dirty;
+	/*
+	 * With a reset point (reset.c): a bit per page written since the
+	 * point or the last reset, owned by the point. Set like dirty (with
+	 * it, by the same hooks); cleared with vm->run_sem held for write.
+	 */
+	unsigned long *written;
 };
+
+/* Writes to @slot are seen: for its dirty log, or for a reset point. */
+static inline bool vmxl_slot_tracked(const struct vmxl_slot *slot)
+{
+	return slot->dirty || slot->written;
+}
 
 /*
  * Locking, outermost first (docs/design.md has the same list):
@@ -194,6 +206,9 @@ struct vmxl_vm {
 	struct mutex smmu_lock;		/* every call into the SMMU model */
 
 	struct mm_struct *mm;		/* owner: pinning and accounting */
+
+	/* reset.c: VMXL_SET_RESET_POINT's copy; under lock and run_sem write */
+	struct vmxl_rpoint *reset_point;
 };
 
 /* Slots stay as they are: vm->lock or run_sem (either side) is held. */
@@ -491,6 +506,30 @@ int vmxl_gpa_user_copy(struct vmxl_vm *vm, u64 gpa, void __user *ubuf,
 int vmxl_write_gpa(struct vmxl_vcpu *vcpu, u64 gpa, const void *buf,
 		   unsigned int len);
 
+/* reset.c: reset points (VMXL_SET_RESET_POINT, VMXL_RESET_TO_POINT) */
+long vmxl_reset_ioctl(struct vmxl_vm *vm, void __user *argp, bool reset);
+struct vmxl_rpoint *vmxl_reset_point_detach(struct vmxl_vm *vm);
+void vmxl_reset_point_free(struct vmxl_vm *vm, struct vmxl_rpoint *rp);
+
+/* A vCPU's state in a reset point: what its GET ioctls return. */
+#define VMXL_SAVED_MSRS		48
+struct vmxl_vcpu_saved {
+	struct vmxl_regs regs;
+	struct vmxl_sregs sregs;
+	struct vmxl_debugregs debugregs;
+	struct vmxl_vcpu_events events;
+	struct vmxl_lapic_state lapic;	/* with VMXL_VM_LAPIC */
+	u32 mp_state;			/* ... likewise */
+	u32 db_pending;
+	u32 nr_msrs;
+	struct vmxl_msr_entry msrs[VMXL_SAVED_MSRS];
+	u8 fxsave[512];
+};
+
+/* vcpu->mutex held, the vCPU outside RUN */
+void vmxl_vcpu_save(struct vmxl_vcpu *vcpu, struct vmxl_vcpu_saved *s);
+int vmxl_vcpu_restore(struct vmxl_vcpu *vcpu, const struct vmxl_vcpu_saved *s);
+
 /* dirty.c: dirty bitmaps and rings */
 unsigned long *vmxl_dirty_bitmap_alloc(unsigned long npages);
 struct vmxl_dirty_entry *vmxl_dirty_ring_alloc(u32 size);
@@ -696,6 +735,10 @@ bool vmxl_lapic_prepare(struct vmxl_vcpu *vcpu);
 int vmxl_lapic_block(struct vmxl_vcpu *vcpu);
 long vmxl_lapic_ioctl(struct vmxl_vcpu *vcpu, unsigned int cmd,
 		      void __user *argp);
+void vmxl_lapic_save(struct vmxl_vcpu *vcpu, struct vmxl_lapic_state *s,
+		     u32 *mp_state);
+int vmxl_lapic_restore(struct vmxl_vcpu *vcpu,
+		       const struct vmxl_lapic_state *s, u32 mp_state);
 long vmxl_signal_msi(struct vmxl_vm *vm, void __user *argp);
 int vmxl_lapic_rdmsr(struct vmxl_vcpu *vcpu, u32 index, u64 *data);
 int vmxl_lapic_wrmsr(struct vmxl_vcpu *vcpu, u32 index, u64 data);

@@ -979,4 +979,26 @@ struct vmxl_clock {
 #define VMXL_GET_CLOCK		_IOR(VMXL_IOCTL_TYPE, 0x1b, struct vmxl_clock)
 #define VMXL_SET_CLOCK		_IOW(VMXL_IOCTL_TYPE, 0x1c, struct vmxl_clock)
 
+/*
+ * VMXL_SET_RESET_POINT / VMXL_RESET_TO_POINT (VM fd): snapshot fuzzing
+ * inside the kernel (docs/uapi.md). SET_RESET_POINT makes the VM's
+ * current state the reset point: a copy of every writable slot, every
+ * vCPU's state and the VM clock. RESET_TO_POINT brings the VM back to it,
+ * copying back only the pages written since the point or the last reset,
+ * and returns how many it copied. A change of the memory layout
+ * (VMXL_SET_MEMORY_REGION other than toggling VMXL_MEM_LOG_DIRTY) drops
+ * the point.
+ *
+ * Errors: EINVAL flags or reserved nonzero; EBUSY a vCPU of the VM is in
+ * VMXL_RUN (or another vCPU ioctl); ENOENT (RESET) no point; ENOMEM.
+ */
+struct vmxl_reset_point {
+	__u32 flags;		/* must be 0 */
+	__u32 reserved0;
+	__u64 reserved[3];
+};
+
+#define VMXL_SET_RESET_POINT	_IOW(VMXL_IOCTL_TYPE, 0x1f, struct vmxl_reset_point)
+#define VMXL_RESET_TO_POINT	_IOW(VMXL_IOCTL_TYPE, 0x37, struct vmxl_reset_point)
+
 #endif /* _UAPI_LINUX_VMX_LITE_H */
