@@ -240,6 +240,10 @@ static const struct cmd cmds[] = {
 	{ "SET_SMMU_STATE", VMXL_SET_SMMU_STATE, FD_VM, PTR_ERRS | E(ENXIO) },
 	{ "GET_CLOCK", VMXL_GET_CLOCK, FD_VM, E(EFAULT) },
 	{ "SET_CLOCK", VMXL_SET_CLOCK, FD_VM, PTR_ERRS },
+	{ "SET_RESET_POINT", VMXL_SET_RESET_POINT, FD_VM,
+	  PTR_ERRS | E(EBUSY) | E(ENOMEM) },
+	{ "RESET_TO_POINT", VMXL_RESET_TO_POINT, FD_VM,
+	  PTR_ERRS | E(EBUSY) | E(ENOENT) },
 	{ "RUN", VMXL_RUN, FD_VCPU, E(EINTR) | E(EINVAL) | E(EFAULT) },
 	{ "GET_REGS", VMXL_GET_REGS, FD_VCPU, E(EFAULT) },
 	{ "SET_REGS", VMXL_SET_REGS, FD_VCPU, PTR_ERRS },
@@ -534,6 +538,7 @@ static void fz_judge(struct fuzz *fz, const struct cmd *c, enum fd_kind kind,
 	case VMXL_CREATE_VM:
 	case VMXL_CREATE_VCPU:
 	case VMXL_RESET_DIRTY_RINGS:
+	case VMXL_RESET_TO_POINT:	/* pages restored */
 		if (ret < 0)
 			fz_fail(fz, "returned %ld", ret);
 		break;
@@ -723,6 +728,7 @@ static unsigned long gen_arg(struct fuzz *fz, const struct cmd *c,
 		struct vmxl_switch_floor sf;
 		struct vmxl_msi msi;
 		struct vmxl_clock clock;
+		struct vmxl_reset_point rp;
 		struct vmxl_smmu_state ss;
 		struct vmxl_lapic_state lapic;
 		struct vmxl_mp_state mp;
@@ -976,6 +982,10 @@ static unsigned long gen_arg(struct fuzz *fz, const struct cmd *c,
 		break;
 	case VMXL_GET_CLOCK:
 		len = sizeof(a.clock);
+		break;
+	case VMXL_SET_RESET_POINT:
+	case VMXL_RESET_TO_POINT:
+		len = sizeof(a.rp);	/* zero, but for maybe_mutate() */
 		break;
 	case VMXL_GET_LAPIC:
 		len = sizeof(a.lapic);
@@ -1743,10 +1753,20 @@ static void th_mutate(struct fuzz *fz, struct th *th)
 		struct vmxl_regs regs;
 		struct vmxl_interrupt irq = { .vector = 32 + below(r, 224) };
 
-		switch (below(r, 4)) {
+		struct vmxl_reset_point rp = { 0 };
+
+		switch (below(r, 6)) {
 		case 0:
 			fz_call(fz, vfd, FD_VCPU, VMXL_GET_REGS, (uintptr_t)&regs,
 				"GET_REGS of a running vCPU");
+			break;
+		case 4:
+			fz_call(fz, vm->vm_fd, FD_VM, VMXL_SET_RESET_POINT,
+				(uintptr_t)&rp, "SET_RESET_POINT, vCPUs running");
+			break;
+		case 5:
+			fz_call(fz, vm->vm_fd, FD_VM, VMXL_RESET_TO_POINT,
+				(uintptr_t)&rp, "RESET_TO_POINT, vCPUs running");
 			break;
 		case 1:
 			fz_call(fz, vfd, FD_VCPU, VMXL_NMI, 0, "NMI");
