@@ -86,20 +86,28 @@ int vmxl_mmu_map(struct vmxl_mmu *mmu, u64 gpa, u64 pfn, bool writable)
 	return 0;
 }
 
+/* The leaf table of @gpa's 2 MiB region, or NULL: none. */
+static u64 *mmu_leaf_table(struct vmxl_mmu *mmu, u64 gpa)
+{
+	u64 *table = mmu->root;
+	int level;
+
+	for (level = 3; level > 0 && table; level--)
+		table = mmu_next(mmu, &table[(gpa >> (12 + 9 * level)) & 511],
+				 false);
+	return table;
+}
+
 void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
 		      u64 gpa)
 {
-	u64 *table = mmu->root, *leaf;
-	int level;
+	u64 *table, *leaf;
 
 	lockdep_assert_held(&mmu->lock);
 	if (walk->table && walk->base == (gpa & PMD_MASK)) {
 		table = walk->table;
 	} else {
-		for (level = 3; level > 0 && table; level--)
-			table = mmu_next(mmu,
-					 &table[(gpa >> (12 + 9 * level)) & 511],
-					 false);
+		table = mmu_leaf_table(mmu, gpa);
 		if (!table)
 			return;
 		walk->base = gpa & PMD_MASK;
@@ -112,6 +120,24 @@ void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
 		WRITE_ONCE(*leaf, *leaf & ~mmu->fmt->dirty_bit);
 	else
 		WRITE_ONCE(*leaf, (*leaf & PT_ADDR_MASK) | mmu->fmt->leaf_ro);
+}
+
+void vmxl_mmu_hw_dirty(struct vmxl_mmu *mmu, u64 gpa, unsigned long npages,
+		       unsigned long *bits)
+{
+	unsigned long i = 0, n;
+	u64 *table;
+
+	lockdep_assert_held(&mmu->lock);
+	while (i < npages) {
+		n = min_t(unsigned long, npages - i,
+			  512 - (((gpa >> 12) + i) & 511));
+		table = mmu_leaf_table(mmu, gpa + (i << PAGE_SHIFT));
+		for (; table && n; n--, i++)
+			if (table[((gpa >> 12) + i) & 511] & mmu->fmt->hw_dirty)
+				set_bit(i, bits);
+		i += n;
+	}
 }
 
 /* Free the subtree under @table (a table at @level, 3 = PDPT). */

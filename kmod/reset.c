@@ -139,6 +139,16 @@ static long slot_restore(struct vmxl_vm *vm, struct vmxl_point_slot *ps,
 
 	lockdep_assert_held_write(&vm->run_sem);
 	lockdep_assert_held(&vm->mmu.lock);
+	/*
+	 * Write protection alone misses writes on VMX with pml=0: Bochs
+	 * sets the A/D bits of guest paging structures in pages EPT maps
+	 * read-only without an EPT violation (test_reset's most_memory).
+	 * With EPT A/D bits on, the CPU marks those pages dirty in EPT:
+	 * they are written pages too.
+	 */
+	if (vm->mmu.fmt->hw_dirty && !vm->mmu.fmt->dirty_bit)
+		vmxl_mmu_hw_dirty(&vm->mmu, slot->gpa, slot->npages,
+				  ps->written);
 	for_each_set_bit(i, ps->written, slot->npages) {
 		memcpy_to_page(slot->pages[i], 0,
 			       ps->copy + (i << PAGE_SHIFT), PAGE_SIZE);

@@ -332,6 +332,14 @@ static int vmx_probe(struct vmxl_caps *caps)
 	vmx_cfg.proc2 &= ~SECONDARY_EXEC_ENABLE_PML;
 	if (vmx_cfg.pml)
 		vmx_mmu_fmt.dirty_bit = VMX_EPT_DIRTY_BIT;
+	/*
+	 * EPT A/D bits on wherever the CPU has them, PML or not: guest
+	 * paging-structure accesses are then writes for EPT (SDM Vol. 3C
+	 * 29.3.5), and a reset point finds the pages whose dirty bit the
+	 * CPU set without a write fault (reset.c).
+	 */
+	if (ept_cap & VMX_EPT_AD_BIT)
+		vmx_mmu_fmt.hw_dirty = VMX_EPT_DIRTY_BIT;
 	if (vmx_cfg.pin & PIN_BASED_VMX_PREEMPTION_TIMER) {
 		u64 misc, ticks;
 
@@ -784,7 +792,7 @@ static bool vmx_interruptible(struct vmxl_vcpu *vcpu)
 static u64 vmx_eptp(struct vmxl_vcpu *vcpu)
 {
 	return vcpu->vm->mmu.root_pa | VMX_EPTP_PWL_4 | VMX_EPTP_MT_WB |
-	       (vmx_cfg.pml ? VMX_EPTP_AD_ENABLE_BIT : 0);
+	       (vmx_mmu_fmt.hw_dirty ? VMX_EPTP_AD_ENABLE_BIT : 0);
 }
 
 /* Fields that never change, VMCS current. */

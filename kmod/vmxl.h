@@ -53,6 +53,12 @@ struct vmxl_mmu_fmt {
 	 * and cleaning one clears this bit. 0: log by write protection.
 	 */
 	u64 dirty_bit;
+	/*
+	 * The dirty bit the hardware sets in leaves even when it does not
+	 * log by it (VMX with EPT A/D bits and pml=0), 0: none. Write
+	 * protection misses a write that it still marks, see reset.c.
+	 */
+	u64 hw_dirty;
 };
 
 struct vmxl_mmu {
@@ -83,6 +89,9 @@ struct vmxl_mmu_walk {
 
 void vmxl_mmu_protect(struct vmxl_mmu *mmu, struct vmxl_mmu_walk *walk,
 		      u64 gpa);
+/* Set the bit of each of @npages from @gpa whose leaf has fmt->hw_dirty. */
+void vmxl_mmu_hw_dirty(struct vmxl_mmu *mmu, u64 gpa, unsigned long npages,
+		       unsigned long *bits);
 
 /* ---- in-kernel devices (iobus.c) ---- */
 
