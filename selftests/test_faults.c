@@ -727,6 +727,32 @@ TEST_F(fi, get_lapic)
 	run_path(_metadata, self, &p);
 }
 
+/* ---- reset points: the copy of a slot and of two vCPUs ---- */
+
+static long call_set_reset_point(FIXTURE_DATA(fi) *self)
+{
+	struct vmxl_reset_point rp = { 0 };
+
+	return RET(ioctl(self->vm, VMXL_SET_RESET_POINT, &rp));
+}
+
+TEST_F(fi, set_reset_point)
+{
+	struct fpath p = { "SET_RESET_POINT", .call = call_set_reset_point };
+	unsigned int flags = has_lapic(self) ? VMXL_VM_LAPIC : 0;
+
+	READY();
+	new_vm(_metadata, self, flags);
+	ASSERT_EQ(0, call_slot(self));
+	ASSERT_LE(0, self->vcpu[0] = ioctl(self->vm, VMXL_CREATE_VCPU, 0));
+	ASSERT_LE(0, self->vcpu[1] = ioctl(self->vm, VMXL_CREATE_VCPU, 1));
+	run_path(_metadata, self, &p);
+	/* the point the last call left, then none: a reset, a layout change */
+	EXPECT_LE(0, ioctl(self->vm, VMXL_RESET_TO_POINT,
+			   &(struct vmxl_reset_point){ 0 }));
+	EXPECT_EQ(0, set_slot(self, 0, 0));
+}
+
 /* ---- netlink: a dump of the VMs ---- */
 
 static int prep_nl(FIXTURE_DATA(fi) *self)
