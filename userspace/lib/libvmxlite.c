@@ -114,6 +114,20 @@ int vmxlite_get_vm_id(int vm_fd)
 	return ret_errno(ioctl(vm_fd, VMXL_GET_VM_ID, 0));
 }
 
+int vmxlite_set_reset_point(int vm_fd)
+{
+	struct vmxl_reset_point p = { 0 };
+
+	return ret_errno(ioctl(vm_fd, VMXL_SET_RESET_POINT, &p));
+}
+
+int vmxlite_reset_to_point(int vm_fd)
+{
+	struct vmxl_reset_point p = { 0 };
+
+	return ret_errno(ioctl(vm_fd, VMXL_RESET_TO_POINT, &p));
+}
+
 int vmxlite_create_smmu(int vm_fd, const struct vmxl_smmu_config *cfg)
 {
 	return ret_errno(ioctl(vm_fd, VMXL_CREATE_SMMU, cfg));

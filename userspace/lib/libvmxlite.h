@@ -56,6 +56,16 @@ int vmxlite_enable_dirty_ring(int vm_fd, uint32_t entries);
 int vmxlite_reset_dirty_rings(int vm_fd);
 /* The VM's id (>= 1), as netlink reports it, or -errno. */
 int vmxlite_get_vm_id(int vm_fd);
+/*
+ * VMXL_SET_RESET_POINT: the VM's state now is the reset point. 0 or
+ * -errno (-EBUSY: a vCPU is in VMXL_RUN; -ENOMEM).
+ */
+int vmxlite_set_reset_point(int vm_fd);
+/*
+ * VMXL_RESET_TO_POINT: the pages copied back (>= 0) or -errno (-ENOENT:
+ * no point; -EBUSY: a vCPU is in VMXL_RUN).
+ */
+int vmxlite_reset_to_point(int vm_fd);
 int vmxlite_create_smmu(int vm_fd, const struct vmxl_smmu_config *cfg);
 /*
  * VMXL_SMMU_DMA / VMXL_SMMU_TRANSLATE with a caller-filled struct; the
