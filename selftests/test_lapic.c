@@ -3487,11 +3487,12 @@ TEST_F_TIMEOUT(lapic, hlt_signal_then_nmi, 60)
  * Arm a TSC deadline @ahead ticks on, report it, and after the host
  * moved the VM take what comes within @ahead and 2 * @ahead more:
  * results [0] the deadline, [1] arrivals, [2] the first's TSC, [3]
- * IA32_TSC_DEADLINE after.
+ * IA32_TSC_DEADLINE after. Reports IA32_TSC_DEADLINE as read back and
+ * the TSC just after that read.
  */
 static void guest_deadline_saved(uint64_t ahead)
 {
-	uint64_t d;
+	uint64_t d, msr;
 
 	guest_setup_idt();
 	apic_sw_enable();
@@ -3499,7 +3500,8 @@ static void guest_deadline_saved(uint64_t ahead)
 	d = rdtsc() + ahead;
 	wrmsr(MSR_TSC_DEADLINE, d);
 	results[0] = d;
-	GUEST_SYNC(1, rdmsr(MSR_TSC_DEADLINE));
+	msr = rdmsr(MSR_TSC_DEADLINE);
+	guest_ucall(UCALL_SYNC, 1, msr, rdtsc(), 0, 0);
 	sti();
 	wait_count(0, VEC_TIMER, 1, MS(2000) + 2 * ahead);
 	spin_ticks(2 * ahead);
@@ -3875,7 +3877,15 @@ TEST_F_TIMEOUT(lapic, snapshot_file_tsc_deadline, 60)
 					 P, 0));
 	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
 	d = self->results[0];
-	EXPECT_EQ(d, e.uc.args[1]);
+	/*
+	 * 3 ms can pass between the guest's WRMSR and its read back on a
+	 * slow lane; a deadline that fired reads 0 (SDM 10.5.4.1).
+	 */
+	if (e.uc.args[1] != d) {
+		EXPECT_EQ(0, e.uc.args[1]);
+		EXPECT_LE(d, e.uc.args[2]) TH_LOG("read 0 %ld ticks before the deadline",
+						  (long)(d - e.uc.args[2]));
+	}
 	save_file(_metadata, &self->vm, path, &clock);
 	fprintf(stderr, "# deadline %ld ticks after the saved clock (%lu per ms)\n",
 		(long)(d - clock.tsc), (unsigned long)self->tsc_khz);
