@@ -146,6 +146,7 @@ int main(int argc, char **argv)
 				cmd_control);
 	vmxctl_register_command("help", "this list", cmd_help);
 	vmxctl_control_builtins();
+	vmxctl_reset_init();
 	if (vmxctl_snapshot_init)
 		vmxctl_snapshot_init();
 

@@ -54,6 +54,12 @@ struct vmxctl_dev_ops {
 	void (*quiesce)(struct vmxctl_device *d);	/* finish in-flight work */
 	void (*resume)(struct vmxctl_device *d);
 	void (*destroy)(struct vmxctl_device *d);
+	/*
+	 * The reset hook (vmxctl_reset.c): a reset point keeps what save
+	 * gives and hands it to restore at every reset. A device with
+	 * state save does not hold says here why it refuses a point.
+	 */
+	const char *reset_refusal;
 };
 
 struct vmxctl_device {

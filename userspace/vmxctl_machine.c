@@ -209,6 +209,7 @@ void vmxctl_machine_destroy(struct vmxctl_machine *m)
 		munmap(m->slots[i].hva, m->slots[i].size);
 		free(m->dev_dirty[i]);
 	}
+	vmxctl_reset_free(m);
 }
 
 void vmxctl_machine_reinit(struct vmxctl_machine *m)

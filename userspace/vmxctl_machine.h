@@ -14,6 +14,7 @@
  *   vmxctl_acpi.c        the ACPI tables (for a Linux guest)
  *   vmxctl_control.c     the control socket; vmxctl_control_cmds.c its
  *                        built-in commands
+ *   vmxctl_reset.c       reset points (control commands)
  *   vmxctl_run.c         `vmxctl run`
  */
 #ifndef VMXCTL_MACHINE_H
@@ -77,6 +78,7 @@ struct vmxctl_machine {
 	int control_fd;
 	pthread_t control_thread;
 	bool control_started;
+	struct vmxctl_reset *reset;	/* the reset point's devices, or NULL */
 };
 
 /* 64-bit words of a dirty bitmap of slot @s. */
@@ -137,6 +139,9 @@ int vmxctl_ctl_help(struct vmxctl_machine *m, int argc, char **argv,
 		    FILE *out);
 /* vmxctl_control_cmds.c: register the built-in control commands. */
 void vmxctl_control_builtins(void);
+/* vmxctl_reset.c: the commands reset-point and reset; the point's end. */
+void vmxctl_reset_init(void);
+void vmxctl_reset_free(struct vmxctl_machine *m);
 
 /* vmxctl_run.c */
 int vmxctl_cmd_run(int argc, char **argv);

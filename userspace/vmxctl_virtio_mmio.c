@@ -501,6 +501,7 @@ static const struct vmxctl_dev_ops virtio_ops = {
 	.mmio = virtio_mmio,
 	.save = virtio_save,
 	.restore = virtio_restore,
+	.reset_refusal = "its DMA writes guest RAM through vmxctl's mapping, which the module does not track, and its backend keeps what the guest wrote: a reset could undo neither",
 	.quiesce = virtio_quiesce,
 	.resume = virtio_resume,
 	.destroy = virtio_destroy,

@@ -2,7 +2,8 @@
 # vmxctl run: every option, the UART (stdout, file, stdin), the exit port,
 # the loaders (64-bit and 32-bit ELF, flat real mode), the virtio disk
 # with and without the SMMU (bytes checked against the backing file),
-# the control socket, signals, and the error paths with their exit codes.
+# the control socket (reset points too), signals, and the error paths
+# with their exit codes.
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -317,6 +318,60 @@ check_disk() { # disk
 	run vmxctl control "$T/ctl" status
 	[ "$status" -eq 66 ]
 	[[ $output == *"$T/ctl: cannot connect"* ]]
+}
+
+# lines_after FILE OFFSET: the complete lines FILE has past byte OFFSET
+lines_after() {
+	tail -c +$(($2 + 1)) "$1" | wc -l
+}
+
+@test "control socket: reset-point and reset take the demo back to the point (its count repeats); refused without a point, with arguments, with a disk" {
+	background run --serial "$T/serial.log" --control "$T/ctl" --mem 16M $G/demo.elf
+	wait_for "$T/serial.log" '^count ' "$PID"
+	run vmxctl control "$T/ctl" reset
+	[ "$status" -eq 1 ]
+	[[ $output == *"reset: no reset point: take one with reset-point"* ]]
+	run vmxctl control "$T/ctl" reset-point now
+	[ "$status" -eq 1 ]
+	[[ $output == *"usage: reset-point"* ]]
+	# paused, so that the point is where the log ends
+	run vmxctl control "$T/ctl" pause
+	run vmxctl control "$T/ctl" reset-point
+	[ "$status" -eq 0 ]
+	[[ $output == *"devices 1"* ]]	# uart0; the exit port has no state
+	at=$(stat -c %s "$T/serial.log")
+	run vmxctl control "$T/ctl" resume
+	for ((i = 0; i < 300; i++)); do
+		[ "$(lines_after "$T/serial.log" "$at")" -ge 3 ] && break
+		sleep 0.1
+	done
+	# the second line after the point is the first whole one
+	line=$(tail -c +$((at + 1)) "$T/serial.log" | sed -n 2p)
+	[[ $line == "count "* ]]
+	run vmxctl control "$T/ctl" reset
+	echo "$output" | sed 's/^/# /' >&3
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | sed -n 's/^pages //p')" -gt 0 ]
+	[[ $output == *"resets 1"* ]]
+	for ((i = 0; i < 300; i++)); do
+		[ "$(grep -cx "$line" "$T/serial.log")" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$(grep -cx "$line" "$T/serial.log")" -eq 2 ]
+	run vmxctl control "$T/ctl" stop 0
+	wait "$PID" || true
+	# virtio-blk: its DMA and its disk are outside what a reset undoes
+	dd if=/dev/zero of="$T/disk.img" bs=1M count=1 2>/dev/null
+	background run --serial "$T/serial2.log" --control "$T/ctl2" --mem 16M \
+		--disk "$T/disk.img" $G/demo.elf
+	wait_for "$T/serial2.log" '^count ' "$PID"
+	run vmxctl control "$T/ctl2" reset-point
+	[ "$status" -eq 1 ]
+	[[ $output == *"reset-point: device virtio-blk0: its DMA writes guest RAM through vmxctl's mapping"* ]]
+	run vmxctl control "$T/ctl2" status
+	[[ $output == *"state running"* ]]
+	run vmxctl control "$T/ctl2" reset
+	[[ $output == *"no reset point"* ]]
 }
 
 @test "SIGINT stops every vCPU cleanly: exit 130; SIGTERM: 143" {
