@@ -70,6 +70,7 @@
 #define FUZZ_WRITES	8
 #define MAX_REPS	32
 #define NR_SIZES	4
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const unsigned int sizes[NR_SIZES] = { 1, 50, 1000, 10000 };
 
@@ -144,7 +145,8 @@ static const uint32_t reset_msrs[] = {
 	0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
 	0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
 };
-#define NR_RESET_MSRS	(sizeof(reset_msrs) / sizeof(reset_msrs[0]))
+
+#define NR_RESET_MSRS	ARRAY_SIZE(reset_msrs)
 
 /* The MSRs vmxctl saves in a snapshot (userspace/vmxctl_vcpu_state.c). */
 static const uint32_t snap_msrs[] = {
@@ -156,7 +158,8 @@ static const uint32_t snap_msrs[] = {
 	0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
 	0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
 };
-#define NR_SNAP_MSRS	(sizeof(snap_msrs) / sizeof(snap_msrs[0]))
+
+#define NR_SNAP_MSRS	ARRAY_SIZE(snap_msrs)
 
 struct rig {
 	struct gvm vm;
@@ -391,7 +394,8 @@ static void check_as_at_point(struct rig *r, const char *when)
 	uint64_t i;
 
 	for (i = 0; i < GVM_MEM_SIZE / PAGE; i++)
-		if (i != PARAM_GPA / PAGE && memcmp(r->vm.mem + i * PAGE, r->copy0 + i * PAGE, PAGE))
+		if (i != PARAM_GPA / PAGE &&
+		    memcmp(r->vm.mem + i * PAGE, r->copy0 + i * PAGE, PAGE))
 			FAIL("%s: %s: slot 0 page %llu differs\n", name(r),
 			     when, (unsigned long long)i);
 	for (i = 0; i < DATA_PAGES; i++)
@@ -452,7 +456,7 @@ static void bench_sizes(struct rig *r, double us[NR_SIZES][MAX_REPS])
 		printf("# %s: %u pages written: %ld restored (first reset)\n",
 		       name(r), sizes[s], first);
 		if (r->vm.kind == GVM_KVM)
-			printf("# kvm: %u pages: GET_DIRTY_LOG %.0f us, copy %.0f us, vCPU state %.0f us (medians)\n",
+			printf("# kvm: %u pages: dirty logs %.0f, copy %.0f, vCPU state %.0f us (medians)\n",
 			       sizes[s], bench_stat(phase[0], reps[s]).median,
 			       bench_stat(phase[1], reps[s]).median,
 			       bench_stat(phase[2], reps[s]).median);
@@ -675,7 +679,8 @@ int main(int argc, char **argv)
 	close(fd);
 	/* Bochs runs guests far slower than QEMU: fewer samples there. */
 	if (caps.backend == VMXL_BACKEND_VMX) {
-		reps[0] = reps[1] = 9;
+		reps[0] = 9;
+		reps[1] = 9;
 		reps[2] = 5;
 		reps[3] = 2;
 		restore_reps = 3;
@@ -684,8 +689,10 @@ int main(int argc, char **argv)
 	}
 	for (s = 0; rep && s < NR_SIZES; s++)
 		reps[s] = rep;
-	if (rep)
-		restore_reps = fuzz_rounds = rep;
+	if (rep) {
+		restore_reps = rep;
+		fuzz_rounds = rep;
+	}
 	printf("# %s, data slot %llu MiB, resets timed per size: %u %u %u %u\n",
 	       caps.backend == VMXL_BACKEND_VMX ? "VMX" : "SVM",
 	       (unsigned long long)(DATA_PAGES * PAGE >> 20),
