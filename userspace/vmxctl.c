@@ -142,6 +142,8 @@ int main(int argc, char **argv)
 
 	vmxctl_register_command("run", "start a VM and run a guest in it",
 				vmxctl_cmd_run);
+	vmxctl_register_command("fuzz", "fuzz a guest on a reset point",
+				vmxctl_cmd_fuzz);
 	vmxctl_register_command("control", "send a command to a running vmxctl",
 				cmd_control);
 	vmxctl_register_command("help", "this list", cmd_help);

@@ -64,6 +64,12 @@ struct vmxctl_config {
 	const char *initrd;		/* --initrd FILE, or NULL */
 	const char *append;		/* --append, or NULL */
 	bool lapic;			/* VMXL_VM_LAPIC: in-kernel local APICs */
+	/*
+	 * No device on the bus, not even the exit port (vmxctl fuzz): its
+	 * caller handles every exit itself, and a reset point restores the
+	 * kernel's state only, never a userspace device's.
+	 */
+	bool no_devices;
 };
 
 /*

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vmxctl: the machine's devices (vmxctl.h's picture), created from the
- * options: the exit port, the UART on --serial, virtio-blk on --disk,
+ * options: the exit port, the UART on --serial, virtio-blk on --disk
+ * (none of them with cfg.no_devices: vmxctl fuzz),
  * and with cfg.linux_platform (--kernel) the IOAPIC and the PC platform
  * ports a Linux guest needs (vmxctl_ioapic.c, vmxctl_platform.c).
  * The files the options name are opened here, so that a file that
@@ -64,6 +65,8 @@ int vmxctl_machine_add_devices(struct vmxctl_machine *m)
 	int out_fd, in_fd, ret;
 	bool ro;
 
+	if (m->cfg.no_devices)
+		return 0;
 	if (vmxctl_exit_port_create(m))
 		return VMXCTL_EXIT_OSERR;
 	if (m->cfg.linux_platform &&

@@ -16,6 +16,7 @@
  *                        built-in commands
  *   vmxctl_reset.c       reset points (control commands)
  *   vmxctl_run.c         `vmxctl run`
+ *   vmxctl_fuzz.c        `vmxctl fuzz` (its own run loop, one vCPU)
  */
 #ifndef VMXCTL_MACHINE_H
 #define VMXCTL_MACHINE_H
@@ -145,5 +146,7 @@ void vmxctl_reset_free(struct vmxctl_machine *m);
 
 /* vmxctl_run.c */
 int vmxctl_cmd_run(int argc, char **argv);
+/* vmxctl_fuzz.c */
+int vmxctl_cmd_fuzz(int argc, char **argv);
 
 #endif /* VMXCTL_MACHINE_H */
