@@ -818,10 +818,20 @@ int vmxctl_cmd_fuzz(int argc, char **argv)
 	ret = load_corpus(o.corpus, o.max_input, &corpus, &nr);
 	if (ret)
 		return ret;
-	if (o.crashes && mkdir(o.crashes, 0755) && errno != EEXIST) {
-		vmxctl_err("--crashes %s: %s", o.crashes, strerror(errno));
-		free_corpus(corpus, nr);
-		return VMXCTL_EXIT_NOINPUT;
+	if (o.crashes) {
+		struct stat st;
+
+		if (mkdir(o.crashes, 0755) && errno != EEXIST)
+			ret = errno;
+		else if (stat(o.crashes, &st))
+			ret = errno;
+		else if (!S_ISDIR(st.st_mode))
+			ret = ENOTDIR;
+		if (ret) {
+			vmxctl_err("--crashes %s: %s", o.crashes, strerror(ret));
+			free_corpus(corpus, nr);
+			return VMXCTL_EXIT_NOINPUT;
+		}
 	}
 
 	/* No SA_RESTART: the signals must interrupt VMXL_RUN. */
