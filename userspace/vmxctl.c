@@ -5,6 +5,9 @@
  *   vmxctl run [options] GUEST     start a VM and run GUEST in it
  *   vmxctl run [options] --kernel FILE [--initrd FILE] [--append ARGS]
  *                                  boot Linux (vmxctl_linux.c)
+ *   vmxctl fuzz [options] --corpus DIR GUEST
+ *                                  fuzz GUEST on a reset point (vmxctl_fuzz.c,
+ *                                  docs/fuzzing.md; its exit statuses there)
  *   vmxctl control SOCKET CMD...   send one command to a running vmxctl
  *   vmxctl help                    list the commands
  *

@@ -509,7 +509,7 @@ static void print_summary(const struct fuzz_stats *st, double elapsed)
 	       (unsigned long long)(st->inputs - st->corpus_inputs));
 	printf("crashes: %llu", (unsigned long long)st->crashes);
 	for (i = 0; i < st->nr_kinds; i++)
-		printf("%s %s %llu", i ? "," : " (", st->kinds[i].name,
+		printf("%s%s %llu", i ? ", " : " (", st->kinds[i].name,
 		       (unsigned long long)st->kinds[i].count);
 	printf("%s\n", st->nr_kinds ? ")" : "");
 	printf("resets: %llu in %.3f s: %.1f resets/s (%.1f us per reset ioctl)\n",
