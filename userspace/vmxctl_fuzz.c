@@ -259,6 +259,7 @@ static int load_corpus(const char *dir, uint64_t max_input,
 		vmxctl_err("--corpus %s: %s", dir, strerror(errno));
 		return VMXCTL_EXIT_NOINPUT;
 	}
+	/* cppcheck-suppress readdirCalled ; readdir_r is deprecated, one reader */
 	while ((de = readdir(d))) {
 		struct stat st;
 		char *path;
@@ -591,7 +592,7 @@ static int fuzz_loop(struct vmxctl_machine *m, const struct fuzz_opts *o,
 	t0 = now_s();
 	for (k = 0; k < total; k++) {
 		const char *what;
-		char kind[KIND_LEN] = "", path[4096], name[64];
+		char kind[KIND_LEN] = "", name[64];
 		uint64_t le;
 		enum outcome out;
 		double r0;
@@ -633,6 +634,8 @@ static int fuzz_loop(struct vmxctl_machine *m, const struct fuzz_opts *o,
 		if (out != OUT_OK) {
 			count_kind(&st, kind);
 			if (o->crashes) {
+				char path[4096];
+
 				ret = save_crash(o->crashes, k, kind, buf, len,
 						 path, sizeof(path));
 				if (ret)
