@@ -589,6 +589,10 @@ static int fuzz_loop(struct vmxctl_machine *m, const struct fuzz_opts *o,
 		free(buf);
 		return win ? VMXCTL_EXIT_OSERR : VMXCTL_EXIT_USAGE;
 	}
+	/* Flushed: whoever watches a long run knows it got this far. */
+	printf("%s: ready, reset point taken; %llu inputs to run\n",
+	       m->cfg.guest, (unsigned long long)total);
+	fflush(stdout);
 	t0 = now_s();
 	for (k = 0; k < total; k++) {
 		const char *what;

@@ -132,6 +132,31 @@ summary_ok() { # the four summary lines, with N inputs and C crashes
 	cmp "$T/c3/crash-0-vector6" "$T/c1/$first"
 }
 
+@test "SIGINT ends the loop in an input: the summary, then 130" {
+	corpus a-loop 'LOOP!'
+	/usr/bin/vmxctl fuzz --corpus "$T/corpus" --timeout-ms 60000 \
+		$G/fuzz.elf </dev/null >"$T/out" 2>"$T/err" &
+	pid=$!
+	wait_for "$T/out" "ready, reset point taken; 1 inputs to run" "$pid"
+	kill -INT "$pid"
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	# still running after 20 s: the signal did not end it
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		false
+	fi
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/out"
+	[ "$rc" -eq 130 ]
+	# the interrupted input is not counted
+	grep -q "^inputs: 0 (" "$T/out"
+	grep -q "resets/s" "$T/out"
+}
+
 @test "a guest that crashes before it is ready: 70, naming the guest" {
 	corpus a hello
 	run --separate-stderr vmxctl fuzz --corpus "$T/corpus" $G/crash.elf
