@@ -26,6 +26,21 @@
  *   fail-entry, internal-error, exit-<name>   the vCPU stopped otherwise
  *   halt          HLT with interrupts disabled: nothing can wake it
  *   timeout       still running after --timeout-ms
+ * An OUT to the ready port during an input ends it as ok too (a guest
+ * that loops back to where it got ready).
+ *
+ * Exit status of `vmxctl fuzz`:
+ *   0    no input crashed
+ *   1    inputs crashed (each saved with --crashes)
+ *   64   usage error (unknown or refused option, bad number, no
+ *        --corpus, not one GUEST, the input window outside RAM)
+ *   65   GUEST is not a loadable image; a corpus file above --max-input
+ *   66   GUEST or a corpus file unreadable, --corpus missing or empty,
+ *        --crashes could not be made or written
+ *   69   vmx-lite is not available
+ *   70   the guest did not get ready (exited, crashed, timed out first)
+ *   71   an ioctl or system call failed
+ *   130  SIGINT, 143 SIGTERM (after the summary, once the loop began)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
