@@ -77,6 +77,19 @@ summary_ok() { # the four summary lines, with N inputs and C crashes
 	[[ $output != *exit3* ]]
 }
 
+@test "the other kinds: #GP, a halt, the guest's own exit codes" {
+	corpus a-gp 'GP!' b-hlt 'HLT!' c-exit5 "$(printf 'EXIT!\005')" \
+		d-exit0 "EXIT!0" e-exit86 "$(printf 'EXIT!\206')"
+	run --separate-stderr vmxctl fuzz --corpus "$T/corpus" \
+		--crashes "$T/crashes" $G/fuzz.elf
+	echo "$output"
+	[ "$status" -eq 1 ]
+	summary_ok 5 5
+	# EXIT!0 writes '0' (48): a code of its own; 0x86 is vector 6's
+	[ "$(cd "$T/crashes" && echo *)" = "crash-0-vector13 crash-1-halt crash-2-exit5 crash-3-exit48 crash-4-vector6" ]
+	cmp "$T/crashes/crash-2-exit5" "$T/corpus/c-exit5"
+}
+
 @test "ok inputs do not crash" {
 	corpus a hello b '' c 'UD' d 'TF' e 'LOOP' f "$(head -c 3000 /dev/zero | tr '\0' x)"
 	run --separate-stderr vmxctl fuzz --corpus "$T/corpus" \

@@ -14,9 +14,12 @@
  *     b % 32 (so resets have work, and a different amount per input);
  *     with "DIRTY" at its start, every page of the area too;
  *   - then by its first bytes: "UD!" executes UD2 (#UD: its handler
- *     reports vector 6), "TF!" loads an empty IDT and executes UD2 (no
- *     handler can be reached: triple fault), "LOOP!" loops forever (the
- *     time limit ends it); anything else ends the input with 0 (ok).
+ *     reports vector 6), "GP!" reads a non-canonical address (#GP, an
+ *     exception with an error code: vector 13), "TF!" loads an empty IDT
+ *     and executes UD2 (no handler can be reached: triple fault),
+ *     "LOOP!" loops forever (the time limit ends it), "HLT!" halts with
+ *     interrupts off, "EXIT!" and a byte C writes C to the exit port;
+ *     anything else ends the input with 0 (ok).
  * The magic strings are three or more bytes so that random mutations of
  * an ok input all but never turn into one, while "UE!" is one bit flip
  * from "UD!" (the tests' mutation target).
@@ -142,10 +145,17 @@ void guest_main(void)
 
 	if (starts(in, len, "UD!"))
 		asm volatile("ud2");
+	if (starts(in, len, "GP!"))
+		(void)*(volatile uint64_t *)0x8000000000000000ULL;
 	if (starts(in, len, "TF!"))
 		asm volatile("lidt %0; ud2" : : "m"(no_idt));
 	if (starts(in, len, "LOOP!"))
 		for (;;)
 			asm volatile("pause");
+	if (starts(in, len, "HLT!"))
+		for (;;)
+			asm volatile("cli; hlt");
+	if (starts(in, len, "EXIT!") && len > 5)
+		guest_exit(in[5]);
 	guest_exit(0);
 }
