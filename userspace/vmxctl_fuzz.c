@@ -217,8 +217,9 @@ static void fuzz_usage(FILE *f)
 "  --mem SIZE          guest RAM (default 64M, as vmxctl run)\n"
 "  --load ADDR, --entry ADDR   a flat binary, as vmxctl run\n"
 "  -h, --help          this text\n"
-"The guest has no devices: no UART, no disk, no SMMU (a reset point\n"
-"restores the kernel's state, not vmxctl's devices), and one vCPU.\n"
+"The guest has one vCPU and no devices (no UART, disk or SMMU): vmxctl\n"
+"fuzz handles its exits itself. A machine with devices has reset points\n"
+"through vmxctl run --control (the commands reset-point and reset).\n"
 "\n"
 "Crash kinds: vectorN (the guest wrote 0x%x|N to port 0x%x: exception N,\n"
 "N < %d), exitN (any other nonzero code N), triple-fault, fail-entry,\n"
@@ -691,7 +692,7 @@ static int fuzz_loop(struct vmxctl_machine *m, const struct fuzz_opts *o,
 /* vmxctl run's options that would add what a reset does not restore. */
 static int refuse(const char *opt)
 {
-	vmxctl_err("fuzz: --%s: not with fuzz (one vCPU, no devices: a reset point restores the VM in the kernel, not vmxctl's devices)",
+	vmxctl_err("fuzz: --%s: not with fuzz (one vCPU, no devices; a machine with them has reset points through vmxctl run --control)",
 		   opt);
 	return VMXCTL_EXIT_USAGE;
 }
