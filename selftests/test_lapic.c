@@ -1403,7 +1403,7 @@ TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
 	struct vnl_vcpu v[NR_VCPUS];
 	uint64_t exits_before;
 	struct gvm_exit e;
-	uint64_t in_shadow;
+	uint64_t in_shadow, interrupts, bad;
 	struct vnl nl;
 	int vm_id, nv, ret;
 
@@ -1420,9 +1420,9 @@ TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
 		log_vcpu(&self->vm, 0);
 	}
 	ASSERT_EQ(0, ret);
-	EXPECT_EQ(n, e.uc.args[1]);
+	interrupts = e.uc.args[1];
 	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
-	EXPECT_EQ(0, e.uc.args[1]) TH_LOG("HLTs that ended without the timer");
+	bad = e.uc.args[1];
 	RUN_TO(&self->vm, 0, &e, UCALL_SYNC);
 	fprintf(stderr, "# %s: %lu idle rounds in %lu us\n",
 		gvm_kind_name(variant->kind), (unsigned long)n,
@@ -1439,12 +1439,30 @@ TEST_F_TIMEOUT(lapic, hlt_waits_in_kernel, 120)
 	 * HLT would wait forever. Counted there, held to 0 elsewhere.
 	 */
 	if (qemu_svm()) {
-		if (e.uc.args[1])
+		if (in_shadow)
 			fprintf(stderr, "# %s: %lu interrupts inside STI's shadow (QEMU < 9.1 SVM: VMRUN drops int_state)\n",
 				gvm_kind_name(variant->kind),
-				(unsigned long)e.uc.args[1]);
+				(unsigned long)in_shadow);
 	} else {
-		EXPECT_EQ(0, e.uc.args[1]) TH_LOG("interrupts inside STI's shadow");
+		EXPECT_EQ(0, in_shadow) TH_LOG("interrupts inside STI's shadow");
+	}
+	/*
+	 * After such an interrupt KVM's HLT has been seen to end by a
+	 * second timer interrupt of the same round (debug lane: 1001 in
+	 * 1000 rounds, every later round then off by one): the reference
+	 * only, on the buggy emulator only, may count one more per
+	 * interrupt in the shadow. vmx-lite is held to the exact count.
+	 */
+	if (variant->kind != GVM_VMXL && qemu_svm() && in_shadow &&
+	    interrupts != n) {
+		fprintf(stderr, "# kvm: %lu timer interrupts in %lu rounds, %lu rounds off\n",
+			(unsigned long)interrupts, (unsigned long)n,
+			(unsigned long)bad);
+		EXPECT_GE(n + in_shadow, interrupts);
+		EXPECT_LE(n, interrupts);
+	} else {
+		EXPECT_EQ(n, interrupts);
+		EXPECT_EQ(0, bad) TH_LOG("HLTs that ended without the timer");
 	}
 	if (variant->kind != GVM_VMXL)
 		return;	/* KVM has no exit counters of its own to read */
@@ -1675,6 +1693,30 @@ static int par_no_exit(struct gvm *vm, int cpu, struct gvm_exit *e, void *arg)
 }
 
 /*
+ * Run vCPU 0 in rounds of 50 ms until it waits in HLT, without an exit
+ * (@e: the exit that came instead): 0, else the round's error, or
+ * -ETIME if it is not halted after 2 s. One round is enough but on the
+ * debug lane under load, where the guest's setup before its HLT can take
+ * longer than 50 ms of host time.
+ */
+static int run_until_halted(struct gvm *vm, struct gvm_exit *e)
+{
+	uint32_t mp;
+	int i, ret;
+
+	for (i = 0; i < 40; i++) {
+		memset(e, 0, sizeof(*e));
+		ret = gvm_run_parallel(vm, 1, par_no_exit, e, 50, NULL);
+		if (ret != -ETIMEDOUT)
+			return ret ? ret : -EPROTO;
+		ret = gvm_get_mp_state(vm, 0, &mp);
+		if (ret || mp == GVM_MP_HALTED)
+			return ret;
+	}
+	return -ETIME;
+}
+
+/*
  * Saved while halted on its timer (kicked out of RUN by a signal):
  * MP state HALTED and the armed timer move with it; in the new VM the
  * HLT ends by that timer, once, not before its deadline.
@@ -1688,20 +1730,17 @@ TEST_F_TIMEOUT(lapic, save_restore_halted, 60)
 	int64_t shift;
 	uint32_t mp;
 	char b[400];
+	int ret;
 
 	BEGIN();
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_halted_saved,
 					 count, 0));
 	ASSERT_EQ(0, start_far_tsc(&self->vm));
-	memset(&e, 0, sizeof(e));
-	/* 50 ms in, it waits in HLT: the timeout kicks it out */
-	ASSERT_EQ(-ETIMEDOUT, gvm_run_parallel(&self->vm, 1, par_no_exit, &e,
-					       50, NULL))
-		TH_LOG("%s", gvm_exit_str(&e, b, sizeof(b)));
-	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 0, &mp));
-	if (mp != GVM_MP_HALTED)
+	/* it waits in HLT: a timeout kicks it out */
+	ret = run_until_halted(&self->vm, &e);
+	if (ret)
 		log_vcpu(&self->vm, 0);
-	ASSERT_EQ(GVM_MP_HALTED, mp);
+	ASSERT_EQ(0, ret) TH_LOG("%s", gvm_exit_str(&e, b, sizeof(b)));
 	t0 = self->results[0];
 	move_vm(_metadata, self, variant->kind, &ls, &shift);
 	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 0, &mp));
@@ -2143,9 +2182,12 @@ GUEST(g_sipi,
       "jmp 1b\n");
 
 #define SIPI_VECTOR	0x09
+#define SIPI_AP_RAN	8	/* results[]: the host saw the AP's first OUT */
 
 static void guest_init_sipi(void)
 {
+	uint64_t t0;
+
 	guest_setup_idt();
 	apic_sw_enable();
 	sti();		/* spin with IF=1: Bochs and KVM (docs/testing.md) */
@@ -2154,8 +2196,16 @@ static void guest_init_sipi(void)
 	/* de-assert: ignored */
 	send_ipi(1, ICR_INIT | ICR_LEVEL);
 	send_ipi(1, ICR_STARTUP | SIPI_VECTOR);
-	spin_ticks(MS(1));
-	/* a second one is ignored */
+	/*
+	 * A second one, once the AP runs, is ignored. Sent after a fixed
+	 * wait instead, it can reach KVM before the AP's thread has taken
+	 * the first (the debug lane under load), and KVM then starts the
+	 * AP at the later vector: wait until the AP has run.
+	 */
+	t0 = rdtsc();
+	while (!__atomic_load_n(&results[SIPI_AP_RAN], __ATOMIC_ACQUIRE) &&
+	       rdtsc() - t0 < MS(10000))
+		asm volatile("pause");
 	send_ipi(1, ICR_STARTUP | (SIPI_VECTOR + 1));
 }
 
@@ -2178,8 +2228,12 @@ static int par_sipi(struct gvm *vm, int cpu, struct gvm_exit *e, void *arg)
 		return -EPROTO;
 	}
 	log->out[log->nout++] = e->data;
-	if (log->nout < 2)
+	if (log->nout < 2) {
+		uint64_t *r = gvm_image_ptr(vm, results);
+
+		__atomic_store_n(&r[SIPI_AP_RAN], 1, __ATOMIC_RELEASE);
 		return 0;
+	}
 	gvm_settle(vm, cpu);
 	gvm_get_sregs(vm, cpu, &log->s);
 	gvm_get_regs(vm, cpu, &log->r);
@@ -3782,19 +3836,16 @@ TEST_F_TIMEOUT(lapic, snapshot_file_halted, 60)
 	struct vmxl_clock clock;
 	struct gvm_exit e;
 	uint32_t mp;
+	int ret;
 
 	BEGIN();
 	VMXL_ONLY("a snapshot file holds vmx-lite's state");
 	snap_dir(_metadata, dir, sizeof(dir), path, sizeof(path));
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_halted_msi, 0, 0));
-	memset(&e, 0, sizeof(e));
-	ASSERT_EQ(-ETIMEDOUT, gvm_run_parallel(&self->vm, 1, par_no_exit, &e,
-					       50, NULL))
-		TH_LOG("%s", gvm_exit_str(&e, b, sizeof(b)));
-	ASSERT_EQ(0, gvm_get_mp_state(&self->vm, 0, &mp));
-	if (mp != GVM_MP_HALTED)
+	ret = run_until_halted(&self->vm, &e);
+	if (ret)
 		log_vcpu(&self->vm, 0);
-	ASSERT_EQ(GVM_MP_HALTED, mp);
+	ASSERT_EQ(0, ret) TH_LOG("%s", gvm_exit_str(&e, b, sizeof(b)));
 	save_file(_metadata, &self->vm, path, &clock);
 	restore_file(_metadata, self, path, &saved);
 	snap_dir_rm(dir, path);
