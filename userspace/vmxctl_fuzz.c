@@ -162,35 +162,6 @@ static uint64_t rnd(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	return errno || end == s || *end || *s == '-' ? -EINVAL : 0;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static void fuzz_usage(FILE *f)
 {
 	fprintf(f,
@@ -745,20 +716,20 @@ int vmxctl_cmd_fuzz(int argc, char **argv)
 			o.crashes = optarg;
 			break;
 		case 'n':
-			if (parse_u64(optarg, &o.iterations)) {
+			if (vmxctl_parse_u64(optarg, &o.iterations)) {
 				vmxctl_err("--iterations '%s': not a number",
 					   optarg);
 				return VMXCTL_EXIT_USAGE;
 			}
 			break;
 		case 's':
-			if (parse_u64(optarg, &o.seed)) {
+			if (vmxctl_parse_u64(optarg, &o.seed)) {
 				vmxctl_err("--seed '%s': not a number", optarg);
 				return VMXCTL_EXIT_USAGE;
 			}
 			break;
 		case 't':
-			if (parse_u64(optarg, &o.timeout_ms) || !o.timeout_ms ||
+			if (vmxctl_parse_u64(optarg, &o.timeout_ms) || !o.timeout_ms ||
 			    o.timeout_ms > MAX_TIMEOUT_MS) {
 				vmxctl_err("--timeout-ms '%s': not a number from 1 to %llu",
 					   optarg,
@@ -767,14 +738,14 @@ int vmxctl_cmd_fuzz(int argc, char **argv)
 			}
 			break;
 		case 'g':
-			if (parse_u64(optarg, &o.input_gpa) || o.input_gpa % 8) {
+			if (vmxctl_parse_u64(optarg, &o.input_gpa) || o.input_gpa % 8) {
 				vmxctl_err("--input-gpa '%s': not an 8-byte aligned address",
 					   optarg);
 				return VMXCTL_EXIT_USAGE;
 			}
 			break;
 		case 'x':
-			if (parse_size(optarg, &o.max_input) || !o.max_input ||
+			if (vmxctl_parse_size(optarg, &o.max_input) || !o.max_input ||
 			    o.max_input > MAX_MAX_INPUT) {
 				vmxctl_err("--max-input '%s': not a size from 1 to 1M",
 					   optarg);
@@ -782,7 +753,7 @@ int vmxctl_cmd_fuzz(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (parse_size(optarg, &m->cfg.mem_size) ||
+			if (vmxctl_parse_size(optarg, &m->cfg.mem_size) ||
 			    m->cfg.mem_size % PAGE_SIZE ||
 			    m->cfg.mem_size < (1ULL << 20) ||
 			    m->cfg.mem_size > VMXCTL_MAX_MEM) {
@@ -792,14 +763,14 @@ int vmxctl_cmd_fuzz(int argc, char **argv)
 			}
 			break;
 		case 'l':
-			if (parse_u64(optarg, &o.load)) {
+			if (vmxctl_parse_u64(optarg, &o.load)) {
 				vmxctl_err("--load '%s': not an address", optarg);
 				return VMXCTL_EXIT_USAGE;
 			}
 			o.have_load = true;
 			break;
 		case 'e':
-			if (parse_u64(optarg, &o.entry)) {
+			if (vmxctl_parse_u64(optarg, &o.entry)) {
 				vmxctl_err("--entry '%s': not an address", optarg);
 				return VMXCTL_EXIT_USAGE;
 			}

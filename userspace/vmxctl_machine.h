@@ -140,6 +140,12 @@ int vmxctl_ctl_help(struct vmxctl_machine *m, int argc, char **argv,
 		    FILE *out);
 /* vmxctl_control_cmds.c: register the built-in control commands. */
 void vmxctl_control_builtins(void);
+/*
+ * vmxctl_run.c, for the options of run and fuzz: a number (0x for hex),
+ * or a size with an optional K, M or G; 0 or -EINVAL.
+ */
+int vmxctl_parse_u64(const char *s, uint64_t *out);
+int vmxctl_parse_size(const char *s, uint64_t *out);
 /* vmxctl_reset.c: the commands reset-point and reset; the point's end. */
 void vmxctl_reset_init(void);
 void vmxctl_reset_free(struct vmxctl_machine *m);

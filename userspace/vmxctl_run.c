@@ -39,7 +39,7 @@ void vmxctl_register_snapshot_ops(const struct vmxctl_snapshot_ops *ops)
 	snapshot_ops = ops;
 }
 
-static int parse_size(const char *s, uint64_t *out)
+int vmxctl_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
@@ -59,7 +59,7 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+int vmxctl_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 
@@ -253,7 +253,7 @@ int vmxctl_cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (parse_size(optarg, &m->cfg.mem_size) ||
+			if (vmxctl_parse_size(optarg, &m->cfg.mem_size) ||
 			    m->cfg.mem_size % PAGE_SIZE ||
 			    m->cfg.mem_size < (1ULL << 20) ||
 			    m->cfg.mem_size > VMXCTL_MAX_MEM) {
@@ -264,7 +264,7 @@ int vmxctl_cmd_run(int argc, char **argv)
 			have_mem = true;
 			break;
 		case 'c':
-			if (parse_u64(optarg, &n) || n < 1 ||
+			if (vmxctl_parse_u64(optarg, &n) || n < 1 ||
 			    n > VMXCTL_MAX_VCPUS) {
 				vmxctl_err("--cpus '%s': not a number from 1 to %d",
 					   optarg, VMXCTL_MAX_VCPUS);
@@ -285,14 +285,14 @@ int vmxctl_cmd_run(int argc, char **argv)
 			m->cfg.control = optarg;
 			break;
 		case 'l':
-			if (parse_u64(optarg, &o.load)) {
+			if (vmxctl_parse_u64(optarg, &o.load)) {
 				vmxctl_err("--load '%s': not an address", optarg);
 				return VMXCTL_EXIT_USAGE;
 			}
 			o.have_load = true;
 			break;
 		case 'e':
-			if (parse_u64(optarg, &o.entry)) {
+			if (vmxctl_parse_u64(optarg, &o.entry)) {
 				vmxctl_err("--entry '%s': not an address", optarg);
 				return VMXCTL_EXIT_USAGE;
 			}
