@@ -753,28 +753,16 @@ int vmxctl_cmd_fuzz(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (vmxctl_parse_size(optarg, &m->cfg.mem_size) ||
-			    m->cfg.mem_size % PAGE_SIZE ||
-			    m->cfg.mem_size < (1ULL << 20) ||
-			    m->cfg.mem_size > VMXCTL_MAX_MEM) {
-				vmxctl_err("--mem '%s': not a size from 1M to 3G in whole 4 KiB pages (e.g. 64M)",
-					   optarg);
+			if (vmxctl_opt_mem(optarg, &m->cfg.mem_size))
 				return VMXCTL_EXIT_USAGE;
-			}
 			break;
 		case 'l':
-			if (vmxctl_parse_u64(optarg, &o.load)) {
-				vmxctl_err("--load '%s': not an address", optarg);
+			if (vmxctl_opt_addr("--load", optarg, &o.load, &o.have_load))
 				return VMXCTL_EXIT_USAGE;
-			}
-			o.have_load = true;
 			break;
 		case 'e':
-			if (vmxctl_parse_u64(optarg, &o.entry)) {
-				vmxctl_err("--entry '%s': not an address", optarg);
+			if (vmxctl_opt_addr("--entry", optarg, &o.entry, &o.have_entry))
 				return VMXCTL_EXIT_USAGE;
-			}
-			o.have_entry = true;
 			break;
 		case 'R':
 			return refuse(opts[idx].name);

@@ -146,6 +146,14 @@ void vmxctl_control_builtins(void);
  */
 int vmxctl_parse_u64(const char *s, uint64_t *out);
 int vmxctl_parse_size(const char *s, uint64_t *out);
+/*
+ * The options run and fuzz share, each stored on success: --mem (a size
+ * from 1M to 3G in whole pages), --load and --entry (an address, *@have
+ * set). 0, or -EINVAL after a message naming the option and its value.
+ */
+int vmxctl_opt_mem(const char *arg, uint64_t *mem);
+int vmxctl_opt_addr(const char *name, const char *arg, uint64_t *addr,
+		    bool *have);
 /* vmxctl_reset.c: the commands reset-point and reset; the point's end. */
 void vmxctl_reset_init(void);
 void vmxctl_reset_free(struct vmxctl_machine *m);

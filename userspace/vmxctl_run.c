@@ -59,6 +59,28 @@ int vmxctl_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int vmxctl_opt_mem(const char *arg, uint64_t *mem)
+{
+	if (vmxctl_parse_size(arg, mem) || *mem % PAGE_SIZE ||
+	    *mem < (1ULL << 20) || *mem > VMXCTL_MAX_MEM) {
+		vmxctl_err("--mem '%s': not a size from 1M to 3G in whole 4 KiB pages (e.g. 64M)",
+			   arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vmxctl_opt_addr(const char *name, const char *arg, uint64_t *addr,
+		    bool *have)
+{
+	if (vmxctl_parse_u64(arg, addr)) {
+		vmxctl_err("%s '%s': not an address", name, arg);
+		return -EINVAL;
+	}
+	*have = true;
+	return 0;
+}
+
 int vmxctl_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -253,14 +275,8 @@ int vmxctl_cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (vmxctl_parse_size(optarg, &m->cfg.mem_size) ||
-			    m->cfg.mem_size % PAGE_SIZE ||
-			    m->cfg.mem_size < (1ULL << 20) ||
-			    m->cfg.mem_size > VMXCTL_MAX_MEM) {
-				vmxctl_err("--mem '%s': not a size from 1M to 3G in whole 4 KiB pages (e.g. 64M)",
-					   optarg);
+			if (vmxctl_opt_mem(optarg, &m->cfg.mem_size))
 				return VMXCTL_EXIT_USAGE;
-			}
 			have_mem = true;
 			break;
 		case 'c':
@@ -285,18 +301,12 @@ int vmxctl_cmd_run(int argc, char **argv)
 			m->cfg.control = optarg;
 			break;
 		case 'l':
-			if (vmxctl_parse_u64(optarg, &o.load)) {
-				vmxctl_err("--load '%s': not an address", optarg);
+			if (vmxctl_opt_addr("--load", optarg, &o.load, &o.have_load))
 				return VMXCTL_EXIT_USAGE;
-			}
-			o.have_load = true;
 			break;
 		case 'e':
-			if (vmxctl_parse_u64(optarg, &o.entry)) {
-				vmxctl_err("--entry '%s': not an address", optarg);
+			if (vmxctl_opt_addr("--entry", optarg, &o.entry, &o.have_entry))
 				return VMXCTL_EXIT_USAGE;
-			}
-			o.have_entry = true;
 			break;
 		case 'r':
 			m->cfg.restore = optarg;
