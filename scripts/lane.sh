@@ -41,11 +41,12 @@ kernel=$top/.cache/kernel/$abi/boot/vmlinuz-$abi
 if [ "$lane" = debug ]; then
 	: "${LANE_TIMEOUT:=4800}" "${SUITE_TIMEOUT:=600}"
 fi
-# Under Bochs the Linux guest's boots and snapshots are most of the lane
-# (vmxctl-linux 473 s, vmxctl-linux-snapshot 444 s of guest time): it
-# took 2,977 s of wall time in CI beside the debug lane, and ran out of
-# 4,800 s when the snapshot suite restored four snapshots here (it takes
-# two now, LANE_LONG=1 four). 80 minutes: CI has 90.
+# Under Bochs the Linux guest's boots, snapshots and resets are most of
+# the lane (vmxctl-linux 473 s, vmxctl-linux-snapshot 450 s,
+# vmxctl-linux-reset 182 s of guest time): it took 3,743 s of wall time
+# in CI (2026-12-03) beside the other lanes, and ran out of 4,800 s when
+# the snapshot suite restored four snapshots here (it takes two now,
+# LANE_LONG=1 four). 80 minutes: CI has 90.
 [ "$lane" != vmx ] || : "${LANE_TIMEOUT:=4800}"
 # The emulated CPUs make the 6.1 kernel warn about itself while booting:
 # SRSO and RETBleed notices (spec_rstack_overflow=off still prints its
