@@ -146,6 +146,12 @@ names() { # names WHAT: the message names WHAT and not the device
 	names "--mem '4G'"
 }
 
+@test "--mem past 2^64 (2^34 + 1 GiB): 64, not 1G" {
+	vmxctl_run --kernel "$kernel" --mem 17179869185G
+	[ "$status" -eq 64 ]
+	names "--mem '17179869185G'"
+}
+
 @test "--kernel with a GUEST, --load or --restore: 64" {
 	vmxctl_run --kernel "$kernel" "$kernel"
 	[ "$status" -eq 64 ]
