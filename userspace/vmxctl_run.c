@@ -62,6 +62,15 @@ int vmxctl_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int vmxctl_parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	return errno || end == s || *end || *s == '-' ? -EINVAL : 0;
+}
+
 int vmxctl_opt_mem(const char *arg, uint64_t *mem)
 {
 	if (vmxctl_parse_size(arg, mem) || *mem % PAGE_SIZE ||
@@ -82,15 +91,6 @@ int vmxctl_opt_addr(const char *name, const char *arg, uint64_t *addr,
 	}
 	*have = true;
 	return 0;
-}
-
-int vmxctl_parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	return errno || end == s || *end || *s == '-' ? -EINVAL : 0;
 }
 
 static void *signal_thread(void *arg)
