@@ -152,7 +152,6 @@ static long slot_restore(struct vmxl_vm *vm, struct vmxl_point_slot *ps,
 	for_each_set_bit(i, ps->written, slot->npages) {
 		memcpy_to_page(slot->pages[i], 0,
 			       ps->copy + (i << PAGE_SHIFT), PAGE_SIZE);
-		set_page_dirty_lock(slot->pages[i]);
 		/* sets the bit being cleared: first */
 		vmxl_mark_dirty(ring_vcpu, slot, i);
 		clear_bit(i, ps->written);

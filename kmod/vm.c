@@ -43,7 +43,14 @@ void vmxl_object_counts(long *vms, long *vcpus, long *pinned)
 
 static void slot_free(struct vmxl_vm *vm, struct vmxl_slot *slot)
 {
-	unpin_user_pages(slot->pages, slot->npages);
+	/*
+	 * The guest writes these pages through the nested tables, which
+	 * the mm does not see: they are marked dirty here, once, as
+	 * long-term pinners do, not at each write (the module's own writes
+	 * and resets included).
+	 */
+	unpin_user_pages_dirty_lock(slot->pages, slot->npages,
+				    !(slot->flags & VMXL_MEM_READONLY));
 	atomic_long_sub(slot->npages, &vmxl_nr_pinned);
 	account_locked_vm(vm->mm, slot->npages, false);
 	kvfree(slot->pages);
@@ -318,7 +325,6 @@ static int gpa_copy(struct vmxl_vm *vm, struct vmxl_vcpu *vcpu, u64 gpa,
 		va = kmap_local_page(page);
 		if (write) {
 			memcpy(va + off, buf, n);
-			set_page_dirty_lock(page);
 			/* The module's writes count like the guest's own. */
 			if (vmxl_slot_tracked(slot))
 				vmxl_mark_dirty(vcpu, slot, idx);
@@ -367,7 +373,6 @@ int vmxl_gpa_user_copy(struct vmxl_vm *vm, u64 gpa, void __user *ubuf,
 		va = kmap_local_page(page);
 		if (to_guest) {
 			left = copy_from_user(va + off, ubuf, n);
-			set_page_dirty_lock(page);
 			if (vmxl_slot_tracked(slot) && left < n)
 				vmxl_mark_dirty(NULL, slot, idx);
 		} else {
