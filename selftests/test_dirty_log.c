@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kernel-page-flags.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -414,6 +416,96 @@ TEST_F(dl, module_writes_are_logged)
 	EXPECT_EQ(1ULL << 5, bm[0]);
 }
 
+/* The 64-bit entry @index of /proc file @path into *@val: 0 or -errno. */
+static int proc_u64(const char *path, uint64_t index, uint64_t *val)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, val, 8, index * 8) != 8)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Whether the struct page behind @p has PG_dirty (/proc/kpageflags
+ * KPF_DIRTY, found through /proc/self/pagemap; both need root): 1, 0, or
+ * -errno.
+ */
+static int page_dirty(const void *p)
+{
+	uint64_t ent, pfn, flags;
+	int ret;
+
+	ret = proc_u64("/proc/self/pagemap", (uintptr_t)p / PAGE, &ent);
+	if (ret)
+		return ret;
+	pfn = ent & ((1ULL << 55) - 1);	/* 0 without CAP_SYS_ADMIN */
+	if (!(ent >> 63) || !pfn)
+		return -EPERM;
+	ret = proc_u64("/proc/kpageflags", pfn, &flags);
+	return ret ?: !!(flags & (1ULL << KPF_DIRTY));
+}
+
+#define MM_SLOT		2
+#define MM_GPA		(LOG_GPA + LOG_PAGES * PAGE)
+#define MM_PAGES	8
+
+/* Write the even pages of @base, each with its number. */
+static void guest_write_even(uint64_t base)
+{
+	uint64_t i;
+
+	for (i = 0; i < MM_PAGES; i += 2)
+		*(volatile uint64_t *)(base + i * PAGE + 64) = 0x600d0000 + i;
+	GUEST_SYNC(0, 0);
+}
+
+/*
+ * The guest writes through the nested tables, which the process's page
+ * tables never see, so only the hypervisor can tell the mm that a page
+ * changed; one it thinks clean can be written back late, or dropped in
+ * favour of a stale copy on disk or in swap. An anonymous page this
+ * process wrote is mapped dirty, but PG_dirty is still clear: once the
+ * guest wrote it and the VM is gone, PG_dirty must be set. (vmx-lite
+ * marks every page of a writable slot when it unpins it; KVM the pages
+ * it mapped writable, when it drops their mapping.)
+ */
+TEST_F(dl, guest_writes_reach_the_mm)
+{
+	struct gvm_exit e;
+	uint8_t *mem;
+	int i, ret;
+
+	mem = mmap(NULL, MM_PAGES * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	/* 4 KiB pages: a huge page's flags would be those of its head */
+	ASSERT_EQ(0, madvise(mem, MM_PAGES * PAGE, MADV_NOHUGEPAGE));
+	for (i = 0; i < MM_PAGES; i++) {
+		mem[i * PAGE] = i;
+		ret = page_dirty(mem + i * PAGE);
+		ASSERT_EQ(0, ret)
+			TH_LOG("page %d: %s", i, ret > 0 ?
+			       "PG_dirty before any guest ran" : strerror(-ret));
+	}
+	ASSERT_EQ(0, dlog_slot_set(&self->vm, MM_SLOT, MM_GPA, mem,
+				   MM_PAGES * PAGE, false));
+	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_write_even,
+					 MM_GPA, 0));
+	ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
+	for (i = 0; i < MM_PAGES; i += 2)
+		ASSERT_EQ(0x600d0000 + i, *(uint64_t *)(mem + i * PAGE + 64));
+	gvm_destroy(&self->vm);
+	for (i = 0; i < MM_PAGES; i += 2) {	/* braces: TH_LOG is a loop */
+		EXPECT_EQ(1, page_dirty(mem + i * PAGE))
+			TH_LOG("the guest wrote page %d, the mm does not know", i);
+	}
+	munmap(mem, MM_PAGES * PAGE);
+}
+
 /* Harvest @ring from *@next on: count DIRTY entries, mark them RESET. */
 static unsigned int ring_harvest(struct vmxl_dirty_entry *ring, unsigned int size,
 				 unsigned int *next, uint8_t *seen,
@@ -472,8 +564,9 @@ TEST_F(dl, vmxl_ring_harvest_and_reset)
 		ASSERT_UCALL(&self->vm, 0, &e, UCALL_SYNC);
 		memset(seen, 0, sizeof(seen));
 		n = ring_harvest(ring, size, &next, seen, &dups, &bad);
-		for (i = 0; i < LOG_PAGES; i++)
+		for (i = 0; i < LOG_PAGES; i++) {
 			EXPECT_EQ(i % m == 1, seen[i]) TH_LOG("round %u page %u", m, i);
+		}
 		/* the bitmap agrees */
 		ASSERT_EQ(0, log_get(&self->vm, bm));
 		for (i = 0; i < LOG_PAGES; i++)
@@ -528,9 +621,10 @@ TEST_F(dl, vmxl_ring_reset_survives_rewritten_entries)
 	EXPECT_EQ((long)n, ioctl(self->vm.vm_fd, VMXL_RESET_DIRTY_RINGS, 0));
 	/* the pages the broken entries stood for are still dirty, no others */
 	ASSERT_EQ(0, log_get(&self->vm, bm));
-	for (i = 0; i < LOG_PAGES; i++)
+	for (i = 0; i < LOG_PAGES; i++) {
 		EXPECT_EQ(i == off0 || i == off1 || i == off2, bit(bm, i))
 			TH_LOG("page %u", i);
+	}
 	munmap(ring, size * sizeof(*ring));
 }
 
