@@ -1343,10 +1343,11 @@ TEST_F_TIMEOUT(lapic, timer_periodic_min_period, 30)
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_min_period, count, 0));
 	RUN_DONE(&self->vm, &e);
 	ASSERT_LE(8, r[9]);
-	for (k = 1; k <= 8; k++)
+	for (k = 1; k <= 8; k++) {
 		EXPECT_LE(k * P - EARLY_SLACK(k * P), r[k] - r[0])
 			TH_LOG("interrupt %d after %lu ticks, 200 us is %lu", k,
 			       (unsigned long)(r[k] - r[0]), (unsigned long)P);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -2156,8 +2157,9 @@ static void log_vcpu(struct gvm *vm, int cpu)
 		fprintf(stderr, "# guest_ap %p wait_aps_ready %p guest_ipis %p\n", \
 			guest_ap, wait_aps_ready, guest_ipis);		\
 	ASSERT_EQ(0, __ret);						\
-	for (__i = 0; __i < (nr); __i++)				\
+	for (__i = 0; __i < (nr); __i++) {				\
 		ASSERT_TRUE(__log.done[__i]) TH_LOG("vCPU %d", __i);	\
+	}							\
 } while (0)
 
 TEST_F_TIMEOUT(lapic, ipis, 120)
@@ -2336,8 +2338,9 @@ TEST_F_TIMEOUT(lapic, priority_nesting_eoi, 30)
 	EXPECT_EQ(1u << 16, r[2]);	/* 0x50 */
 	EXPECT_EQ(1u << 16, r[4]);	/* 0x90 */
 	ASSERT_EQ(sizeof(order), p->arrivals);
-	for (i = 0; i < (int)sizeof(order); i++)
+	for (i = 0; i < (int)sizeof(order); i++) {
 		EXPECT_EQ(order[i], p->vec[i]) TH_LOG("arrival %d", i);
+	}
 	/* ISR in each handler: its own bit; in 0x60's also 0x50's */
 	EXPECT_EQ(1u << 16, p->isr[0][4]);
 	EXPECT_EQ(1u << 16, p->isr[1][2]);

@@ -87,8 +87,9 @@ TEST_F(lm, memory_both_ways)
 		p[i] = (uint8_t)(i * 7);
 	ASSERT_EQ(0, gvm_enter_long_mode(&self->vm, 0, guest_memory, DATA_GPA, 0));
 	ASSERT_UCALL(&self->vm, 0, &e, UCALL_DONE);
-	for (i = 0; i < 4096; i++)
+	for (i = 0; i < 4096; i++) {
 		ASSERT_EQ((uint8_t)(i ^ 0xa5), p[4096 + i]) TH_LOG("byte %d", i);
+	}
 }
 
 extern const char guest_ud2_rip[], guest_pf_rip[], guest_gp_rip[],

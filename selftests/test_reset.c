@@ -139,8 +139,9 @@ static void vstate_cmp(struct __test_metadata *_metadata, int cpu,
 	const uint64_t *rb = (const uint64_t *)&b->regs;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(a->regs) / 8; i++)
+	for (i = 0; i < sizeof(a->regs) / 8; i++) {
 		EXPECT_EQ(ra[i], rb[i]) TH_LOG("vCPU %d: regs[%u]", cpu, i);
+	}
 	SAME(a->sregs.cs, b->sregs.cs, "cs");
 	SAME(a->sregs.ds, b->sregs.ds, "ds");
 	SAME(a->sregs.es, b->sregs.es, "es");
@@ -391,11 +392,12 @@ TEST_F_TIMEOUT(rs, random_resets, 600)
 		ASSERT_EQ(0, one_reset(&self->vm, input, DATA_PAGES, extra))
 			TH_LOG("reset %u", i);
 		for (p = 0; p < DATA_PAGES; p++)
-			if (picks(input, p))
+			if (picks(input, p)) {
 				ASSERT_EQ(0, memcmp(self->data + p * PAGE,
 						    self->copy1 + p * PAGE,
 						    PAGE))
 					TH_LOG("reset %u page %u", i, p);
+			}
 		if (!(i % 1000))
 			ASSERT_MEM_AS_AT_POINT(&self->vm, self->data,
 					       self->copy0, self->copy1,

@@ -529,9 +529,10 @@ TEST_F(smmu, iotlb_pressure_keeps_results)
 		misses += d.iotlb_misses;
 		hits += d.iotlb_hits;
 	}
-	for (i = 0; i < 64; i++)
+	for (i = 0; i < 64; i++) {
 		EXPECT_EQ(0, memcmp(gmem(self, SG_DATA + (63 - i) * PAGE),
 				    buf + i * PAGE, PAGE)) TH_LOG("page %lu", (unsigned long)i);
+	}
 	ASSERT_EQ(0, dma(&self->vm, SID, IOVA, back, sizeof(back), 0, &d));
 	EXPECT_EQ(0, memcmp(back, buf, sizeof(buf)));
 	TH_LOG("3 x 64 pages: %u misses, %u hits", misses, hits);
